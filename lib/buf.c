@@ -1,0 +1,85 @@
+/* buf.c - growable byte buffers with a size cap; see buf.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "buf.h"
+
+void rag_buf_init(rag_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	b->max = max ? max : RAG_BUF_DEFAULT_MAX;
+}
+
+void rag_buf_free(rag_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+}
+
+int rag_buf_grow(rag_buf *b, size_t extra)
+{
+	size_t want, cap;
+	char *p;
+
+	if (extra > b->max || b->len > b->max - extra) {
+		errno = EFBIG;
+		return -1;
+	}
+	want = b->len + extra;
+	if (want <= b->cap && b->data)
+		return 0;
+	cap = b->cap ? b->cap : 64;
+	while (cap < want)
+		cap = cap > b->max / 2 ? b->max : cap * 2;
+	p = realloc(b->data, cap + 1);
+	if (!p) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (!b->data)
+		p[0] = '\0';
+	b->data = p;
+	b->cap = cap;
+	return 0;
+}
+
+int rag_buf_addf(rag_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || rag_buf_grow(b, (size_t)n) < 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+char *rag_buf_release(rag_buf *b)
+{
+	char *p = b->data;
+
+	if (!p) {
+		p = malloc(1);
+		if (p)
+			p[0] = '\0';
+		return p;
+	}
+	b->data = NULL;
+	b->len = 0;
+	b->cap = 0;
+	return p;
+}

@@ -1,0 +1,529 @@
+/* chunk.c - documents in, chunk records out; see chunk.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chunk.h"
+#include "doc.h"
+#include "hash.h"
+#include "json.h"
+#include "utf8.h"
+
+struct rag_chunker {
+	rag_chunk_opts o;
+	rag_writer *w;
+	rag_splitter *sp;
+	rag_hasher *h;
+	rag_doc doc;
+	rag_buf file;     /* the contents of the file being read */
+	rag_buf repaired; /* the text with invalid UTF-8 replaced (lossy) */
+	rag_offmap rmap;  /* repaired text -> file offsets */
+	rag_buf id;       /* "DOC#N" */
+	rag_spans spans;
+	rag_chunk_stats st;
+	int out_failed;   /* writing output failed: nothing more can be done */
+	const char *name; /* the input's name for messages, while reading a file */
+	/* A line cursor over the current document's source. */
+	size_t lc_pos;
+	long lc_line;
+};
+
+int rag_format_parse(const char *name)
+{
+	if (!strcmp(name, "text") || !strcmp(name, "txt") || !strcmp(name, "plain"))
+		return RAG_FMT_TEXT;
+	if (!strcmp(name, "markdown") || !strcmp(name, "md"))
+		return RAG_FMT_MARKDOWN;
+	if (!strcmp(name, "html") || !strcmp(name, "htm"))
+		return RAG_FMT_HTML;
+	if (!strcmp(name, "auto"))
+		return RAG_FMT_AUTO;
+	return -1;
+}
+
+static const char *extension(const char *path)
+{
+	const char *base = strrchr(path, '/'), *dot;
+
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	return dot && dot != base ? dot + 1 : "";
+}
+
+static rag_format format_of(const char *path)
+{
+	static const char *const md[] = {"md", "markdown", "mdown", "mkd", "mkdn", NULL};
+	static const char *const html[] = {"html", "htm", "xhtml", NULL};
+	const char *ext = extension(path);
+	int i;
+
+	for (i = 0; md[i]; i++)
+		if (!strcasecmp(ext, md[i]))
+			return RAG_FMT_MARKDOWN;
+	for (i = 0; html[i]; i++)
+		if (!strcasecmp(ext, html[i]))
+			return RAG_FMT_HTML;
+	return RAG_FMT_TEXT;
+}
+
+static int is_ndjson_name(const char *path)
+{
+	const char *ext = extension(path);
+
+	return !strcasecmp(ext, "jsonl") || !strcasecmp(ext, "ndjson");
+}
+
+rag_chunker *rag_chunker_new(const rag_chunk_opts *o, rag_writer *w, rag_error *err)
+{
+	rag_chunker *c = calloc(1, sizeof *c);
+
+	if (!c)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory"), NULL;
+	c->o = *o;
+	if (!c->o.text_field)
+		c->o.text_field = "text";
+	if (!c->o.id_field)
+		c->o.id_field = "id";
+	if (!c->o.stdin_id)
+		c->o.stdin_id = "-";
+	c->w = w;
+	rag_doc_init(&c->doc);
+	rag_buf_init(&c->file, 0);
+	rag_buf_init(&c->repaired, 0);
+	rag_buf_init(&c->id, 0);
+	rag_offmap_init(&c->rmap);
+	c->sp = rag_splitter_new(&o->split, err);
+	if (!c->sp) {
+		rag_chunker_free(c);
+		return NULL;
+	}
+	c->h = rag_hasher_new(err);
+	if (!c->h) {
+		rag_chunker_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void rag_chunker_free(rag_chunker *c)
+{
+	if (!c)
+		return;
+	rag_splitter_free(c->sp);
+	rag_hasher_free(c->h);
+	rag_doc_free(&c->doc);
+	rag_buf_free(&c->file);
+	rag_buf_free(&c->repaired);
+	rag_buf_free(&c->id);
+	rag_offmap_free(&c->rmap);
+	rag_spans_free(&c->spans);
+	free(c);
+}
+
+const rag_chunk_stats *rag_chunker_stats(const rag_chunker *c)
+{
+	return &c->st;
+}
+
+void rag_chunker_skip(rag_chunker *c, const rag_error *e)
+{
+	c->st.skipped++;
+	if (c->o.notify)
+		c->o.notify(c->o.notify_ctx, RAG_NOTE_SKIPPED, e);
+}
+
+/* Bad input that skip_bad may leave out; never a failure to write. */
+static int skippable(const rag_chunker *c, const rag_error *e)
+{
+	return c->o.skip_bad && !c->out_failed &&
+	       (e->code == RAG_EDATA || e->code == RAG_EIO);
+}
+
+/* ---- lines ---- */
+
+static size_t count_newlines(const char *s, size_t n)
+{
+	size_t k = 0;
+	const char *e = s + n;
+
+	while (s < e && (s = memchr(s, '\n', (size_t)(e - s))) != NULL) {
+		k++;
+		s++;
+	}
+	return k;
+}
+
+/* The 1-based line of byte offset off in the current source. */
+static long line_at(rag_chunker *c, size_t off)
+{
+	const char *src = c->doc.src;
+
+	if (off >= c->lc_pos)
+		c->lc_line += (long)count_newlines(src + c->lc_pos, off - c->lc_pos);
+	else
+		c->lc_line -= (long)count_newlines(src + off, c->lc_pos - off);
+	c->lc_pos = off;
+	return c->lc_line;
+}
+
+/* ---- records ---- */
+
+static int nomem(rag_error *err)
+{
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+}
+
+/* Whether the key of a metadata field is one the chunk record writes itself. */
+static int reserved(const rag_chunker *c, const char *key, int source, int headings, int title)
+{
+	static const char *const always[] = {"id", "doc", "start", "end", "line_start",
+					     "line_end", "text", "hash", NULL};
+	int i;
+
+	for (i = 0; always[i]; i++)
+		if (!strcmp(key, always[i]))
+			return 1;
+	return (source && !strcmp(key, "source")) || (headings && !strcmp(key, "headings")) ||
+	       (title && !strcmp(key, "title")) || !strcmp(key, c->o.id_field) ||
+	       !strcmp(key, c->o.text_field);
+}
+
+static int add_key(rag_buf *b, const char *key)
+{
+	if (rag_buf_addc(b, ',') < 0 || rag_json_add_string(b, key, strlen(key)) < 0)
+		return -1;
+	return rag_buf_addc(b, ':');
+}
+
+static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
+		       json_t *headings, json_t *meta, long ordinal, rag_span sp,
+		       rag_error *err)
+{
+	const rag_doc *d = &c->doc;
+	rag_buf *b = rag_writer_begin(c->w);
+	size_t mark = b->len, s, e;
+	long l1, l2;
+	char hex[RAG_HASH_HEX + 1];
+	int has_head = headings && json_array_size(headings) > 0;
+	int has_title = d->title && !(meta && json_object_get(meta, "title"));
+
+	s = d->map.n ? rag_offmap_lookup(&d->map, sp.start) : sp.start;
+	e = d->map.n ? rag_offmap_lookup(&d->map, sp.end) : sp.end;
+	l1 = line_at(c, s);
+	l2 = e > s ? line_at(c, e - 1) : l1;
+
+	c->id.len = 0;
+	if (rag_buf_adds(&c->id, doc_id) < 0 || rag_buf_addf(&c->id, "#%ld", ordinal) < 0)
+		goto nomem;
+	if (rag_buf_adds(b, "{\"id\":") < 0 || rag_json_add_string(b, c->id.data, c->id.len) < 0 ||
+	    rag_buf_adds(b, ",\"doc\":") < 0 || rag_json_add_string(b, doc_id, strlen(doc_id)) < 0)
+		goto nomem;
+	if (source && (rag_buf_adds(b, ",\"source\":") < 0 ||
+		       rag_json_add_string(b, source, strlen(source)) < 0))
+		goto nomem;
+	if (rag_buf_adds(b, ",\"start\":") < 0 || rag_json_add_int(b, (long long)s) < 0 ||
+	    rag_buf_adds(b, ",\"end\":") < 0 || rag_json_add_int(b, (long long)e) < 0 ||
+	    rag_buf_adds(b, ",\"line_start\":") < 0 || rag_json_add_int(b, l1) < 0 ||
+	    rag_buf_adds(b, ",\"line_end\":") < 0 || rag_json_add_int(b, l2) < 0)
+		goto nomem;
+	if (has_head && (rag_buf_adds(b, ",\"headings\":") < 0 || rag_json_dump(b, headings, 0) < 0))
+		goto nomem;
+	if (has_title && (rag_buf_adds(b, ",\"title\":") < 0 || rag_json_dump(b, d->title, 0) < 0))
+		goto nomem;
+	if (meta) {
+		void *it;
+		for (it = json_object_iter(meta); it; it = json_object_iter_next(meta, it)) {
+			const char *key = json_object_iter_key(it);
+			if (reserved(c, key, source != NULL, has_head, has_title))
+				continue;
+			if (rag_buf_addc(b, ',') < 0 ||
+			    rag_json_add_string(b, key, json_object_iter_key_len(it)) < 0 ||
+			    rag_buf_addc(b, ':') < 0 ||
+			    rag_json_dump(b, json_object_iter_value(it), 0) < 0)
+				goto nomem;
+		}
+	}
+	if (add_key(b, "text") < 0 ||
+	    rag_json_add_string(b, d->text + sp.start, sp.end - sp.start) < 0)
+		goto nomem;
+	if (rag_hasher_start(c->h) < 0 || rag_hasher_add(c->h, b->data + mark, b->len - mark) < 0 ||
+	    rag_hasher_hex(c->h, hex, RAG_HASH_HEX) < 0) {
+		rag_writer_cancel(c->w);
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "hashing failed");
+	}
+	if (rag_buf_adds(b, ",\"hash\":\"") < 0 || rag_buf_add(b, hex, RAG_HASH_HEX) < 0 ||
+	    rag_buf_adds(b, "\"}") < 0)
+		goto nomem;
+	if (rag_writer_end(c->w, err) < 0) {
+		c->out_failed = 1;
+		return -1;
+	}
+	c->st.chunks++;
+	return 0;
+nomem:
+	rag_writer_cancel(c->w);
+	return nomem(err);
+}
+
+/* Maps the HTML map's source offsets (in the repaired text) on to the file. */
+static void compose(rag_offmap *outer, const rag_offmap *inner)
+{
+	size_t i;
+
+	for (i = 0; i < outer->n; i++)
+		outer->src[i] = rag_offmap_lookup(inner, outer->src[i]);
+	outer->src_end = rag_offmap_lookup(inner, outer->src_end);
+}
+
+int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
+		    const char *text, size_t len, rag_format format,
+		    json_t *meta, rag_error *err)
+{
+	rag_doc *d = &c->doc;
+	const char *base = text;
+	size_t base_len = len, valid, i, nregions;
+	const char *where = c->name ? c->name : source ? source : doc_id;
+	long ordinal = 0;
+	int repaired = 0;
+
+	rag_doc_reset(d);
+	if (rag_utf8_valid_prefix(doc_id, strlen(doc_id)) < strlen(doc_id))
+		return rag_error_set(err, RAG_EDATA, where, 0, "the document id is not valid UTF-8");
+	if (source && rag_utf8_valid_prefix(source, strlen(source)) < strlen(source))
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "file name is not valid UTF-8: %s", rag_quote(0, source));
+	valid = rag_utf8_valid_prefix(text, len);
+	if (valid < len) {
+		long fixes;
+		if (!c->o.lossy) {
+			d->src = text;
+			c->lc_pos = 0;
+			c->lc_line = 1;
+			return rag_error_set(err, RAG_EDATA, where, line_at(c, valid),
+					     "invalid UTF-8 at byte %zu (use --lossy to replace it)", valid);
+		}
+		c->repaired.len = 0;
+		rag_offmap_reset(&c->rmap);
+		fixes = rag_utf8_repair(text, len, &c->repaired, &c->rmap, 0);
+		if (fixes < 0)
+			return nomem(err);
+		c->rmap.src_end = len;
+		c->st.repairs += fixes;
+		base = c->repaired.data;
+		base_len = c->repaired.len;
+		repaired = 1;
+	}
+	if (format == RAG_FMT_AUTO)
+		format = source ? format_of(source) : RAG_FMT_TEXT;
+	if (format == RAG_FMT_HTML) {
+		if (rag_html_extract(d, base, base_len, err) < 0)
+			return -1;
+		if (repaired)
+			compose(&d->map, &c->rmap);
+	} else {
+		d->text = base;
+		d->len = base_len;
+		if (repaired) {
+			rag_offmap tmp = d->map;
+			d->map = c->rmap;
+			c->rmap = tmp;
+		}
+		if (format == RAG_FMT_MARKDOWN && rag_markdown_parse(d, err) < 0)
+			return -1;
+	}
+	d->src = text;
+	d->src_len = len;
+	c->lc_pos = 0;
+	c->lc_line = 1;
+	c->st.docs++;
+	c->st.bytes += len;
+	if (c->o.progress)
+		c->o.progress(c->o.notify_ctx, &c->st);
+
+	/* Regions: the text before the first heading, then each section. */
+	nregions = d->nsections + 1;
+	for (i = 0; i < nregions; i++) {
+		size_t rs = i == 0 ? 0 : d->sections[i - 1].start;
+		size_t re = i < d->nsections ? d->sections[i].start : d->len;
+		json_t *heads = i == 0 ? NULL : d->sections[i - 1].headings;
+		size_t k;
+		if (re <= rs)
+			continue;
+		c->spans.n = 0;
+		if (rag_splitter_run(c->sp, d->text, rs, re, d->atoms.v, d->atoms.n, &c->spans, err) < 0)
+			return -1;
+		for (k = 0; k < c->spans.n; k++)
+			if (write_chunk(c, doc_id, source, heads, meta, ++ordinal, c->spans.v[k], err) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+/* Reads all of fd into buf.  0 or -1 with err set. */
+static int read_all(int fd, const char *name, rag_buf *buf, rag_error *err)
+{
+	struct stat st;
+
+	buf->len = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    rag_buf_grow(buf, (size_t)st.st_size + 1) < 0)
+		return rag_error_set(err, errno == EFBIG ? RAG_ENOMEM : RAG_ENOMEM, name, 0,
+				     "file too large (%lld bytes)", (long long)st.st_size);
+	for (;;) {
+		ssize_t k;
+		if (buf->cap - buf->len < 65536 && rag_buf_grow(buf, 65536) < 0)
+			return rag_error_set(err, RAG_ENOMEM, name, 0, "file too large");
+		k = read(fd, buf->data + buf->len, buf->cap - buf->len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return rag_error_sys(err, errno, name, "read error");
+		}
+		if (k == 0)
+			break;
+		buf->len += (size_t)k;
+	}
+	if (buf->data)
+		buf->data[buf->len] = '\0';
+	return 0;
+}
+
+static int doc_from_record(rag_chunker *c, rag_reader *r, json_t *rec, rag_error *err)
+{
+	json_t *idv = json_object_get(rec, c->o.id_field);
+	json_t *tv = json_object_get(rec, c->o.text_field);
+	const char *name = rag_reader_name(r);
+	long line = rag_reader_lineno(r);
+	char num[32];
+	const char *id;
+	int rc;
+
+	if (!idv)
+		return rag_error_set(err, RAG_EDATA, name, line, "record has no %s", rag_quote(0, c->o.id_field));
+	if (json_is_string(idv)) {
+		id = json_string_value(idv);
+		if (strlen(id) != json_string_length(idv))
+			return rag_error_set(err, RAG_EDATA, name, line, "%s holds a NUL character",
+					     rag_quote(0, c->o.id_field));
+	} else if (json_is_integer(idv)) {
+		snprintf(num, sizeof num, "%lld", (long long)json_integer_value(idv));
+		id = num;
+	} else {
+		return rag_error_set(err, RAG_EDATA, name, line, "%s is not a string or an integer",
+				     rag_quote(0, c->o.id_field));
+	}
+	if (!*id)
+		return rag_error_set(err, RAG_EDATA, name, line, "%s is empty", rag_quote(0, c->o.id_field));
+	if (!tv)
+		return rag_error_set(err, RAG_EDATA, name, line, "record has no %s", rag_quote(0, c->o.text_field));
+	if (!json_is_string(tv))
+		return rag_error_set(err, RAG_EDATA, name, line, "%s is not a string", rag_quote(0, c->o.text_field));
+	rc = rag_chunker_doc(c, id, NULL, json_string_value(tv), json_string_length(tv),
+			     c->o.format == RAG_FMT_AUTO ? RAG_FMT_TEXT : c->o.format, rec, err);
+	if (rc < 0 && !c->out_failed && !err->source[0]) {
+		/* Give errors from inside the document the record's place. */
+		char text[RAG_ERROR_TEXT_MAX];
+		snprintf(text, sizeof text, "%s", err->text);
+		rag_error_set(err, err->code, name, line, "%s", text);
+	}
+	return rc;
+}
+
+static int chunk_ndjson(rag_chunker *c, const char *path, rag_error *err)
+{
+	rag_reader *r = rag_reader_open(path, c->o.lossy ? RAG_READ_LOSSY : 0, err);
+	json_t *rec;
+	int rc = 0, k;
+
+	if (!r)
+		return -1;
+	c->name = NULL; /* messages name the record's line instead */
+	for (;;) {
+		k = rag_reader_next(r, &rec, err);
+		if (k == 0)
+			break;
+		if (k > 0) {
+			k = doc_from_record(c, r, rec, err);
+			json_decref(rec);
+		}
+		if (k < 0) {
+			if (err->code == RAG_EDATA && skippable(c, err)) {
+				rag_chunker_skip(c, err);
+				continue;
+			}
+			rc = -1;
+			break;
+		}
+	}
+	c->st.repairs += rag_reader_repairs(r);
+	rag_reader_free(r);
+	return rc;
+}
+
+static int chunk_file(rag_chunker *c, const char *path, int from_dir, rag_error *err)
+{
+	int is_stdin = strcmp(path, "-") == 0;
+	const char *name = is_stdin ? "<stdin>" : path;
+	const rag_loader *ld = is_stdin ? NULL : rag_loader_find(c->o.loaders, c->o.nloaders, path);
+	rag_format fmt;
+	int fd, rc;
+
+	c->st.files++;
+	if (!is_stdin && rag_utf8_valid_prefix(path, strlen(path)) < strlen(path))
+		return rag_error_set(err, RAG_EDATA, NULL, 0, "file name is not valid UTF-8: %s",
+				     rag_quote(0, path));
+	if (!ld && (c->o.json || (!is_stdin && is_ndjson_name(path))))
+		return chunk_ndjson(c, path, err);
+	c->file.len = 0;
+	if (ld) {
+		if (rag_loader_run(ld, path, &c->file, err) < 0)
+			return -1;
+	} else {
+		fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return rag_error_sys(err, errno, path, "cannot open");
+		rc = read_all(fd, name, &c->file, err);
+		if (!is_stdin)
+			close(fd);
+		if (rc < 0)
+			return -1;
+		if (c->file.len && memchr(c->file.data, '\0', c->file.len)) {
+			if (from_dir) {
+				rag_error e;
+				rag_error_set(&e, RAG_EDATA, path, 0, "binary file left out");
+				c->st.binary++;
+				if (c->o.notify)
+					c->o.notify(c->o.notify_ctx, RAG_NOTE_BINARY, &e);
+				return 0;
+			}
+			return rag_error_set(err, RAG_EDATA, name, 0,
+					     "binary file (it holds NUL bytes); convert it with --loader");
+		}
+	}
+	fmt = c->o.format != RAG_FMT_AUTO ? c->o.format : ld ? RAG_FMT_TEXT : is_stdin ? RAG_FMT_TEXT : format_of(path);
+	return rag_chunker_doc(c, is_stdin ? c->o.stdin_id : path, is_stdin ? NULL : path,
+			       c->file.data ? c->file.data : "", c->file.len, fmt, NULL, err);
+}
+
+int rag_chunker_file(rag_chunker *c, const char *path, int from_dir, rag_error *err)
+{
+	int rc;
+
+	c->name = strcmp(path, "-") == 0 ? "<stdin>" : path;
+	rc = chunk_file(c, path, from_dir, err);
+	c->name = NULL;
+	if (rc == 0)
+		return 0;
+	if (skippable(c, err)) {
+		rag_chunker_skip(c, err);
+		return 0;
+	}
+	return -1;
+}

@@ -1,0 +1,637 @@
+/* json.c - a fast JSON reader and writer over jansson values; see json.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "utf8.h"
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+static inline uint64_t load64(const char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* Non-zero when some byte of v is a quote, a backslash or below 0x20. */
+static inline uint64_t special8(uint64_t v)
+{
+	uint64_t quote = v ^ (ONES * '"');
+	uint64_t bslash = v ^ (ONES * '\\');
+	uint64_t ctl = (v - ONES * 0x20) & ~v;
+	quote = (quote - ONES) & ~quote;
+	bslash = (bslash - ONES) & ~bslash;
+	return (quote | bslash | ctl) & HIGHS;
+}
+
+/* ---- reader ---- */
+
+typedef struct parser {
+	const char *start, *p, *end;
+	int depth;
+	rag_buf scratch; /* decoded strings that had escapes */
+	rag_error *err;
+} parser;
+
+static json_t *parse_value(parser *ps);
+
+static json_t *fail_at(parser *ps, const char *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static json_t *fail_at(parser *ps, const char *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ps->err && ps->err->code == RAG_OK) {
+		va_start(ap, fmt);
+		rag_error_vset(ps->err, RAG_EDATA, NULL, 0, fmt, ap);
+		va_end(ap);
+		ps->err->column = (long)(at - ps->start) + 1;
+	}
+	return NULL;
+}
+
+static json_t *fail_nomem(parser *ps)
+{
+	if (ps->err && ps->err->code == RAG_OK)
+		rag_error_set(ps->err, RAG_ENOMEM, NULL, 0, "out of memory");
+	return NULL;
+}
+
+static inline void skip_ws(parser *ps)
+{
+	while (ps->p < ps->end) {
+		char c = *ps->p;
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		ps->p++;
+	}
+}
+
+/* A short name for the byte at p, for messages. */
+static const char *describe(parser *ps, const char *p, char *buf, size_t n)
+{
+	unsigned char c;
+
+	if (p >= ps->end)
+		return "the end of the line";
+	c = (unsigned char)*p;
+	if (c >= 0x21 && c < 0x7f)
+		snprintf(buf, n, "'%c'", c);
+	else
+		snprintf(buf, n, "byte 0x%02x", c);
+	return buf;
+}
+
+static int hex4(const char *p, uint32_t *out)
+{
+	uint32_t v = 0;
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		char c = p[i];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (uint32_t)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Reads a string whose opening quote is at ps->p.  On success *s and *n hold
+ * its decoded bytes: a slice of the input when it had no escapes, the
+ * scratch buffer otherwise (valid until the next string).  0 or -1.
+ */
+static int parse_string(parser *ps, const char **s, size_t *n)
+{
+	const char *open = ps->p;
+	const char *p = open + 1, *end = ps->end, *run;
+	int escaped = 0;
+
+	run = p;
+	for (;;) {
+		while (end - p >= 8 && !(special8(load64(p)) | (load64(p) & HIGHS)))
+			p += 8;
+		if (p >= end) {
+			fail_at(ps, open, "invalid JSON: unterminated string");
+			return -1;
+		}
+		unsigned char c = (unsigned char)*p;
+		if (c == '"')
+			break;
+		if (c >= 0x80) {
+			uint32_t cp;
+			size_t k = rag_utf8_decode(p, (size_t)(end - p), &cp);
+			if (!k) {
+				fail_at(ps, p, "invalid UTF-8");
+				return -1;
+			}
+			p += k;
+			continue;
+		}
+		if (c < 0x20) {
+			fail_at(ps, p, "invalid JSON: control character 0x%02x in a string", c);
+			return -1;
+		}
+		if (c != '\\') {
+			p++;
+			continue;
+		}
+		/* An escape: from here on the string is built in scratch. */
+		if (!escaped) {
+			ps->scratch.len = 0;
+			escaped = 1;
+		}
+		if (rag_buf_add(&ps->scratch, run, (size_t)(p - run)) < 0) {
+			fail_nomem(ps);
+			return -1;
+		}
+		if (end - p < 2) {
+			fail_at(ps, open, "invalid JSON: unterminated string");
+			return -1;
+		}
+		char e = p[1], out[4];
+		size_t olen = 1;
+		const char *esc = p;
+		p += 2;
+		switch (e) {
+		case '"': out[0] = '"'; break;
+		case '\\': out[0] = '\\'; break;
+		case '/': out[0] = '/'; break;
+		case 'b': out[0] = '\b'; break;
+		case 'f': out[0] = '\f'; break;
+		case 'n': out[0] = '\n'; break;
+		case 'r': out[0] = '\r'; break;
+		case 't': out[0] = '\t'; break;
+		case 'u': {
+			uint32_t cp, lo;
+			if (end - p < 4 || hex4(p, &cp) < 0) {
+				fail_at(ps, esc, "invalid JSON: \\u must be followed by four hex digits");
+				return -1;
+			}
+			p += 4;
+			if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				fail_at(ps, esc, "invalid JSON: lone low surrogate \\u%04X", (unsigned)cp);
+				return -1;
+			}
+			if (cp >= 0xD800 && cp <= 0xDBFF) {
+				if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+				    hex4(p + 2, &lo) < 0 || lo < 0xDC00 || lo > 0xDFFF) {
+					fail_at(ps, esc, "invalid JSON: high surrogate \\u%04X without a low surrogate", (unsigned)cp);
+					return -1;
+				}
+				p += 6;
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			}
+			olen = rag_utf8_encode(cp, out);
+			break;
+		}
+		default:
+			fail_at(ps, esc, "invalid JSON: invalid escape '\\%c'", e >= 0x20 && e < 0x7f ? e : '?');
+			return -1;
+		}
+		if (rag_buf_add(&ps->scratch, out, olen) < 0) {
+			fail_nomem(ps);
+			return -1;
+		}
+		run = p;
+	}
+	if (escaped) {
+		if (rag_buf_add(&ps->scratch, run, (size_t)(p - run)) < 0) {
+			fail_nomem(ps);
+			return -1;
+		}
+		*s = ps->scratch.data;
+		*n = ps->scratch.len;
+	} else {
+		*s = run;
+		*n = (size_t)(p - run);
+	}
+	ps->p = p + 1;
+	return 0;
+}
+
+static json_t *parse_number(parser *ps)
+{
+	const char *start = ps->p, *p = start, *end = ps->end;
+	int is_real = 0;
+
+	if (p < end && *p == '-')
+		p++;
+	if (p >= end || *p < '0' || *p > '9')
+		return fail_at(ps, start, "invalid JSON: expected a digit after '-'");
+	if (*p == '0') {
+		p++;
+		if (p < end && *p >= '0' && *p <= '9')
+			return fail_at(ps, start, "invalid JSON: a number cannot have a leading zero");
+	} else {
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && *p == '.') {
+		is_real = 1;
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return fail_at(ps, p, "invalid JSON: expected a digit after '.'");
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		is_real = 1;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return fail_at(ps, p, "invalid JSON: expected a digit in the exponent");
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	ps->p = p;
+	if (!is_real) {
+		const char *q = start;
+		int neg = *q == '-';
+		unsigned long long v = 0, limit = neg ? (unsigned long long)INT64_MAX + 1 : INT64_MAX;
+		json_t *j;
+		if (neg)
+			q++;
+		for (; q < p; q++) {
+			unsigned d = (unsigned)(*q - '0');
+			if (v > (limit - d) / 10)
+				return fail_at(ps, start, "integer out of range (more than 64 bits)");
+			v = v * 10 + d;
+		}
+		j = json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
+		return j ? j : fail_nomem(ps);
+	}
+	{
+		char small[64], *text = small;
+		size_t n = (size_t)(p - start);
+		double d;
+		json_t *j;
+		if (n >= sizeof small) {
+			text = malloc(n + 1);
+			if (!text)
+				return fail_nomem(ps);
+		}
+		memcpy(text, start, n);
+		text[n] = '\0';
+		errno = 0;
+		d = strtod(text, NULL);
+		if (text != small)
+			free(text);
+		if (isinf(d) || isnan(d))
+			return fail_at(ps, start, "real number out of range");
+		j = json_real(d);
+		return j ? j : fail_nomem(ps);
+	}
+}
+
+static json_t *parse_literal(parser *ps, const char *word, size_t n, json_t *v)
+{
+	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0) {
+		char b[16];
+		return fail_at(ps, ps->p, "invalid JSON: unexpected %s", describe(ps, ps->p, b, sizeof b));
+	}
+	ps->p += n;
+	return v;
+}
+
+static json_t *parse_object(parser *ps)
+{
+	json_t *obj = json_object(), *v;
+	const char *key;
+	size_t klen;
+	char *kcopy = NULL;
+	char b[16];
+
+	if (!obj)
+		return fail_nomem(ps);
+	ps->p++;
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == '}') {
+		ps->p++;
+		return obj;
+	}
+	for (;;) {
+		skip_ws(ps);
+		if (ps->p >= ps->end || *ps->p != '"') {
+			fail_at(ps, ps->p, "invalid JSON: expected a string key, found %s", describe(ps, ps->p, b, sizeof b));
+			goto fail;
+		}
+		if (parse_string(ps, &key, &klen) < 0)
+			goto fail;
+		/* The key may live in scratch, which the value can overwrite. */
+		kcopy = malloc(klen + 1);
+		if (!kcopy) {
+			fail_nomem(ps);
+			goto fail;
+		}
+		memcpy(kcopy, key, klen);
+		kcopy[klen] = '\0';
+		skip_ws(ps);
+		if (ps->p >= ps->end || *ps->p != ':') {
+			fail_at(ps, ps->p, "invalid JSON: expected ':' after a key, found %s", describe(ps, ps->p, b, sizeof b));
+			goto fail;
+		}
+		ps->p++;
+		v = parse_value(ps);
+		if (!v)
+			goto fail;
+		if (json_object_setn_new_nocheck(obj, kcopy, klen, v) < 0) {
+			fail_nomem(ps);
+			goto fail;
+		}
+		free(kcopy);
+		kcopy = NULL;
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == '}') {
+			ps->p++;
+			return obj;
+		}
+		fail_at(ps, ps->p, "invalid JSON: expected ',' or '}' in an object, found %s", describe(ps, ps->p, b, sizeof b));
+		goto fail;
+	}
+fail:
+	free(kcopy);
+	json_decref(obj);
+	return NULL;
+}
+
+static json_t *parse_array(parser *ps)
+{
+	json_t *arr = json_array(), *v;
+	char b[16];
+
+	if (!arr)
+		return fail_nomem(ps);
+	ps->p++;
+	skip_ws(ps);
+	if (ps->p < ps->end && *ps->p == ']') {
+		ps->p++;
+		return arr;
+	}
+	for (;;) {
+		v = parse_value(ps);
+		if (!v)
+			goto fail;
+		if (json_array_append_new(arr, v) < 0) {
+			fail_nomem(ps);
+			goto fail;
+		}
+		skip_ws(ps);
+		if (ps->p < ps->end && *ps->p == ',') {
+			ps->p++;
+			continue;
+		}
+		if (ps->p < ps->end && *ps->p == ']') {
+			ps->p++;
+			return arr;
+		}
+		fail_at(ps, ps->p, "invalid JSON: expected ',' or ']' in an array, found %s", describe(ps, ps->p, b, sizeof b));
+		goto fail;
+	}
+fail:
+	json_decref(arr);
+	return NULL;
+}
+
+static json_t *parse_value(parser *ps)
+{
+	json_t *v;
+	char b[16];
+
+	skip_ws(ps);
+	if (ps->p >= ps->end)
+		return fail_at(ps, ps->p, "invalid JSON: expected a value, found the end of the line");
+	switch (*ps->p) {
+	case '{':
+	case '[':
+		if (++ps->depth > RAG_JSON_MAX_DEPTH)
+			return fail_at(ps, ps->p, "invalid JSON: nested deeper than %d levels", RAG_JSON_MAX_DEPTH);
+		v = *ps->p == '{' ? parse_object(ps) : parse_array(ps);
+		ps->depth--;
+		return v;
+	case '"': {
+		const char *s;
+		size_t n;
+		if (parse_string(ps, &s, &n) < 0)
+			return NULL;
+		v = json_stringn_nocheck(s, n);
+		return v ? v : fail_nomem(ps);
+	}
+	case 't':
+		return parse_literal(ps, "true", 4, json_true());
+	case 'f':
+		return parse_literal(ps, "false", 5, json_false());
+	case 'n':
+		return parse_literal(ps, "null", 4, json_null());
+	default:
+		if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+			return parse_number(ps);
+		if ((unsigned char)*ps->p >= 0x80 &&
+		    rag_utf8_valid_prefix(ps->p, (size_t)(ps->end - ps->p)) == 0)
+			return fail_at(ps, ps->p, "invalid UTF-8");
+		return fail_at(ps, ps->p, "invalid JSON: expected a value, found %s", describe(ps, ps->p, b, sizeof b));
+	}
+}
+
+json_t *rag_json_parse(const char *buf, size_t len, rag_error *err)
+{
+	parser ps;
+	json_t *v;
+	char b[16];
+
+	rag_error_clear(err);
+	ps.start = ps.p = buf;
+	ps.end = buf + len;
+	ps.depth = 0;
+	ps.err = err;
+	rag_buf_init(&ps.scratch, 0);
+	v = parse_value(&ps);
+	if (v) {
+		skip_ws(&ps);
+		if (ps.p < ps.end) {
+			if ((unsigned char)*ps.p >= 0x80 &&
+			    rag_utf8_valid_prefix(ps.p, (size_t)(ps.end - ps.p)) == 0)
+				fail_at(&ps, ps.p, "invalid UTF-8");
+			else
+				fail_at(&ps, ps.p, "invalid JSON: unexpected %s after the value", describe(&ps, ps.p, b, sizeof b));
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	rag_buf_free(&ps.scratch);
+	return v;
+}
+
+/* ---- writer ---- */
+
+int rag_json_add_string(rag_buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i = 0, run = 0;
+
+	/* Worst case every byte becomes \u00XX. */
+	if (rag_buf_grow(out, n + 2) < 0)
+		return -1;
+	out->data[out->len++] = '"';
+	while (i < n) {
+		while (n - i >= 8 && !special8(load64(s + i)))
+			i += 8;
+		while (i < n) {
+			unsigned char c = (unsigned char)s[i];
+			if (c == '"' || c == '\\' || c < 0x20)
+				break;
+			i++;
+		}
+		if (rag_buf_add(out, s + run, i - run) < 0)
+			return -1;
+		if (i >= n)
+			break;
+		{
+			unsigned char c = (unsigned char)s[i];
+			char e[6] = {'\\', 0, 0, 0, 0, 0};
+			size_t el = 2;
+			switch (c) {
+			case '"': e[1] = '"'; break;
+			case '\\': e[1] = '\\'; break;
+			case '\n': e[1] = 'n'; break;
+			case '\t': e[1] = 't'; break;
+			case '\r': e[1] = 'r'; break;
+			case '\b': e[1] = 'b'; break;
+			case '\f': e[1] = 'f'; break;
+			default:
+				e[1] = 'u';
+				e[2] = '0';
+				e[3] = '0';
+				e[4] = hex[c >> 4];
+				e[5] = hex[c & 15];
+				el = 6;
+			}
+			if (rag_buf_add(out, e, el) < 0)
+				return -1;
+		}
+		i++;
+		run = i;
+	}
+	return rag_buf_addc(out, '"');
+}
+
+int rag_json_add_int(rag_buf *out, long long v)
+{
+	char tmp[24];
+	size_t i = sizeof tmp;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do {
+		tmp[--i] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		tmp[--i] = '-';
+	return rag_buf_add(out, tmp + i, sizeof tmp - i);
+}
+
+int rag_json_add_real(rag_buf *out, double d, int flags)
+{
+	char tmp[40];
+	int prec, n = 0;
+
+	if (!isfinite(d))
+		return rag_buf_adds(out, "null");
+	if (flags & RAG_JSON_FLOAT32) {
+		float f = (float)d;
+		for (prec = 6; prec <= 9; prec++) {
+			n = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
+			if (strtof(tmp, NULL) == f)
+				break;
+		}
+	} else {
+		for (prec = 15; prec <= 17; prec++) {
+			n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+			if (strtod(tmp, NULL) == d)
+				break;
+		}
+	}
+	/* Keep it a real when read back: 1.0 stays 1.0, not the integer 1. */
+	if (!strpbrk(tmp, ".eE")) {
+		memcpy(tmp + n, ".0", 3);
+		n += 2;
+	}
+	return rag_buf_add(out, tmp, (size_t)n);
+}
+
+static int dump(rag_buf *out, const json_t *v, int flags)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *val;
+		void *it;
+		int first = 1;
+		if (rag_buf_addc(out, '{') < 0)
+			return -1;
+		for (it = json_object_iter((json_t *)v); it;
+		     it = json_object_iter_next((json_t *)v, it)) {
+			key = json_object_iter_key(it);
+			val = json_object_iter_value(it);
+			if (!first && rag_buf_addc(out, ',') < 0)
+				return -1;
+			first = 0;
+			if (rag_json_add_string(out, key, json_object_iter_key_len(it)) < 0 ||
+			    rag_buf_addc(out, ':') < 0 || dump(out, val, flags) < 0)
+				return -1;
+		}
+		return rag_buf_addc(out, '}');
+	}
+	case JSON_ARRAY: {
+		size_t i, n = json_array_size(v);
+		if (rag_buf_addc(out, '[') < 0)
+			return -1;
+		for (i = 0; i < n; i++) {
+			if (i && rag_buf_addc(out, ',') < 0)
+				return -1;
+			if (dump(out, json_array_get(v, i), flags) < 0)
+				return -1;
+		}
+		return rag_buf_addc(out, ']');
+	}
+	case JSON_STRING:
+		return rag_json_add_string(out, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return rag_json_add_int(out, json_integer_value(v));
+	case JSON_REAL:
+		return rag_json_add_real(out, json_real_value(v), flags);
+	case JSON_TRUE:
+		return rag_buf_add(out, "true", 4);
+	case JSON_FALSE:
+		return rag_buf_add(out, "false", 5);
+	case JSON_NULL:
+	default:
+		return rag_buf_add(out, "null", 4);
+	}
+}
+
+int rag_json_dump(rag_buf *out, const json_t *v, int flags)
+{
+	return dump(out, v, flags);
+}
