@@ -68,7 +68,18 @@ int rag_doc_add_section(rag_doc *d, size_t start, json_t *headings)
 	return 0;
 }
 
-int rag_doc_add_atom(rag_doc *d, size_t start, size_t end)
+static int space(char c)
 {
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
+
+int rag_doc_add_atom(rag_doc *d, const char *text, size_t start, size_t end)
+{
+	while (start < end && space(text[start]))
+		start++;
+	while (end > start && space(text[end - 1]))
+		end--;
+	if (start == end)
+		return 0;
 	return rag_spans_push(&d->atoms, start, end);
 }

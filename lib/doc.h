@@ -52,8 +52,12 @@ void rag_doc_set_text(rag_doc *d, const char *src, size_t n);
  */
 int rag_doc_add_section(rag_doc *d, size_t start, json_t *headings);
 
-/* Adds an atom [start, end) after the last one.  0 or -1 (memory). */
-int rag_doc_add_atom(rag_doc *d, size_t start, size_t end);
+/*
+ * Adds an atom: text[start, end) trimmed of white space at both ends (so
+ * that trimming a chunk never cuts into one), after the last one added.
+ * An atom of white space only is not added.  0 or -1 (memory).
+ */
+int rag_doc_add_atom(rag_doc *d, const char *text, size_t start, size_t end);
 
 /*
  * Markdown: finds the sections (ATX and setext headings, with the path of

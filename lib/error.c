@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "utf8.h"
 
 void rag_error_clear(rag_error *e)
 {
@@ -114,13 +115,24 @@ const char *rag_quote(int slot, const char *s)
 	out[o++] = '"';
 	for (; s && *s && o < sizeof bufs[0] - 8; s++) {
 		unsigned char c = (unsigned char)*s;
+		uint32_t cp;
+		size_t k;
 		if (c == '"' || c == '\\') {
 			out[o++] = '\\';
 			out[o++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f) {
 			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
-		} else {
+		} else if (c < 0x80) {
 			out[o++] = (char)c;
+		} else if ((k = rag_utf8_decode(s, strlen(s), &cp)) > 0) {
+			/* A whole character, or nothing of it. */
+			if (o + k >= sizeof bufs[0] - 8)
+				break;
+			memcpy(out + o, s, k);
+			o += k;
+			s += k - 1;
+		} else {
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
 		}
 	}
 	if (s && *s) {

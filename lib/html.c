@@ -551,7 +551,7 @@ static int end_atom(struct ex *x)
 	x->atom_start = NONE;
 	if (start == NONE || start == x->out->len)
 		return 0;
-	return rag_doc_add_atom(x->d, start, x->out->len);
+	return rag_doc_add_atom(x->d, x->out->data, start, x->out->len);
 }
 
 /* ---- text ---- */

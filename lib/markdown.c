@@ -246,7 +246,7 @@ int rag_markdown_parse(rag_doc *d, rag_error *err)
 	p = t;
 	fm = front_matter(t, d->len);
 	if (fm) {
-		if (rag_doc_add_atom(d, 0, fm) < 0)
+		if (rag_doc_add_atom(d, t, 0, fm) < 0)
 			rc = -1;
 		p = t + fm;
 	}
@@ -258,7 +258,7 @@ int rag_markdown_parse(rag_doc *d, rag_error *err)
 
 		if (fence_start) {
 			if (fence_close(p, le, fch, flen)) {
-				if (rag_doc_add_atom(d, (size_t)(fence_start - t), (size_t)(le - t)) < 0)
+				if (rag_doc_add_atom(d, t, (size_t)(fence_start - t), (size_t)(le - t)) < 0)
 					rc = -1;
 				fence_start = NULL;
 			}
@@ -278,7 +278,7 @@ int rag_markdown_parse(rag_doc *d, rag_error *err)
 		}
 		p = next;
 	}
-	if (rc == 0 && fence_start && rag_doc_add_atom(d, (size_t)(fence_start - t), d->len) < 0)
+	if (rc == 0 && fence_start && rag_doc_add_atom(d, t, (size_t)(fence_start - t), d->len) < 0)
 		rc = -1;
 	while (mp.depth > 0)
 		json_decref(mp.texts[--mp.depth]);

@@ -673,7 +673,8 @@ static int split_sentences(rag_splitter *sp, size_t s, size_t e)
 		free(b.v);
 		return -1;
 	}
-	qsort(b.v, b.n, sizeof *b.v, cmp_size);
+	if (b.n > 1)
+		qsort(b.v, b.n, sizeof *b.v, cmp_size);
 	for (i = j = 0; i < b.n; i++)
 		if (j == 0 || b.v[i] != b.v[j - 1])
 			b.v[j++] = b.v[i];

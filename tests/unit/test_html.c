@@ -180,7 +180,8 @@ static void test_pre(void)
 		   "x\n\n  a  b\n\n c &lt; <d>\n\ny");
 	CHECK_EQ(doc.atoms.n, 1);
 	if (doc.atoms.n == 1) {
-		CHECK_EQ(doc.atoms.v[0].start, 3);
+		/* Atoms are trimmed of white space at their ends. */
+		CHECK_EQ(doc.atoms.v[0].start, 5);
 		CHECK_EQ(doc.atoms.v[0].end, 3 + strlen(want));
 	}
 	/* Empty pre: no atom. */
@@ -522,7 +523,7 @@ static void test_random(void)
 			prev = o;
 		}
 		/* Without verbatim text, white space is always tidy. */
-		if (doc.atoms.n == 0 && has_space_trouble(doc.text, doc.len))
+		if (!strstr(src, "<pre") && has_space_trouble(doc.text, doc.len))
 			ok = 0;
 done:
 		if (!ok) {

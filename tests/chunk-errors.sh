@@ -1,0 +1,129 @@
+#!/bin/sh
+# rag-chunk: every kind of bad input, with its exact message and status,
+# and output that stays whole lines of valid NDJSON.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+valid_ndjson()
+{
+	python3 -c 'import json,sys
+for n, line in enumerate(open(sys.argv[1], "rb"), 1):
+    assert line.endswith(b"\n"), "line %d is cut short" % n
+    json.loads(line)' "$out"
+}
+
+printf 'good text\n' > good.txt
+printf 'line one\nli\377ne two\n' > bad.txt
+
+# Invalid UTF-8 in a file: the file, the line and the byte offset.
+run rag-chunk good.txt bad.txt
+expect_status 1
+expect_err 'rag-chunk: bad.txt:2: invalid UTF-8 at byte 11 (use --lossy to replace it)'
+expect_lines 1
+check valid_ndjson "output before the error is not whole NDJSON"
+# --lossy replaces it, says how many, and keeps offsets into the file.
+run rag-chunk --lossy bad.txt
+expect_status 0
+expect_err 'rag-chunk: replaced 1 invalid UTF-8 sequence with U+FFFD (--lossy)'
+expect_out_has "$(printf '"start":0,"end":18,"line_start":1,"line_end":2,"text":"line one\\nli\357\277\275ne two"')"
+
+# Missing and unreadable files.
+run rag-chunk good.txt nope.txt good.txt
+expect_status 1
+expect_err 'rag-chunk: nope.txt: No such file or directory'
+expect_lines 1
+mkdir sub
+printf 'x\n' > sub/f.txt
+ln -s missing-target sub/dangling.txt
+run rag-chunk sub
+expect_status 1
+expect_err 'rag-chunk: sub/dangling.txt: No such file or directory'
+if [ "$(id -u)" != 0 ]; then
+	printf 'secret\n' > locked.txt
+	chmod 000 locked.txt
+	run rag-chunk locked.txt
+	expect_status 1
+	expect_err 'rag-chunk: locked.txt: cannot open: Permission denied'
+	rm -f locked.txt
+fi
+
+# Bad NDJSON lines: the file and line, and what is wrong.
+printf '{"id":"a","text":"fine"}\n[1,2]\n' > notobj.jsonl
+run rag-chunk notobj.jsonl
+expect_status 1
+expect_err 'rag-chunk: notobj.jsonl:2: expected a JSON object'
+expect_lines 1
+check valid_ndjson "output before a bad line is not whole NDJSON"
+printf '{"id":"a","text":"fine"}\n\n{"id":"b" "text":"x"}\n' > syntax.jsonl
+run rag-chunk syntax.jsonl
+expect_status 1
+expect_err "rag-chunk: syntax.jsonl:3:11: invalid JSON: expected ',' or '}' in an object, found '\"'"
+printf '{"id":"a","text":"caf\351"}\n' > latin1.jsonl
+run rag-chunk latin1.jsonl
+expect_status 1
+expect_err 'rag-chunk: latin1.jsonl:1:22: invalid UTF-8'
+printf '{"text":"no id"}\n' > noid.jsonl
+run rag-chunk noid.jsonl
+expect_status 1
+expect_err 'rag-chunk: noid.jsonl:1: record has no "id"'
+printf '{"id":"x"}\n' > notext.jsonl
+run rag-chunk notext.jsonl
+expect_status 1
+expect_err 'rag-chunk: notext.jsonl:1: record has no "text"'
+run rag-chunk --text-field contents notext.jsonl
+expect_err 'rag-chunk: notext.jsonl:1: record has no "contents"'
+printf '{"id":"x","text":42}\n' > numtext.jsonl
+run rag-chunk numtext.jsonl
+expect_status 1
+expect_err 'rag-chunk: numtext.jsonl:1: "text" is not a string'
+printf '{"id":[1],"text":"t"}\n' > arrid.jsonl
+run rag-chunk arrid.jsonl
+expect_err 'rag-chunk: arrid.jsonl:1: "id" is not a string or an integer'
+printf '{"id":"x","text":"t"}\n{"id":"y","text":"u","n":123456789012345678901}\n' > bigint.jsonl
+run rag-chunk bigint.jsonl
+expect_status 1
+expect_err 'rag-chunk: bigint.jsonl:2:26: integer out of range (more than 64 bits)'
+run 'printf "{\"id\":1,\"text\":\"a\"}\n{oops}\n" | rag-chunk --json'
+expect_err "rag-chunk: <stdin>:2:2: invalid JSON: expected a string key, found 'o'"
+
+# --skip-bad: bad lines and files are left out and counted; status 0.
+cat notobj.jsonl syntax.jsonl noid.jsonl > mixed.jsonl
+run rag-chunk --skip-bad mixed.jsonl nope.txt good.txt bad.txt
+expect_status 0
+expect_err 'rag-chunk: left out 5 bad inputs (--skip-bad)'
+check '[ "$(field doc | tr "\n" " ")" = "a a good.txt " ]' "--skip-bad kept: $(field doc | tr '\n' ' ')"
+run rag-chunk --skip-bad --verbose mixed.jsonl
+expect_err_has 'rag-chunk: mixed.jsonl:2: expected a JSON object'
+expect_err_has 'rag-chunk: mixed.jsonl:6: record has no "id"'
+expect_err_has 'rag-chunk: left out 3 bad inputs (--skip-bad)'
+# --lossy on NDJSON lines.
+run rag-chunk --lossy latin1.jsonl
+expect_status 0
+expect_out_has "$(printf '"text":"caf\357\277\275"')"
+
+# A file name that is not UTF-8 cannot become a JSON string.
+printf 'x\n' > "$(printf 'n\377me.txt')"
+run "rag-chunk $(printf 'n\377me.txt')"
+expect_status 1
+expect_err_has 'rag-chunk: file name is not valid UTF-8: "n\xffme.txt"'
+
+# A closed pipe ends the program quietly with status 0.
+mkdir big
+i=0
+while [ $i -lt 300 ]; do
+	printf 'Paragraph %d of a file that is long enough to need many chunks.\n\n' $i
+	i=$((i + 1))
+done > big/one.txt
+for f in 2 3 4 5 6 7 8 9; do cp big/one.txt big/$f.txt; done
+run bash -c 'set -o pipefail; rag-chunk --size 40 big/ | head -n 1'
+expect_status 0
+expect_lines 1
+expect_err ''
+
+# A failed write is reported once, with status 1.
+if [ -w /dev/full ]; then
+	run 'rag-chunk --size 40 big/ > /dev/full'
+	expect_status 1
+	expect_err 'rag-chunk: error writing output: No space left on device'
+fi
+
+finish
