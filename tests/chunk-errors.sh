@@ -119,6 +119,18 @@ expect_status 0
 expect_lines 1
 expect_err ''
 
+# Progress goes to standard error only when asked (or on a terminal),
+# and is cleared at the end.
+run 'rag-chunk --size 40 big/ > /dev/null'
+expect_err ''
+run 'rag-chunk --progress --size 40 big/ > /dev/null'
+expect_status 0
+expect_err_has 'rag-chunk: '
+check 'grep -q "files, .* documents, .* chunks" "$err" && [ "$(tail -c 4 "$err" | od -An -c | tr -d " ")" = "\\r033[K" ]' \
+	"--progress shows no progress line, or leaves it on the screen"
+run 'rag-chunk --quiet --progress --size 40 big/ > /dev/null'
+expect_err ''
+
 # A failed write is reported once, with status 1.
 if [ -w /dev/full ]; then
 	run 'rag-chunk --size 40 big/ > /dev/full'
