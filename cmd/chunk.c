@@ -102,10 +102,17 @@ static const struct option options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/* A setting as given: its text, and its line in the configuration file (0: an option). */
+typedef struct {
+	const char *v;
+	long line;
+} given;
+
 /* The settings, from defaults, then the configuration file, then options. */
 typedef struct {
 	rag_chunk_opts o;
-	const char *size, *overlap, *unit, *strategy, *format; /* as given */
+	given size, overlap, unit, strategy, format;
+	const char *config;                   /* the configuration file's path */
 	const char *files0;
 	const char **include, **exclude;
 	size_t ninclude, nexclude;
@@ -154,15 +161,15 @@ static int apply_config(settings *s, const rag_config *cfg)
 			if (add_loader(s, k + 7, v, NULL, &err) < 0)
 				goto bad;
 		} else if (!strcmp(k, "chunk.size")) {
-			s->size = v;
+			s->size = (given){v, rag_config_line(cfg, i)};
 		} else if (!strcmp(k, "chunk.overlap")) {
-			s->overlap = v;
+			s->overlap = (given){v, rag_config_line(cfg, i)};
 		} else if (!strcmp(k, "chunk.unit")) {
-			s->unit = v;
+			s->unit = (given){v, rag_config_line(cfg, i)};
 		} else if (!strcmp(k, "chunk.strategy")) {
-			s->strategy = v;
+			s->strategy = (given){v, rag_config_line(cfg, i)};
 		} else if (!strcmp(k, "chunk.format")) {
-			s->format = v;
+			s->format = (given){v, rag_config_line(cfg, i)};
 		} else if (!strncmp(k, "chunk.", 6)) {
 			rag_error_set(&err, RAG_EUSAGE, NULL, 0, "unknown setting %s", rag_quote(0, k));
 			goto bad;
@@ -181,7 +188,7 @@ static void notify(void *ctx, int kind, const rag_error *e)
 {
 	settings *s = ctx;
 
-	if (!s->verbose)
+	if (!s->verbose || s->quiet)
 		return;
 	cmd_progress_clear(&s->prog);
 	cmd_report(e);
@@ -197,37 +204,79 @@ static void progress(void *ctx, const rag_chunk_stats *st)
 				  st->files, st->docs, st->chunks, cmd_bytes(st->bytes, b, sizeof b));
 }
 
+/*
+ * A bad setting: from an option, a usage error; from the configuration
+ * file, an error at its line.  Returns EXIT_USAGE.
+ */
+static int bad_setting(const settings *s, const given *g, const char *why)
+{
+	if (g->line > 0) {
+		rag_error e;
+		rag_error_set(&e, RAG_EUSAGE, s->config, g->line, "%s", why);
+		cmd_report(&e);
+		return EXIT_USAGE;
+	}
+	return cmd_usage_error("%s", why);
+}
+
+/* The name of a setting as the user gave it: "--size" or "chunk.size". */
+static const char *setting_name(const given *g, const char *key)
+{
+	static char buf[2][32];
+	static int slot;
+
+	slot ^= 1;
+	snprintf(buf[slot], sizeof buf[slot], "%s%s", g->line > 0 ? "chunk." : "--", key);
+	return buf[slot];
+}
+
 /* Turns the textual settings into chunker options.  0, or EXIT_USAGE. */
 static int resolve(settings *s)
 {
+	rag_split_opts *so = &s->o.split;
+	char why[256];
 	int k;
 
-	if (s->size && cmd_count("--size", s->size, 1, &s->o.split.size) < 0)
-		return EXIT_USAGE;
-	if (s->overlap && cmd_count("--overlap", s->overlap, 0, &s->o.split.overlap) < 0)
-		return EXIT_USAGE;
-	if (s->unit) {
-		if ((k = rag_unit_parse(s->unit)) < 0)
-			return cmd_usage_error("unknown unit %s (use chars, words or tokens)", rag_quote(0, s->unit));
-		s->o.split.unit = (rag_unit)k;
+	if (s->size.v && cmd_count(setting_name(&s->size, "size"), s->size.v, 1, &so->size,
+				   why, sizeof why) < 0)
+		return bad_setting(s, &s->size, why);
+	if (s->overlap.v) {
+		if (cmd_count(setting_name(&s->overlap, "overlap"), s->overlap.v, 0, &so->overlap,
+			      why, sizeof why) < 0)
+			return bad_setting(s, &s->overlap, why);
+		if (so->overlap >= so->size) {
+			snprintf(why, sizeof why, "%s (%zu) must be smaller than %s (%zu)",
+				 setting_name(&s->overlap, "overlap"), so->overlap,
+				 setting_name(&s->size, "size"), so->size);
+			return bad_setting(s, &s->overlap, why);
+		}
+	} else {
+		/* 100 units, or a tenth of the size when that is smaller. */
+		so->overlap = so->size / 10 < 100 ? so->size / 10 : 100;
 	}
-	if (s->strategy) {
-		if ((k = rag_strategy_parse(s->strategy)) < 0)
-			return cmd_usage_error("unknown strategy %s (use recursive, sentence or fixed)",
-					       rag_quote(0, s->strategy));
-		s->o.split.strategy = (rag_strategy)k;
+	if (s->unit.v) {
+		if ((k = rag_unit_parse(s->unit.v)) < 0) {
+			snprintf(why, sizeof why, "unknown unit %s (use chars, words or tokens)",
+				 rag_quote(0, s->unit.v));
+			return bad_setting(s, &s->unit, why);
+		}
+		so->unit = (rag_unit)k;
 	}
-	if (s->format) {
-		if ((k = rag_format_parse(s->format)) < 0)
-			return cmd_usage_error("unknown format %s (use text, markdown or html)", rag_quote(0, s->format));
+	if (s->strategy.v) {
+		if ((k = rag_strategy_parse(s->strategy.v)) < 0) {
+			snprintf(why, sizeof why, "unknown strategy %s (use recursive, sentence or fixed)",
+				 rag_quote(0, s->strategy.v));
+			return bad_setting(s, &s->strategy, why);
+		}
+		so->strategy = (rag_strategy)k;
+	}
+	if (s->format.v) {
+		if ((k = rag_format_parse(s->format.v)) < 0) {
+			snprintf(why, sizeof why, "unknown format %s (use text, markdown or html)",
+				 rag_quote(0, s->format.v));
+			return bad_setting(s, &s->format, why);
+		}
 		s->o.format = (rag_format)k;
-	}
-	if (s->o.split.overlap >= s->o.split.size) {
-		if (!s->overlap)
-			s->o.split.overlap = s->o.split.size / 10;
-		else
-			return cmd_usage_error("--overlap (%zu) must be smaller than --size (%zu)",
-					       s->o.split.overlap, s->o.split.size);
 	}
 	if (!*s->o.text_field || !*s->o.id_field)
 		return cmd_usage_error("field names cannot be empty");
@@ -236,6 +285,22 @@ static int resolve(settings *s)
 	s->o.loaders = s->loaders;
 	s->o.nloaders = s->nloaders;
 	return 0;
+}
+
+/*
+ * Handles an error about one input.  An input that cannot be read (a
+ * missing file, a dangling link, a loader that fails) is reported and the
+ * rest go on, as with cat(1); the exit status becomes 1.  Anything else
+ * stops the run.  Returns 1 to go on, 0 to stop.
+ */
+static int input_failed(settings *s, rag_chunker *c, const rag_error *err, int *status)
+{
+	if (err->code == RAG_EPIPE)
+		return 0;
+	cmd_progress_clear(&s->prog);
+	cmd_report(err);
+	*status = cmd_status(err);
+	return rag_chunker_input_error(c, err);
 }
 
 /* Chunks every input; returns the exit status. */
@@ -249,8 +314,8 @@ static int run(settings *s, rag_chunker *c, int argc, char **argv)
 
 	if (!s->files0 && argc == 0) {
 		if (rag_chunker_file(c, "-", 0, &err) < 0)
-			goto fail;
-		return EXIT_SUCCESS;
+			input_failed(s, c, &err, &status);
+		return status;
 	}
 	w = rag_walk_new(&wo);
 	if (!w) {
@@ -265,7 +330,8 @@ static int run(settings *s, rag_chunker *c, int argc, char **argv)
 		}
 	if (s->files0 && rag_walk_add_list(w, s->files0, &err) < 0) {
 		rag_walk_free(w);
-		goto fail;
+		input_failed(s, c, &err, &status);
+		return status;
 	}
 	while ((k = rag_walk_next(w, &path, &from_dir, &err)) != RAG_WALK_END) {
 		if (k == RAG_WALK_WARN) {
@@ -274,26 +340,21 @@ static int run(settings *s, rag_chunker *c, int argc, char **argv)
 			continue;
 		}
 		if (k == RAG_WALK_ERROR) {
-			if (s->o.skip_bad) {
+			if (s->o.skip_bad && err.code != RAG_ENOMEM) {
 				rag_chunker_skip(c, &err);
 				continue;
 			}
-			break;
+			if (err.code == RAG_ENOMEM || !input_failed(s, c, &err, &status))
+				break;
+			continue;
 		}
-		if (rag_chunker_file(c, path, from_dir, &err) < 0) {
-			k = RAG_WALK_ERROR;
+		if (rag_chunker_file(c, path, from_dir, &err) < 0 && !input_failed(s, c, &err, &status))
 			break;
-		}
 	}
+	if (k == RAG_WALK_ERROR && err.code == RAG_ENOMEM)
+		input_failed(s, c, &err, &status);
 	rag_walk_free(w);
-	if (k != RAG_WALK_ERROR)
-		return status;
-fail:
-	if (err.code == RAG_EPIPE)
-		return EXIT_SUCCESS;
-	cmd_progress_clear(&s->prog);
-	cmd_report(&err);
-	return cmd_status(&err);
+	return status;
 }
 
 static void summary(settings *s, const rag_chunk_stats *st, double secs)
@@ -306,10 +367,14 @@ static void summary(settings *s, const rag_chunk_stats *st, double secs)
 	if (st->repairs)
 		cmd_say("replaced %ld invalid UTF-8 sequence%s with U+FFFD (--lossy)", st->repairs,
 			st->repairs == 1 ? "" : "s");
-	if (s->verbose && !s->quiet)
+	if (s->verbose && !s->quiet) {
+		char bin[64] = "";
+		if (st->binary)
+			snprintf(bin, sizeof bin, ", %ld binary file%s left out", st->binary,
+				 st->binary == 1 ? "" : "s");
 		cmd_say("%ld files, %ld documents, %ld chunks, %s in %.2f s%s", st->files, st->docs,
-			st->chunks, cmd_bytes(st->bytes, b, sizeof b), secs,
-			st->binary ? " (binary files left out)" : "");
+			st->chunks, cmd_bytes(st->bytes, b, sizeof b), secs, bin);
+	}
 }
 
 int main(int argc, char **argv)
@@ -327,7 +392,6 @@ int main(int argc, char **argv)
 	s.o.split.strategy = RAG_SPLIT_RECURSIVE;
 	s.o.split.unit = RAG_UNIT_CHARS;
 	s.o.split.size = 1000;
-	s.o.split.overlap = 100;
 	s.o.text_field = "text";
 	s.o.id_field = "id";
 	s.o.stdin_id = "-";
@@ -337,17 +401,19 @@ int main(int argc, char **argv)
 		cmd_report(&err);
 		return EXIT_USAGE;
 	}
+	s.config = rag_config_path(cfg);
 	if (apply_config(&s, cfg) < 0) {
 		status = EXIT_USAGE;
 		goto out;
 	}
-	while ((opt = getopt_long(argc, argv, "jf:s:u:qv", options, NULL)) != -1) {
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":jf:s:u:qv", options, NULL)) != -1) {
 		switch (opt) {
 		case 'j': s.o.json = 1; break;
 		case OPT_TEXT_FIELD: s.o.text_field = optarg; break;
 		case OPT_ID_FIELD: s.o.id_field = optarg; break;
 		case OPT_DOC_ID: s.o.stdin_id = optarg; break;
-		case 'f': s.format = optarg; break;
+		case 'f': s.format = (given){optarg, 0}; break;
 		case OPT_LOADER:
 			if (add_loader(&s, NULL, NULL, optarg, &err) < 0) {
 				status = err.code == RAG_EUSAGE ? cmd_usage_error("%s", err.text) : EXIT_FAILURE;
@@ -367,16 +433,16 @@ int main(int argc, char **argv)
 		case OPT_HIDDEN: s.hidden = 1; break;
 		case OPT_LOSSY: s.o.lossy = 1; break;
 		case OPT_SKIP_BAD: s.o.skip_bad = 1; break;
-		case OPT_STRATEGY: s.strategy = optarg; break;
-		case 's': s.size = optarg; break;
-		case OPT_OVERLAP: s.overlap = optarg; break;
-		case 'u': s.unit = optarg; break;
+		case OPT_STRATEGY: s.strategy = (given){optarg, 0}; break;
+		case 's': s.size = (given){optarg, 0}; break;
+		case OPT_OVERLAP: s.overlap = (given){optarg, 0}; break;
+		case 'u': s.unit = (given){optarg, 0}; break;
 		case 'q': s.quiet = 1; break;
 		case 'v': s.verbose = 1; break;
 		case OPT_PROGRESS: s.progress = 1; break;
 		case OPT_HELP: status = cmd_print(usage); goto out;
 		case OPT_VERSION: status = cmd_version(); goto out;
-		default: status = cmd_usage_error(NULL); goto out;
+		default: status = cmd_bad_option(opt, argv); goto out;
 		}
 	}
 	if (s.files0 && optind < argc) {

@@ -12,6 +12,7 @@
 #define RAG_CMD_H
 
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -101,10 +102,11 @@ static inline int cmd_version(void)
 }
 
 /*
- * Parses a count (decimal, no sign) for option opt.  Returns 0, or
- * prints a usage error and returns -1.
+ * Parses a count (decimal, no sign, at least min) named name ("--size",
+ * "chunk.size").  Returns 0, or -1 with why filled with the complaint.
  */
-static inline int cmd_count(const char *opt, const char *s, size_t min, size_t *out)
+static inline int cmd_count(const char *name, const char *s, size_t min, size_t *out,
+			    char *why, size_t whylen)
 {
 	char *end;
 	unsigned long long v;
@@ -116,14 +118,33 @@ static inline int cmd_count(const char *opt, const char *s, size_t min, size_t *
 	if (errno || *end || v > (unsigned long long)SIZE_MAX / 2)
 		goto bad;
 	if (v < min) {
-		cmd_usage_error("%s must be at least %zu, not %s", opt, min, s);
+		snprintf(why, whylen, "%s must be at least %zu, not %s", name, min, s);
 		return -1;
 	}
 	*out = (size_t)v;
 	return 0;
 bad:
-	cmd_usage_error("%s needs a whole number, not %s", opt, rag_quote(0, s ? s : ""));
+	snprintf(why, whylen, "%s needs a whole number, not %s", name, rag_quote(0, s ? s : ""));
 	return -1;
+}
+
+/*
+ * The complaint for a getopt_long failure (opterr = 0, optstring starting
+ * with ':'): an unknown option, or one without its value.  Returns
+ * EXIT_USAGE.
+ */
+static inline int cmd_bad_option(int opt, char **argv)
+{
+	char name[64];
+	const char *arg = argv[optind - 1];
+
+	if (optopt && !(arg[0] == '-' && arg[1] == '-'))
+		snprintf(name, sizeof name, "-%c", optopt);
+	else
+		snprintf(name, sizeof name, "%.*s", (int)strcspn(arg, "="), arg);
+	if (opt == ':')
+		return cmd_usage_error("option %s needs a value", rag_quote(0, name));
+	return cmd_usage_error("unknown option %s", rag_quote(0, name));
 }
 
 /* Progress lines on standard error, rewritten in place, at most 10 a second. */

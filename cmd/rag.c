@@ -9,8 +9,10 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "cmd.h"
 
@@ -175,9 +177,37 @@ static int list_programs(FILE *f)
 	return 0;
 }
 
+/* Whether man(1) knows the page: "man -w PAGE" succeeds. */
+static int man_knows(const char *page)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return 0;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execlp("man", "man", "-w", page, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 0;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/*
+ * Shows the manual of rag-NAME: the installed page, else the page beside
+ * the program in a build tree (man/rag-NAME.1), else its --help.
+ */
 static int help(const char *name)
 {
-	char page[64], prog[PATH_MAX];
+	char page[64], prog[PATH_MAX], dir[PATH_MAX], file[PATH_MAX + 128];
+	struct stat st;
 
 	if (!name) {
 		list_programs(stdout);
@@ -186,8 +216,13 @@ static int help(const char *name)
 	if (!valid_name(name) || strlen(name) > 40)
 		return cmd_usage_error("%s is not a rag command name", rag_quote(0, name));
 	snprintf(page, sizeof page, "rag-%s", name);
-	execlp("man", "man", page, (char *)NULL);
-	/* No man: the program's own --help is the next best thing. */
+	if (man_knows(page))
+		execlp("man", "man", page, (char *)NULL);
+	self_dir(dir, sizeof dir);
+	snprintf(file, sizeof file, "%s/man/%s.1", dir, page);
+	if (dir[0] && stat(file, &st) == 0)
+		execlp("man", "man", "-l", file, (char *)NULL);
+	/* No manual: the program's own --help is the next best thing. */
 	if (find_program(name, prog, sizeof prog)) {
 		execl(prog, page, "--help", (char *)NULL);
 		cmd_say("cannot run %s: %s", prog, strerror(errno));
@@ -202,6 +237,8 @@ int main(int argc, char **argv)
 	char prog[PATH_MAX], name[64];
 
 	cmd_init("rag");
+	/* The programs rag runs get the default SIGPIPE, as from a shell. */
+	signal(SIGPIPE, SIG_DFL);
 	if (argc < 2) {
 		list_programs(stderr);
 		return EXIT_USAGE;

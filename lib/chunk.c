@@ -48,20 +48,11 @@ int rag_format_parse(const char *name)
 	return -1;
 }
 
-static const char *extension(const char *path)
-{
-	const char *base = strrchr(path, '/'), *dot;
-
-	base = base ? base + 1 : path;
-	dot = strrchr(base, '.');
-	return dot && dot != base ? dot + 1 : "";
-}
-
 static rag_format format_of(const char *path)
 {
 	static const char *const md[] = {"md", "markdown", "mdown", "mkd", "mkdn", NULL};
 	static const char *const html[] = {"html", "htm", "xhtml", NULL};
-	const char *ext = extension(path);
+	const char *ext = rag_path_ext(path);
 	int i;
 
 	for (i = 0; md[i]; i++)
@@ -75,7 +66,7 @@ static rag_format format_of(const char *path)
 
 static int is_ndjson_name(const char *path)
 {
-	const char *ext = extension(path);
+	const char *ext = rag_path_ext(path);
 
 	return !strcasecmp(ext, "jsonl") || !strcasecmp(ext, "ndjson");
 }
@@ -137,6 +128,11 @@ void rag_chunker_skip(rag_chunker *c, const rag_error *e)
 	c->st.skipped++;
 	if (c->o.notify)
 		c->o.notify(c->o.notify_ctx, RAG_NOTE_SKIPPED, e);
+}
+
+int rag_chunker_input_error(const rag_chunker *c, const rag_error *e)
+{
+	return !c->out_failed && e->code == RAG_EIO;
 }
 
 /* Bad input that skip_bad may leave out; never a failure to write. */
@@ -202,6 +198,13 @@ static int add_key(rag_buf *b, const char *key)
 	return rag_buf_addc(b, ':');
 }
 
+/* Where a chunk of the text lies in the source: [*s, *e). */
+static void source_span(const rag_doc *d, rag_span sp, size_t *s, size_t *e)
+{
+	*s = d->map.n ? rag_offmap_lookup(&d->map, sp.start) : sp.start;
+	*e = d->map.n ? rag_offmap_lookup(&d->map, sp.end) : sp.end;
+}
+
 static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
 		       json_t *headings, json_t *meta, long ordinal, rag_span sp,
 		       rag_error *err)
@@ -214,8 +217,7 @@ static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
 	int has_head = headings && json_array_size(headings) > 0;
 	int has_title = d->title && !(meta && json_object_get(meta, "title"));
 
-	s = d->map.n ? rag_offmap_lookup(&d->map, sp.start) : sp.start;
-	e = d->map.n ? rag_offmap_lookup(&d->map, sp.end) : sp.end;
+	source_span(d, sp, &s, &e);
 	l1 = line_at(c, s);
 	l2 = e > s ? line_at(c, e - 1) : l1;
 
@@ -272,7 +274,7 @@ nomem:
 	return nomem(err);
 }
 
-/* Maps the HTML map's source offsets (in the repaired text) on to the file. */
+/* Maps the HTML map's source offsets (in the repaired or BOM-less text) on to the file. */
 static void compose(rag_offmap *outer, const rag_offmap *inner)
 {
 	size_t i;
@@ -291,7 +293,9 @@ int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 	size_t base_len = len, valid, i, nregions;
 	const char *where = c->name ? c->name : source ? source : doc_id;
 	long ordinal = 0;
-	int repaired = 0;
+	int mapped = 0; /* base is not text itself; c->rmap maps it back */
+	/* A byte order mark is not text; offsets still count it. */
+	size_t bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 
 	rag_doc_reset(d);
 	if (rag_utf8_valid_prefix(doc_id, strlen(doc_id)) < strlen(doc_id))
@@ -299,7 +303,8 @@ int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 	if (source && rag_utf8_valid_prefix(source, strlen(source)) < strlen(source))
 		return rag_error_set(err, RAG_EDATA, NULL, 0,
 				     "file name is not valid UTF-8: %s", rag_quote(0, source));
-	valid = rag_utf8_valid_prefix(text, len);
+	valid = bom + rag_utf8_valid_prefix(text + bom, len - bom);
+	rag_offmap_reset(&c->rmap);
 	if (valid < len) {
 		long fixes;
 		if (!c->o.lossy) {
@@ -310,27 +315,32 @@ int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 					     "invalid UTF-8 at byte %zu (use --lossy to replace it)", valid);
 		}
 		c->repaired.len = 0;
-		rag_offmap_reset(&c->rmap);
-		fixes = rag_utf8_repair(text, len, &c->repaired, &c->rmap, 0);
+		fixes = rag_utf8_repair(text + bom, len - bom, &c->repaired, &c->rmap, bom);
 		if (fixes < 0)
 			return nomem(err);
-		c->rmap.src_end = len;
 		c->st.repairs += fixes;
 		base = c->repaired.data;
 		base_len = c->repaired.len;
-		repaired = 1;
+		mapped = 1;
+	} else if (bom) {
+		if (rag_offmap_add(&c->rmap, 0, bom) < 0)
+			return nomem(err);
+		base = text + bom;
+		base_len = len - bom;
+		mapped = 1;
 	}
+	c->rmap.src_end = len;
 	if (format == RAG_FMT_AUTO)
 		format = source ? format_of(source) : RAG_FMT_TEXT;
 	if (format == RAG_FMT_HTML) {
 		if (rag_html_extract(d, base, base_len, err) < 0)
 			return -1;
-		if (repaired)
+		if (mapped)
 			compose(&d->map, &c->rmap);
 	} else {
 		d->text = base;
 		d->len = base_len;
-		if (repaired) {
+		if (mapped) {
 			rag_offmap tmp = d->map;
 			d->map = c->rmap;
 			c->rmap = tmp;
@@ -359,14 +369,24 @@ int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 		c->spans.n = 0;
 		if (rag_splitter_run(c->sp, d->text, rs, re, d->atoms.v, d->atoms.n, &c->spans, err) < 0)
 			return -1;
-		for (k = 0; k < c->spans.n; k++)
+		for (k = 0; k < c->spans.n; k++) {
+			size_t s, e;
+			/* Text made only of what extraction put in (a cell separator) is no chunk. */
+			source_span(d, c->spans.v[k], &s, &e);
+			if (e <= s)
+				continue;
 			if (write_chunk(c, doc_id, source, heads, meta, ++ordinal, c->spans.v[k], err) < 0)
 				return -1;
+		}
 	}
 	return 0;
 }
 
-/* Reads all of fd into buf.  0 or -1 with err set. */
+/*
+ * Reads all of fd into buf.  Returns 0, 1 when the input is binary (it
+ * holds a NUL byte, found as soon as it is read, so that /dev/zero ends
+ * quickly), or -1 with err set.
+ */
 static int read_all(int fd, const char *name, rag_buf *buf, rag_error *err)
 {
 	struct stat st;
@@ -374,8 +394,8 @@ static int read_all(int fd, const char *name, rag_buf *buf, rag_error *err)
 	buf->len = 0;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
 	    rag_buf_grow(buf, (size_t)st.st_size + 1) < 0)
-		return rag_error_set(err, errno == EFBIG ? RAG_ENOMEM : RAG_ENOMEM, name, 0,
-				     "file too large (%lld bytes)", (long long)st.st_size);
+		return rag_error_set(err, RAG_ENOMEM, name, 0, "file too large (%lld bytes)",
+				     (long long)st.st_size);
 	for (;;) {
 		ssize_t k;
 		if (buf->cap - buf->len < 65536 && rag_buf_grow(buf, 65536) < 0)
@@ -388,6 +408,8 @@ static int read_all(int fd, const char *name, rag_buf *buf, rag_error *err)
 		}
 		if (k == 0)
 			break;
+		if (memchr(buf->data + buf->len, '\0', (size_t)k))
+			return 1;
 		buf->len += (size_t)k;
 	}
 	if (buf->data)
@@ -494,7 +516,7 @@ static int chunk_file(rag_chunker *c, const char *path, int from_dir, rag_error 
 			close(fd);
 		if (rc < 0)
 			return -1;
-		if (c->file.len && memchr(c->file.data, '\0', c->file.len)) {
+		if (rc == 1) {
 			if (from_dir) {
 				rag_error e;
 				rag_error_set(&e, RAG_EDATA, path, 0, "binary file left out");

@@ -46,8 +46,7 @@ int rag_format_parse(const char *name);
 /* What a notice passed to the notify callback is about. */
 enum {
 	RAG_NOTE_SKIPPED, /* a bad input left out under skip_bad */
-	RAG_NOTE_BINARY,  /* a binary file found in a directory, left out */
-	RAG_NOTE_WARNING  /* anything else worth a line with --verbose */
+	RAG_NOTE_BINARY   /* a binary file found in a directory, left out */
 };
 
 typedef struct rag_chunk_stats {
@@ -102,6 +101,14 @@ int rag_chunker_file(rag_chunker *c, const char *path, int from_dir, rag_error *
 int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 		    const char *text, size_t len, rag_format format,
 		    json_t *meta, rag_error *err);
+
+/*
+ * Whether e (from rag_chunker_file) is about one input that could not be
+ * read (cannot open or read it, its loader failed), after which the
+ * chunker can go on with the next input.  Bad content and failures to
+ * write are not.
+ */
+int rag_chunker_input_error(const rag_chunker *c, const rag_error *e);
 
 /* Counts a bad input that the caller left out (skip_bad), notifying it. */
 void rag_chunker_skip(rag_chunker *c, const rag_error *e);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "doc.h"
+#include "text.h"
 
 void rag_doc_init(rag_doc *d)
 {
@@ -68,16 +69,11 @@ int rag_doc_add_section(rag_doc *d, size_t start, json_t *headings)
 	return 0;
 }
 
-static int space(char c)
-{
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
 int rag_doc_add_atom(rag_doc *d, const char *text, size_t start, size_t end)
 {
-	while (start < end && space(text[start]))
+	while (start < end && rag_is_space((unsigned char)text[start]))
 		start++;
-	while (end > start && space(text[end - 1]))
+	while (end > start && rag_is_space((unsigned char)text[end - 1]))
 		end--;
 	if (start == end)
 		return 0;

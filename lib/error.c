@@ -8,6 +8,8 @@
 #include "error.h"
 #include "utf8.h"
 
+static void escape_into(char *out, size_t size, const char *s, int quote);
+
 void rag_error_clear(rag_error *e)
 {
 	if (!e)
@@ -86,38 +88,42 @@ int rag_error_sys(rag_error *e, int errnum, const char *source,
 int rag_error_format(const rag_error *e, const char *prog, char *buf,
 		     size_t size)
 {
-	char where[RAG_ERROR_SOURCE_MAX + 48];
+	char where[RAG_ERROR_SOURCE_MAX * 2 + 48];
+
+	char source[RAG_ERROR_SOURCE_MAX * 2];
 
 	where[0] = '\0';
 	if (e->source[0]) {
+		escape_into(source, sizeof source, e->source, 0);
 		if (e->line > 0 && e->column > 0)
-			snprintf(where, sizeof where, "%s:%ld:%ld: ", e->source,
+			snprintf(where, sizeof where, "%s:%ld:%ld: ", source,
 				 e->line, e->column);
 		else if (e->line > 0)
-			snprintf(where, sizeof where, "%s:%ld: ", e->source,
+			snprintf(where, sizeof where, "%s:%ld: ", source,
 				 e->line);
 		else
-			snprintf(where, sizeof where, "%s: ", e->source);
+			snprintf(where, sizeof where, "%s: ", source);
 	}
 	return snprintf(buf, size, "%s%s%s%s", prog ? prog : "",
 			prog ? ": " : "", where, e->text);
 }
 
-const char *rag_quote(int slot, const char *s)
+/*
+ * Writes s into out (size bytes, NUL-terminated) with quotes, backslashes
+ * (when quoting), control characters and bytes that are not UTF-8 escaped,
+ * so that no name can garble a terminal.  Long names end in "...".
+ */
+static void escape_into(char *out, size_t size, const char *s, int quote)
 {
-	static char bufs[4][160];
-	char *out;
 	size_t o = 0;
 
-	if (slot < 0 || slot > 3)
-		slot = 0;
-	out = bufs[slot];
-	out[o++] = '"';
-	for (; s && *s && o < sizeof bufs[0] - 8; s++) {
+	if (quote)
+		out[o++] = '"';
+	for (; s && *s && o + 8 < size; s++) {
 		unsigned char c = (unsigned char)*s;
 		uint32_t cp;
 		size_t k;
-		if (c == '"' || c == '\\') {
+		if (quote && (c == '"' || c == '\\')) {
 			out[o++] = '\\';
 			out[o++] = (char)c;
 		} else if (c < 0x20 || c == 0x7f) {
@@ -126,7 +132,7 @@ const char *rag_quote(int slot, const char *s)
 			out[o++] = (char)c;
 		} else if ((k = rag_utf8_decode(s, strlen(s), &cp)) > 0) {
 			/* A whole character, or nothing of it. */
-			if (o + k >= sizeof bufs[0] - 8)
+			if (o + k + 8 >= size)
 				break;
 			memcpy(out + o, s, k);
 			o += k;
@@ -139,7 +145,17 @@ const char *rag_quote(int slot, const char *s)
 		memcpy(out + o, "...", 3);
 		o += 3;
 	}
-	out[o++] = '"';
+	if (quote)
+		out[o++] = '"';
 	out[o] = '\0';
-	return out;
+}
+
+const char *rag_quote(int slot, const char *s)
+{
+	static char bufs[4][160];
+
+	if (slot < 0 || slot > 3)
+		slot = 0;
+	escape_into(bufs[slot], sizeof bufs[slot], s, 1);
+	return bufs[slot];
 }

@@ -44,6 +44,7 @@
 #include <string.h>
 
 #include "doc.h"
+#include "text.h"
 #include "html_entities.h"
 #include "utf8.h"
 
@@ -196,12 +197,6 @@ struct ex {
 	rag_buf tmp;     /* a heading's or the title's text */
 };
 
-/* ASCII white space as the splitter counts it: HTML's, and '\v'. */
-static int is_ws(unsigned char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
-	       c == '\v';
-}
 
 static int is_alpha(unsigned char c)
 {
@@ -495,7 +490,7 @@ static int add_collapsed(rag_buf *b, const char *text, size_t len)
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)text[i];
-		if (is_ws(c)) {
+		if (rag_is_space(c)) {
 			space = b->len > 0;
 			continue;
 		}
@@ -560,7 +555,7 @@ static int end_atom(struct ex *x)
 static int visible(const char *s, size_t i, size_t to)
 {
 	for (; i < to; i++)
-		if (!is_ws((unsigned char)s[i]))
+		if (!rag_is_space((unsigned char)s[i]))
 			return 1;
 	return 0;
 }
@@ -578,7 +573,7 @@ static int plain(const char *s, size_t i, size_t to, int flags)
 
 	if (c == '&')
 		return flags & TX_NOREFS;
-	return c && !is_ws(c) && !is_nbsp(s, i, to);
+	return c && !rag_is_space(c) && !is_nbsp(s, i, to);
 }
 
 /* The text s[i..to), which has no markup ('<' is literal in it). */
@@ -602,12 +597,12 @@ static int text(struct ex *x, size_t i, size_t to, int flags)
 		    (k = charref(s, i, to, &cp)) > 0) {
 			if (cp == 0xA0)
 				cp = ' ';
-			if (cp < 0x80 && is_ws((unsigned char)cp) && !verbatim)
+			if (cp < 0x80 && rag_is_space((unsigned char)cp) && !verbatim)
 				want_space(x, i);
 			else if (emit_cp(x, cp == '\r' ? '\n' : cp, i, i + k) < 0)
 				return -1;
 			i += k;
-		} else if (is_ws(c) || is_nbsp(s, i, to)) {
+		} else if (rag_is_space(c) || is_nbsp(s, i, to)) {
 			k = c == 0xC2 ? 2 : 1;
 			if (!verbatim) {
 				want_space(x, i);
@@ -652,7 +647,7 @@ static int title_text(struct ex *x, size_t i, size_t to)
 		size_t k, len = 1;
 
 		if (c == '&' && (k = charref(s, i, to, &cp)) > 0) {
-			if (cp == 0xA0 || (cp < 0x80 && is_ws((unsigned char)cp)))
+			if (cp == 0xA0 || (cp < 0x80 && rag_is_space((unsigned char)cp)))
 				cp = ' ';
 			len = rag_utf8_encode(cp, enc);
 			p = enc;
@@ -667,7 +662,7 @@ static int title_text(struct ex *x, size_t i, size_t to)
 			k = 1;
 		}
 		i += k;
-		if (len == 1 && is_ws((unsigned char)*p)) {
+		if (len == 1 && rag_is_space((unsigned char)*p)) {
 			space = b->len > 0;
 			continue;
 		}
@@ -705,7 +700,7 @@ static size_t find_end_tag(const struct ex *x, size_t i, const char *name,
 				    lower((unsigned char)name[k]))
 					break;
 			if (k == len && (i + 2 + len == n ||
-					 is_ws((unsigned char)s[i + 2 + len]) ||
+					 rag_is_space((unsigned char)s[i + 2 + len]) ||
 					 s[i + 2 + len] == '/' ||
 					 s[i + 2 + len] == '>'))
 				return i;
@@ -728,11 +723,11 @@ static size_t read_tag(const struct ex *x, size_t i, size_t *len,
 	const char *gt;
 
 	*selfclose = 0;
-	while (j < n && !is_ws((unsigned char)s[j]) && s[j] != '/' && s[j] != '>')
+	while (j < n && !rag_is_space((unsigned char)s[j]) && s[j] != '/' && s[j] != '>')
 		j++;
 	*len = j - i;
 	for (;;) {
-		while (j < n && is_ws((unsigned char)s[j]))
+		while (j < n && rag_is_space((unsigned char)s[j]))
 			j++;
 		if (j >= n)
 			break;
@@ -748,15 +743,15 @@ static size_t read_tag(const struct ex *x, size_t i, size_t *len,
 		}
 		/* An attribute name: its first character may be '='. */
 		j++;
-		while (j < n && !is_ws((unsigned char)s[j]) && s[j] != '/' &&
+		while (j < n && !rag_is_space((unsigned char)s[j]) && s[j] != '/' &&
 		       s[j] != '>' && s[j] != '=')
 			j++;
-		while (j < n && is_ws((unsigned char)s[j]))
+		while (j < n && rag_is_space((unsigned char)s[j]))
 			j++;
 		if (j >= n || s[j] != '=')
 			continue;
 		j++;
-		while (j < n && is_ws((unsigned char)s[j]))
+		while (j < n && rag_is_space((unsigned char)s[j]))
 			j++;
 		if (j < n && (s[j] == '"' || s[j] == '\'')) {
 			const char *q = memchr(s + j + 1, s[j], n - j - 1);
@@ -764,7 +759,7 @@ static size_t read_tag(const struct ex *x, size_t i, size_t *len,
 				break;
 			j = (size_t)(q - s) + 1;
 		} else {
-			while (j < n && !is_ws((unsigned char)s[j]) && s[j] != '>')
+			while (j < n && !rag_is_space((unsigned char)s[j]) && s[j] != '>')
 				j++;
 		}
 	}
@@ -850,7 +845,8 @@ static int start_tag(struct ex *x, int t, const char *name, size_t len,
 	}
 	if (f & F_BR)
 		x->nl = x->nl < 2 ? x->nl + 1 : 2;
-	if (f & F_HEADING) {
+	/* A heading inside <pre> is text of the block, not a section. */
+	if ((f & F_HEADING) && !x->pre_depth) {
 		if (x->hlevel && end_heading(x) < 0)
 			return -1;
 		x->hlevel = name[1] - '0';

@@ -9,17 +9,11 @@
 #include <string.h>
 
 #include "json.h"
+#include "text.h"
 #include "utf8.h"
 
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
-
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
 
 /* Non-zero when some byte of v is a quote, a backslash or below 0x20. */
 static inline uint64_t special8(uint64_t v)
@@ -125,7 +119,7 @@ static int parse_string(parser *ps, const char **s, size_t *n)
 
 	run = p;
 	for (;;) {
-		while (end - p >= 8 && !(special8(load64(p)) | (load64(p) & HIGHS)))
+		while (end - p >= 8 && !(special8(rag_load64(p)) | (rag_load64(p) & HIGHS)))
 			p += 8;
 		if (p >= end) {
 			fail_at(ps, open, "invalid JSON: unterminated string");
@@ -495,7 +489,7 @@ int rag_json_add_string(rag_buf *out, const char *s, size_t n)
 		return -1;
 	out->data[out->len++] = '"';
 	while (i < n) {
-		while (n - i >= 8 && !special8(load64(s + i)))
+		while (n - i >= 8 && !special8(rag_load64(s + i)))
 			i += 8;
 		while (i < n) {
 			unsigned char c = (unsigned char)s[i];

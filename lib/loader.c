@@ -58,17 +58,24 @@ void rag_loader_clear(rag_loader *l)
 	l->ext = l->cmd = NULL;
 }
 
-const rag_loader *rag_loader_find(const rag_loader *v, size_t n, const char *path)
+const char *rag_path_ext(const char *path)
 {
 	const char *base = strrchr(path, '/'), *dot;
-	size_t i;
 
 	base = base ? base + 1 : path;
 	dot = strrchr(base, '.');
-	if (!dot || dot == base)
+	return dot && dot != base ? dot + 1 : "";
+}
+
+const rag_loader *rag_loader_find(const rag_loader *v, size_t n, const char *path)
+{
+	const char *ext = rag_path_ext(path);
+	size_t i;
+
+	if (!*ext)
 		return NULL;
 	for (i = n; i-- > 0;)
-		if (strcasecmp(v[i].ext, dot + 1) == 0)
+		if (strcasecmp(v[i].ext, ext) == 0)
 			return &v[i];
 	return NULL;
 }
@@ -121,7 +128,7 @@ int rag_loader_run(const rag_loader *l, const char *path, rag_buf *out, rag_erro
 		return rag_error_sys(err, saved, path, "cannot run loader %s", rag_quote(0, l->cmd));
 	}
 	if (pid == 0) {
-		int devnull = open("/dev/null", O_RDONLY);
+		int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		signal(SIGPIPE, SIG_DFL);
 		if (devnull >= 0)
 			dup2(devnull, 0);

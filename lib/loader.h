@@ -27,6 +27,9 @@ int rag_loader_parse(rag_loader *l, const char *spec, rag_error *err);
 int rag_loader_set(rag_loader *l, const char *ext, const char *cmd, rag_error *err);
 void rag_loader_clear(rag_loader *l);
 
+/* The extension of path's last component, without the dot ("" when none). */
+const char *rag_path_ext(const char *path);
+
 /* The loader for path's extension among the n given (the last one wins), or NULL. */
 const rag_loader *rag_loader_find(const rag_loader *v, size_t n, const char *path);
 

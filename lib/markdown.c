@@ -20,8 +20,6 @@
 #define MAX_LEVEL 6
 
 typedef struct {
-	const char *t;
-	size_t len;
 	rag_doc *d;
 	/* The open headings: level and text of each, outermost first. */
 	int levels[MAX_LEVEL];
@@ -148,6 +146,30 @@ static int setext_underline(const char *s, const char *e)
 	return ch == '=' ? 1 : 2;
 }
 
+/*
+ * A line that starts a block other than a paragraph: a list item, a block
+ * quote, an HTML block.  Text under it is not a setext heading's.
+ */
+static int other_block(const char *s, const char *e)
+{
+	const char *p;
+
+	if (indent_of(s, e, &p) > 3 || p >= e)
+		return 0;
+	if (*p == '>' || *p == '<')
+		return 1;
+	if ((*p == '-' || *p == '*' || *p == '+') && (p + 1 == e || p[1] == ' ' || p[1] == '\t'))
+		return 1;
+	if (*p >= '0' && *p <= '9') {
+		const char *q = p;
+		while (q < e && q - p < 9 && *q >= '0' && *q <= '9')
+			q++;
+		if (q < e && (*q == '.' || *q == ')') && (q + 1 == e || q[1] == ' ' || q[1] == '\t'))
+			return 1;
+	}
+	return 0;
+}
+
 /* Heading text with its line breaks turned into single spaces. */
 static json_t *heading_text(const char *s, const char *e)
 {
@@ -240,8 +262,6 @@ int rag_markdown_parse(rag_doc *d, rag_error *err)
 	int rc = 0;
 
 	memset(&mp, 0, sizeof mp);
-	mp.t = t;
-	mp.len = d->len;
 	mp.d = d;
 	p = t;
 	fm = front_matter(t, d->len);
@@ -272,6 +292,8 @@ int rag_markdown_parse(rag_doc *d, rag_error *err)
 			para = NULL;
 		} else if (para && (level = setext_underline(p, le)) > 0) {
 			rc = add_heading(&mp, (size_t)(para - t), level, heading_text(para, p));
+			para = NULL;
+		} else if (other_block(p, le)) {
 			para = NULL;
 		} else if (!para) {
 			para = p;

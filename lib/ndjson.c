@@ -161,6 +161,11 @@ int rag_reader_next_line(rag_reader *r, const char **line, size_t *len,
 			return -1;
 	}
 	r->lineno++;
+	/* A byte order mark before the first record is not part of it. */
+	if (r->lineno == 1 && r->line_len >= 3 && memcmp(r->line, "\xEF\xBB\xBF", 3) == 0) {
+		r->line += 3;
+		r->line_len -= 3;
+	}
 	*line = r->line;
 	*len = r->line_len;
 	return 1;

@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "split.h"
+#include "text.h"
 #include "utf8.h"
 
 /* The separator levels of the recursive strategy, coarsest first. */
@@ -104,10 +105,6 @@ const char *rag_strategy_name(rag_strategy s)
 
 /* ---- measuring ---- */
 
-static inline int is_space(unsigned char c)
-{
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
 
 /* Letters and digits for the token estimate: ASCII alphanumerics and U+0080..U+1FFF. */
 static inline int is_wordch(uint32_t cp)
@@ -132,7 +129,7 @@ static inline void meter_cp(rag_unit u, meter *m, uint32_t cp)
 		m->total++;
 		break;
 	case RAG_UNIT_WORDS:
-		if (cp < 0x80 && is_space((unsigned char)cp)) {
+		if (cp < 0x80 && rag_is_space((unsigned char)cp)) {
 			m->inword = 0;
 		} else {
 			m->total += !m->inword;
@@ -140,7 +137,7 @@ static inline void meter_cp(rag_unit u, meter *m, uint32_t cp)
 		}
 		break;
 	case RAG_UNIT_TOKENS:
-		if (cp < 0x80 && is_space((unsigned char)cp)) {
+		if (cp < 0x80 && rag_is_space((unsigned char)cp)) {
 			m->run = 0;
 		} else if (is_wordch(cp)) {
 			m->total += m->run % 4 == 0;
@@ -180,7 +177,7 @@ size_t rag_measure(rag_unit u, const char *s, size_t n)
 	case RAG_UNIT_WORDS: {
 		int inword = 0;
 		for (i = 0; i < n; i++) {
-			int sp = is_space((unsigned char)s[i]);
+			int sp = rag_is_space((unsigned char)s[i]);
 			total += !sp && !inword;
 			inword = !sp;
 		}
@@ -227,10 +224,15 @@ static int compile_sentences(rag_splitter *sp, rag_error *err)
 	rc = rag_buf_adds(&pat, "(?<!");
 	for (int i = 0; abbreviations[i] && rc == 0; i++)
 		rc = rag_buf_addf(&pat, "\\b%s|", abbreviations[i]);
+	/*
+	 * A match never starts inside a run of end marks (the lookbehind
+	 * refuses one before it) and the quantifiers are possessive, so a
+	 * long run of dots costs linear time, not quadratic.
+	 */
 	if (rc == 0)
 		rc = rag_buf_adds(&pat,
-				  "\\b\\p{Lu})[.!?]+[\"'\\x{2019}\\x{201D})\\]]*\\K\\s+"
-				  "(?=[\"'\\x{201C}\\x{2018}(\\[]*[\\p{Lu}\\p{Nd}])");
+				  "\\b\\p{Lu}|[.!?])[.!?]++[\"'\\x{2019}\\x{201D})\\]]*+\\K\\s++"
+				  "(?=[\"'\\x{201C}\\x{2018}(\\[]*+[\\p{Lu}\\p{Nd}])");
 	if (rc < 0) {
 		rag_buf_free(&pat);
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
@@ -329,9 +331,9 @@ static int emit(rag_splitter *sp, size_t s, size_t e)
 {
 	const char *t = sp->text;
 
-	while (s < e && is_space((unsigned char)t[s]))
+	while (s < e && rag_is_space((unsigned char)t[s]))
 		s++;
-	while (e > s && is_space((unsigned char)t[e - 1]))
+	while (e > s && rag_is_space((unsigned char)t[e - 1]))
 		e--;
 	if (s == e)
 		return 0;
@@ -381,7 +383,7 @@ static int find_paragraphs(rag_splitter *sp, size_t s, size_t e, offsets *b)
 			continue;
 		}
 		/* The whole run of blank lines is one separator. */
-		while (q < e && is_space((unsigned char)t[q]))
+		while (q < e && rag_is_space((unsigned char)t[q]))
 			q++;
 		if (at > s && q < e && offsets_push(b, at) < 0)
 			return nomem(sp);
@@ -418,7 +420,7 @@ static int find_words(rag_splitter *sp, size_t s, size_t e, offsets *b)
 	size_t p, skip;
 
 	for (p = s + 1; p < e; p++) {
-		if (!is_space((unsigned char)t[p]) || is_space((unsigned char)t[p - 1]))
+		if (!rag_is_space((unsigned char)t[p]) || rag_is_space((unsigned char)t[p - 1]))
 			continue;
 		if (!usable(sp, p, &skip)) {
 			p = skip - 1;
@@ -495,15 +497,16 @@ static int windows(rag_splitter *sp, size_t s, size_t e)
 		while (i < e) {
 			const rag_span *a = sp->natoms ? atom_at(sp, i) : NULL;
 			if (a) {
+				/* An atom is whole, but never reaches past the span. */
+				size_t aend = a->end < e ? a->end : e, j;
 				meter m2 = m;
-				size_t j;
-				for (j = a->start; j < a->end;) {
-					j += next_cp(t, j, a->end, &cp);
+				for (j = a->start; j < aend;) {
+					j += next_cp(t, j, aend, &cp);
 					meter_cp(u, &m2, cp);
 				}
 				if (m2.total <= sp->o.size || i == pos) {
 					m = m2;
-					i = a->end;
+					i = aend;
 					if (m.total > sp->o.size)
 						break;
 					continue;
@@ -544,7 +547,7 @@ static int windows(rag_splitter *sp, size_t s, size_t e)
 		if (sp->natoms) {
 			const rag_span *a = atom_around(sp, hi);
 			if (a)
-				hi = a->end;
+				hi = a->end < i ? a->end : i;
 		}
 		pos = hi > pos ? hi : i;
 	}
@@ -638,6 +641,10 @@ static int split_rec(rag_splitter *sp, size_t s, size_t e, int level)
 {
 	offsets b = {NULL, 0, 0};
 	int rc = 0;
+
+	/* What fits is one chunk: no separator needs looking for. */
+	if (rag_measure(sp->o.unit, sp->text + s, e - s) <= sp->o.size)
+		return emit(sp, s, e);
 
 	for (; level < LV_CHAR; level++) {
 		b.n = 0;

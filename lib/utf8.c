@@ -4,16 +4,10 @@
 #include <string.h>
 
 #include "offmap.h"
+#include "text.h"
 #include "utf8.h"
 
 #define HIGH_BITS 0x8080808080808080ULL
-
-static inline uint64_t load64(const char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
 
 size_t rag_utf8_decode(const char *str, size_t n, uint32_t *cp)
 {
@@ -97,7 +91,7 @@ size_t rag_utf8_valid_prefix(const char *s, size_t n)
 
 	while (i < n) {
 		/* ASCII runs are the common case: take them 8 bytes at a time. */
-		while (i + 8 <= n && !(load64(s + i) & HIGH_BITS))
+		while (i + 8 <= n && !(rag_load64(s + i) & HIGH_BITS))
 			i += 8;
 		while (i < n && (unsigned char)s[i] < 0x80)
 			i++;

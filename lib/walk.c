@@ -157,7 +157,7 @@ int rag_walk_add_list(rag_walk *w, const char *listfile, rag_error *err)
 		free(it);
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	}
-	it->fp = stdin_list ? stdin : fopen(listfile, "r");
+	it->fp = stdin_list ? stdin : fopen(listfile, "re");
 	if (!it->fp) {
 		int e = errno;
 
@@ -236,6 +236,9 @@ static int next_arg(rag_walk *w, rag_error *err)
 			return rag_error_set(err, RAG_EDATA, it->name,
 					     it->entries,
 					     "invalid zero-length file name");
+		if (it->fp == stdin && len == 1 && w->line[0] == '-')
+			return rag_error_set(err, RAG_EDATA, it->name, it->entries,
+					     "a list read from standard input cannot name \"-\"");
 		if (path_set(w, w->line, len) < 0)
 			return rag_error_set(err, RAG_ENOMEM, NULL, 0,
 					     "out of memory");

@@ -96,16 +96,26 @@ expect_status 2
 expect_err_has 'rag-chunk: unknown format "pdf"'
 run rag-chunk --no-such-option
 expect_status 2
-expect_err_has "Try 'rag-chunk --help' for more information."
+expect_err "rag-chunk: unknown option \"--no-such-option\"
+Try 'rag-chunk --help' for more information."
+run rag-chunk -Z
+expect_err_has 'rag-chunk: unknown option "-Z"'
+run rag-chunk --size
+expect_status 2
+expect_err_has 'rag-chunk: option "--size" needs a value'
+run rag-chunk t.txt -s
+expect_err_has 'rag-chunk: option "-s" needs a value'
 run rag-chunk --files0-from=list t.txt
 expect_status 2
 expect_err_has 'rag-chunk: file operands cannot be combined with --files0-from'
 run rag-chunk --loader pdf t.txt
 expect_status 2
 expect_err_has 'rag-chunk: expected EXT=COMMAND in loader "pdf"'
-# --size smaller than the default overlap lowers the overlap.
-run rag-chunk --size 50 t.txt
-expect_status 0
+# The default overlap is 100, or a tenth of --size when that is smaller.
+printf 'aa bb cc dd ee ff gg hh ii jj kk ll mm nn oo pp qq rr ss tt uu vv ww xx yy zz\n' > ab.txt
+run rag-chunk --size 30 ab.txt
+check '[ "$(field text | tr "\n" "|")" = "aa bb cc dd ee ff gg hh ii jj|jj kk ll mm nn oo pp qq rr ss|ss tt uu vv ww xx yy zz|" ]' \
+	"default overlap for --size 30: $(field text | tr '\n' '|')"
 
 # The front command runs the programs, lists them, and refuses others.
 run rag chunk --size 30 --overlap 5 t.txt
@@ -127,6 +137,16 @@ expect_status 2
 expect_err_has 'Usage: rag'
 run rag ../rag-chunk
 expect_status 2
+# They get the default SIGPIPE, as from a shell.
+mkdir sig
+printf '#!/bin/sh\ngrep SigIgn /proc/self/status\n' > sig/rag-sig
+chmod +x sig/rag-sig
+run "PATH=\"$scratch/sig:\$PATH\" rag sig"
+check 'grep -q "SigIgn:[[:space:]]*0*$" "$out" || ! grep -q "SigIgn:.*1...$" "$out"' "rag passes an ignored SIGPIPE on"
+# HTML: an inserted cell separator is never a chunk of its own.
+printf '<table><tr><td>abcdefgh<td>ijklmnop</table>' > cells.html
+run rag-chunk --size 8 --overlap 0 cells.html
+check '[ "$(field text | tr "\n" "|")" = "abcdefgh|ijklmno|p|" ]' "table cells: $(field text | tr '\n' '|')"
 # Other rag- programs on PATH are listed, and run.
 mkdir extra
 printf '#!/bin/sh\necho "hello from rag-hello: $*"\n' > extra/rag-hello

@@ -26,17 +26,29 @@ expect_status 0
 expect_err 'rag-chunk: replaced 1 invalid UTF-8 sequence with U+FFFD (--lossy)'
 expect_out_has "$(printf '"start":0,"end":18,"line_start":1,"line_end":2,"text":"line one\\nli\357\277\275ne two"')"
 
-# Missing and unreadable files.
+# Missing and unreadable files are reported, the others read (as cat(1)
+# does), and the status is 1.
 run rag-chunk good.txt nope.txt good.txt
 expect_status 1
 expect_err 'rag-chunk: nope.txt: No such file or directory'
-expect_lines 1
+expect_lines 2
 mkdir sub
 printf 'x\n' > sub/f.txt
 ln -s missing-target sub/dangling.txt
 run rag-chunk sub
 expect_status 1
 expect_err 'rag-chunk: sub/dangling.txt: No such file or directory'
+expect_out_has '"source":"sub/f.txt"'
+# A loader that fails is the same: the file cannot be read.
+printf 'a\n' > one.up
+printf 'b\n' > two.up
+run rag-chunk --loader 'up=grep -v b {}' one.up two.up
+expect_status 1
+expect_err 'rag-chunk: two.up: loader "grep -v b {}" exited with status 1'
+expect_lines 1
+# Names that would garble a terminal are escaped in messages.
+run rag-chunk "$(printf 'no\033[2Jpe')"
+expect_err 'rag-chunk: no\x1b[2Jpe: No such file or directory'
 if [ "$(id -u)" != 0 ]; then
 	printf 'secret\n' > locked.txt
 	chmod 000 locked.txt
@@ -85,6 +97,15 @@ expect_err 'rag-chunk: bigint.jsonl:2:26: integer out of range (more than 64 bit
 run 'printf "{\"id\":1,\"text\":\"a\"}\n{oops}\n" | rag-chunk --json'
 expect_err "rag-chunk: <stdin>:2:2: invalid JSON: expected a string key, found 'o'"
 
+# A byte order mark is skipped, and offsets still count it.
+printf '\357\273\277# Title\n\nBody.\n' > bom.md
+run rag-chunk bom.md
+expect_out_has '"start":3,"end":17,"line_start":1,"line_end":3,"headings":["Title"],"text":"# Title\n\nBody."'
+printf '\357\273\277{"id":"a","text":"x"}\n' > bom.jsonl
+run rag-chunk bom.jsonl
+expect_status 0
+expect_out_has '"text":"x"'
+
 # --skip-bad: bad lines and files are left out and counted; status 0.
 cat notobj.jsonl syntax.jsonl noid.jsonl > mixed.jsonl
 run rag-chunk --skip-bad mixed.jsonl nope.txt good.txt bad.txt
@@ -105,6 +126,11 @@ printf 'x\n' > "$(printf 'n\377me.txt')"
 run "rag-chunk $(printf 'n\377me.txt')"
 expect_status 1
 expect_err_has 'rag-chunk: file name is not valid UTF-8: "n\xffme.txt"'
+
+# A list read from standard input cannot name standard input.
+run 'printf "good.txt\0-\0" | rag-chunk --files0-from=-'
+expect_status 1
+expect_err 'rag-chunk: <stdin>:2: a list read from standard input cannot name "-"'
 
 # A closed pipe ends the program quietly with status 0.
 mkdir big

@@ -147,6 +147,19 @@ printf '[chunk]\nsize = 5\ncolour = blue\n' > .config/ragkit/config
 run rag-chunk w.txt
 expect_status 2
 expect_err "rag-chunk: $scratch/.config/ragkit/config:3: unknown setting \"chunk.colour\""
+printf '[chunk]\nsize = abc\n' > .config/ragkit/config
+run rag-chunk w.txt
+expect_status 2
+expect_err "rag-chunk: $scratch/.config/ragkit/config:2: chunk.size needs a whole number, not \"abc\""
+printf '[chunk]\nsize = 10\noverlap = 20\n' > .config/ragkit/config
+run rag-chunk w.txt
+expect_status 2
+expect_err "rag-chunk: $scratch/.config/ragkit/config:3: chunk.overlap (20) must be smaller than chunk.size (10)"
+run rag-chunk --overlap 2 w.txt
+expect_status 0
+printf '[chunk]\nunit = bytes\n' > .config/ragkit/config
+run rag-chunk w.txt
+expect_err "rag-chunk: $scratch/.config/ragkit/config:2: unknown unit \"bytes\" (use chars, words or tokens)"
 printf 'just words\n' > .config/ragkit/config
 run rag-chunk w.txt
 expect_status 2

@@ -13,6 +13,10 @@ inputs="$data/texts-sample.jsonl"
 for f in "$shared_data"/texts/*.jsonl; do
 	[ -f "$f" ] && inputs="$inputs $f"
 done
+case $inputs in
+*shared*) ;;
+*) echo "note: $shared_data/texts is not there; checking the sample in tests/data only" ;;
+esac
 
 # Documents with metadata of their own.
 python3 - "$data/texts-sample.jsonl" > meta.jsonl <<'PY'

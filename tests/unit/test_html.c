@@ -174,6 +174,10 @@ static void test_table(void)
 
 static void test_pre(void)
 {
+	/* A heading inside <pre> is text of the block, not a section. */
+	CHECK_HTML("<pre>code\n<h2>Not a section</h2></pre>", "code\n\nNot a section");
+	CHECK_EQ(doc.nsections, 0);
+
 	const char *want = "  a  b\n\n c &lt; <d>";
 
 	CHECK_HTML("<p>x</p><pre>\n  a  b\n\n c &amp;lt; &lt;d&gt;</pre><p>y</p>",

@@ -64,6 +64,20 @@ static void fences(void)
 	rag_doc_free(&d);
 }
 
+static void not_setext(void)
+{
+	rag_doc d;
+
+	/* A list item or a quote over "---" is no setext heading. */
+	rag_doc_init(&d);
+	parse(&d, "- item\n---\n> quote\n===\n1. one\n---\n");
+	CHECK_EQ(d.nsections, 0);
+	parse(&d, "Para\ncontinued\n---\n");
+	CHECK_EQ(d.nsections, 1);
+	CHECK_STR(path_of(&d, 0), "Para continued");
+	rag_doc_free(&d);
+}
+
 static void front_matter(void)
 {
 	rag_doc d;
@@ -82,5 +96,6 @@ int main(void)
 	RUN(headings);
 	RUN(fences);
 	RUN(front_matter);
+	RUN(not_setext);
 	return test_summary();
 }

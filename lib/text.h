@@ -1,0 +1,25 @@
+/*
+ * text.h - small byte-level helpers shared by the text modules.
+ */
+#ifndef RAG_TEXT_H
+#define RAG_TEXT_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* ASCII white space: space, tab, newline, vertical tab, form feed, carriage return. */
+static inline int rag_is_space(unsigned char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Eight bytes from p, unaligned, in the machine's order. */
+static inline uint64_t rag_load64(const char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+#endif
