@@ -26,6 +26,7 @@ struct rag_chunker {
 	rag_buf repaired; /* the text with invalid UTF-8 replaced (lossy) */
 	rag_offmap rmap;  /* repaired text -> file offsets */
 	rag_buf id;       /* "DOC#N" */
+	rag_buf key;      /* a metadata key with escapes, decoded */
 	rag_spans spans;
 	rag_chunk_stats st;
 	int out_failed;   /* writing output failed: nothing more can be done */
@@ -89,6 +90,7 @@ rag_chunker *rag_chunker_new(const rag_chunk_opts *o, rag_writer *w, rag_error *
 	rag_buf_init(&c->file, 0);
 	rag_buf_init(&c->repaired, 0);
 	rag_buf_init(&c->id, 0);
+	rag_buf_init(&c->key, 0);
 	rag_offmap_init(&c->rmap);
 	c->sp = rag_splitter_new(&o->split, err);
 	if (!c->sp) {
@@ -113,6 +115,7 @@ void rag_chunker_free(rag_chunker *c)
 	rag_buf_free(&c->file);
 	rag_buf_free(&c->repaired);
 	rag_buf_free(&c->id);
+	rag_buf_free(&c->key);
 	rag_offmap_free(&c->rmap);
 	rag_spans_free(&c->spans);
 	free(c);
@@ -176,19 +179,111 @@ static int nomem(rag_error *err)
 	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
-/* Whether the key of a metadata field is one the chunk record writes itself. */
-static int reserved(const rag_chunker *c, const char *key, int source, int headings, int title)
+/*
+ * The metadata a document's chunks carry: the fields of its record, as
+ * written in its line when there is one (raw and members), so that they
+ * pass on untouched.
+ */
+typedef struct {
+	json_t *obj;                     /* the record, for look-ups; may be NULL */
+	const char *raw;                 /* its line, or NULL */
+	const rag_json_members *members; /* where its fields are in raw */
+} meta_t;
+
+/* Whether a metadata field is one the chunk record writes itself. */
+static int reserved(const rag_chunker *c, const char *key, size_t n, int source, int headings,
+		    int title)
 {
 	static const char *const always[] = {"id", "doc", "start", "end", "line_start",
 					     "line_end", "text", "hash", NULL};
 	int i;
 
+#define IS(word) (n == strlen(word) && memcmp(key, word, n) == 0)
 	for (i = 0; always[i]; i++)
-		if (!strcmp(key, always[i]))
+		if (IS(always[i]))
 			return 1;
-	return (source && !strcmp(key, "source")) || (headings && !strcmp(key, "headings")) ||
-	       (title && !strcmp(key, "title")) || !strcmp(key, c->o.id_field) ||
-	       !strcmp(key, c->o.text_field);
+	return (source && IS("source")) || (headings && IS("headings")) || (title && IS("title")) ||
+	       IS(c->o.id_field) || IS(c->o.text_field);
+#undef IS
+}
+
+/*
+ * The key of member i, decoded (into c->key when it has escapes).
+ * NULL when memory runs out.
+ */
+static const char *member_key(rag_chunker *c, const meta_t *m, size_t i, size_t *n)
+{
+	const rag_json_member *mb = &m->members->v[i];
+	const char *k = m->raw + mb->key + 1;
+	json_t *s;
+	rag_error e;
+
+	*n = mb->key_len - 2;
+	if (!memchr(k, '\\', *n))
+		return k;
+	s = rag_json_parse(m->raw + mb->key, mb->key_len, &e);
+	c->key.len = 0;
+	if (!s || rag_buf_add(&c->key, json_string_value(s), json_string_length(s)) < 0) {
+		json_decref(s);
+		return NULL;
+	}
+	json_decref(s);
+	*n = c->key.len;
+	return c->key.data;
+}
+
+/* Whether a later member of the record has the same key (which then wins). */
+static int overridden(rag_chunker *c, const meta_t *m, size_t i)
+{
+	const rag_json_members *ms = m->members;
+	size_t j;
+
+	/* Keys are unique when the object has as many as there are members. */
+	if (json_object_size(m->obj) == ms->n)
+		return 0;
+	for (j = i + 1; j < ms->n; j++)
+		if (ms->v[j].key_len == ms->v[i].key_len &&
+		    memcmp(m->raw + ms->v[j].key, m->raw + ms->v[i].key, ms->v[i].key_len) == 0)
+			return 1;
+	(void)c;
+	return 0;
+}
+
+/* Appends the metadata fields that are not reserved. */
+static int add_meta(rag_chunker *c, rag_buf *b, const meta_t *m, int source, int headings,
+		    int title)
+{
+	size_t i, n;
+	const char *key;
+
+	if (m->raw) {
+		for (i = 0; i < m->members->n; i++) {
+			const rag_json_member *mb = &m->members->v[i];
+			key = member_key(c, m, i, &n);
+			if (!key)
+				return -1;
+			if (reserved(c, key, n, source, headings, title) || overridden(c, m, i))
+				continue;
+			if (rag_buf_addc(b, ',') < 0 || rag_buf_add(b, m->raw + mb->key, mb->key_len) < 0 ||
+			    rag_buf_addc(b, ':') < 0 || rag_json_add_raw(b, m->raw + mb->val, mb->val_len) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (m->obj) {
+		void *it;
+		for (it = json_object_iter(m->obj); it; it = json_object_iter_next(m->obj, it)) {
+			key = json_object_iter_key(it);
+			n = json_object_iter_key_len(it);
+			if (reserved(c, key, n, source, headings, title))
+				continue;
+			if (rag_buf_addc(b, ',') < 0 || rag_json_add_string(b, key, n) < 0 ||
+			    rag_buf_addc(b, ':') < 0 ||
+			    rag_json_dump(b, json_object_iter_value(it), 0) < 0)
+				return -1;
+		}
+	}
+	return 0;
 }
 
 static int add_key(rag_buf *b, const char *key)
@@ -206,7 +301,7 @@ static void source_span(const rag_doc *d, rag_span sp, size_t *s, size_t *e)
 }
 
 static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
-		       json_t *headings, json_t *meta, long ordinal, rag_span sp,
+		       json_t *headings, const meta_t *meta, long ordinal, rag_span sp,
 		       rag_error *err)
 {
 	const rag_doc *d = &c->doc;
@@ -215,7 +310,7 @@ static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
 	long l1, l2;
 	char hex[RAG_HASH_HEX + 1];
 	int has_head = headings && json_array_size(headings) > 0;
-	int has_title = d->title && !(meta && json_object_get(meta, "title"));
+	int has_title = d->title && !(meta->obj && json_object_get(meta->obj, "title"));
 
 	source_span(d, sp, &s, &e);
 	l1 = line_at(c, s);
@@ -239,19 +334,8 @@ static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
 		goto nomem;
 	if (has_title && (rag_buf_adds(b, ",\"title\":") < 0 || rag_json_dump(b, d->title, 0) < 0))
 		goto nomem;
-	if (meta) {
-		void *it;
-		for (it = json_object_iter(meta); it; it = json_object_iter_next(meta, it)) {
-			const char *key = json_object_iter_key(it);
-			if (reserved(c, key, source != NULL, has_head, has_title))
-				continue;
-			if (rag_buf_addc(b, ',') < 0 ||
-			    rag_json_add_string(b, key, json_object_iter_key_len(it)) < 0 ||
-			    rag_buf_addc(b, ':') < 0 ||
-			    rag_json_dump(b, json_object_iter_value(it), 0) < 0)
-				goto nomem;
-		}
-	}
+	if (add_meta(c, b, meta, source != NULL, has_head, has_title) < 0)
+		goto nomem;
 	if (add_key(b, "text") < 0 ||
 	    rag_json_add_string(b, d->text + sp.start, sp.end - sp.start) < 0)
 		goto nomem;
@@ -284,9 +368,9 @@ static void compose(rag_offmap *outer, const rag_offmap *inner)
 	outer->src_end = rag_offmap_lookup(inner, outer->src_end);
 }
 
-int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
-		    const char *text, size_t len, rag_format format,
-		    json_t *meta, rag_error *err)
+static int chunk_doc(rag_chunker *c, const char *doc_id, const char *source,
+		     const char *text, size_t len, rag_format format, const meta_t *meta,
+		     rag_error *err)
 {
 	rag_doc *d = &c->doc;
 	const char *base = text;
@@ -382,6 +466,17 @@ int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 	return 0;
 }
 
+int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
+		    const char *text, size_t len, rag_format format,
+		    json_t *meta, rag_error *err)
+{
+	meta_t m = {meta, NULL, NULL};
+
+	return chunk_doc(c, doc_id, source, text, len, format, &m, err);
+}
+
+static const meta_t no_meta = {NULL, NULL, NULL};
+
 /*
  * Reads all of fd into buf.  Returns 0, 1 when the input is binary (it
  * holds a NUL byte, found as soon as it is read, so that /dev/zero ends
@@ -447,8 +542,12 @@ static int doc_from_record(rag_chunker *c, rag_reader *r, json_t *rec, rag_error
 		return rag_error_set(err, RAG_EDATA, name, line, "record has no %s", rag_quote(0, c->o.text_field));
 	if (!json_is_string(tv))
 		return rag_error_set(err, RAG_EDATA, name, line, "%s is not a string", rag_quote(0, c->o.text_field));
-	rc = rag_chunker_doc(c, id, NULL, json_string_value(tv), json_string_length(tv),
-			     c->o.format == RAG_FMT_AUTO ? RAG_FMT_TEXT : c->o.format, rec, err);
+	{
+		size_t n;
+		meta_t m = {rec, rag_reader_line(r, &n), rag_reader_members(r)};
+		rc = chunk_doc(c, id, NULL, json_string_value(tv), json_string_length(tv),
+			       c->o.format == RAG_FMT_AUTO ? RAG_FMT_TEXT : c->o.format, &m, err);
+	}
 	if (rc < 0 && !c->out_failed && !err->source[0]) {
 		/* Give errors from inside the document the record's place. */
 		char text[RAG_ERROR_TEXT_MAX];
@@ -530,8 +629,8 @@ static int chunk_file(rag_chunker *c, const char *path, int from_dir, rag_error 
 		}
 	}
 	fmt = c->o.format != RAG_FMT_AUTO ? c->o.format : ld ? RAG_FMT_TEXT : is_stdin ? RAG_FMT_TEXT : format_of(path);
-	return rag_chunker_doc(c, is_stdin ? c->o.stdin_id : path, is_stdin ? NULL : path,
-			       c->file.data ? c->file.data : "", c->file.len, fmt, NULL, err);
+	return chunk_doc(c, is_stdin ? c->o.stdin_id : path, is_stdin ? NULL : path,
+			 c->file.data ? c->file.data : "", c->file.len, fmt, &no_meta, err);
 }
 
 int rag_chunker_file(rag_chunker *c, const char *path, int from_dir, rag_error *err)

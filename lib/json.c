@@ -31,6 +31,7 @@ static inline uint64_t special8(uint64_t v)
 typedef struct parser {
 	const char *start, *p, *end;
 	int depth;
+	rag_json_members *members; /* of the top-level object, or NULL */
 	rag_buf scratch; /* decoded strings that had escapes */
 	rag_error *err;
 } parser;
@@ -266,11 +267,14 @@ static json_t *parse_number(parser *ps)
 		for (; q < p; q++) {
 			unsigned d = (unsigned)(*q - '0');
 			if (v > (limit - d) / 10)
-				return fail_at(ps, start, "integer out of range (more than 64 bits)");
+				break;
 			v = v * 10 + d;
 		}
-		j = json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
-		return j ? j : fail_nomem(ps);
+		/* Beyond 64 bits: the nearest real (passed on as written, see json.h). */
+		if (q == p) {
+			j = json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
+			return j ? j : fail_nomem(ps);
+		}
 	}
 	{
 		char small[64], *text = small;
@@ -305,6 +309,32 @@ static json_t *parse_literal(parser *ps, const char *word, size_t n, json_t *v)
 	return v;
 }
 
+static int add_member(rag_json_members *m, size_t key, size_t key_len, size_t val,
+		      size_t val_len)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		rag_json_member *v = realloc(m->v, cap * sizeof *v);
+		if (!v)
+			return -1;
+		m->v = v;
+		m->cap = cap;
+	}
+	m->v[m->n].key = key;
+	m->v[m->n].key_len = key_len;
+	m->v[m->n].val = val;
+	m->v[m->n].val_len = val_len;
+	m->n++;
+	return 0;
+}
+
+void rag_json_members_free(rag_json_members *m)
+{
+	free(m->v);
+	m->v = NULL;
+	m->n = m->cap = 0;
+}
+
 static json_t *parse_object(parser *ps)
 {
 	json_t *obj = json_object(), *v;
@@ -327,8 +357,10 @@ static json_t *parse_object(parser *ps)
 			fail_at(ps, ps->p, "invalid JSON: expected a string key, found %s", describe(ps, ps->p, b, sizeof b));
 			goto fail;
 		}
+		const char *kstart = ps->p, *vstart;
 		if (parse_string(ps, &key, &klen) < 0)
 			goto fail;
+		const char *kend = ps->p;
 		/* The key may live in scratch, which the value can overwrite. */
 		kcopy = malloc(klen + 1);
 		if (!kcopy) {
@@ -343,9 +375,18 @@ static json_t *parse_object(parser *ps)
 			goto fail;
 		}
 		ps->p++;
+		skip_ws(ps);
+		vstart = ps->p;
 		v = parse_value(ps);
 		if (!v)
 			goto fail;
+		if (ps->members && ps->depth == 1 &&
+		    add_member(ps->members, (size_t)(kstart - ps->start), (size_t)(kend - kstart),
+			       (size_t)(vstart - ps->start), (size_t)(ps->p - vstart)) < 0) {
+			json_decref(v);
+			fail_nomem(ps);
+			goto fail;
+		}
 		if (json_object_setn_new_nocheck(obj, kcopy, klen, v) < 0) {
 			fail_nomem(ps);
 			goto fail;
@@ -450,6 +491,12 @@ static json_t *parse_value(parser *ps)
 
 json_t *rag_json_parse(const char *buf, size_t len, rag_error *err)
 {
+	return rag_json_parse_members(buf, len, NULL, err);
+}
+
+json_t *rag_json_parse_members(const char *buf, size_t len, rag_json_members *m,
+			       rag_error *err)
+{
 	parser ps;
 	json_t *v;
 	char b[16];
@@ -458,6 +505,9 @@ json_t *rag_json_parse(const char *buf, size_t len, rag_error *err)
 	ps.start = ps.p = buf;
 	ps.end = buf + len;
 	ps.depth = 0;
+	ps.members = m;
+	if (m)
+		m->n = 0;
 	ps.err = err;
 	rag_buf_init(&ps.scratch, 0);
 	v = parse_value(&ps);
@@ -528,6 +578,31 @@ int rag_json_add_string(rag_buf *out, const char *s, size_t n)
 		run = i;
 	}
 	return rag_buf_addc(out, '"');
+}
+
+int rag_json_add_raw(rag_buf *out, const char *text, size_t n)
+{
+	size_t i, run = 0;
+	int in_string = 0;
+
+	if (rag_buf_grow(out, n) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		char c = text[i];
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+		} else if (c == '"') {
+			in_string = 1;
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			if (rag_buf_add(out, text + run, i - run) < 0)
+				return -1;
+			run = i + 1;
+		}
+	}
+	return rag_buf_add(out, text + run, n - run);
 }
 
 int rag_json_add_int(rag_buf *out, long long v)

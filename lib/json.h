@@ -8,10 +8,12 @@
  * validates UTF-8 as it goes; the writer escapes the same way and prints
  * reals in the shortest form that reads back to the same double.
  *
- * Accepted input is RFC 8259 JSON, with these choices (the same as
- * jansson's): integers must fit in 64 bits, reals must be finite, "\u0000"
- * is allowed, a repeated key keeps its last value, and nesting is limited
- * to RAG_JSON_MAX_DEPTH.
+ * Accepted input is RFC 8259 JSON, with these choices: an integer that
+ * does not fit in 64 bits is read as the nearest real, a real must be
+ * finite, "\u0000" is allowed, a repeated key keeps its last value, and
+ * nesting is limited to RAG_JSON_MAX_DEPTH.  The parser can also say where
+ * each member of a top-level object lies in the text, so that programs can
+ * pass fields on exactly as they were written.
  */
 #ifndef RAG_JSON_H
 #define RAG_JSON_H
@@ -31,6 +33,32 @@
  * err's source and line are left for the caller to fill.
  */
 json_t *rag_json_parse(const char *buf, size_t len, rag_error *err);
+
+/* Where a member of a top-level object lies in the parsed text. */
+typedef struct rag_json_member {
+	size_t key, key_len; /* the key as written, quotes included */
+	size_t val, val_len; /* the value as written */
+} rag_json_member;
+
+typedef struct rag_json_members {
+	rag_json_member *v;
+	size_t n, cap;
+} rag_json_members;
+
+void rag_json_members_free(rag_json_members *m);
+
+/*
+ * rag_json_parse that also fills m (emptied first) with the members of a
+ * top-level object, in the order written, repeated keys included.
+ */
+json_t *rag_json_parse_members(const char *buf, size_t len, rag_json_members *m,
+			       rag_error *err);
+
+/*
+ * Appends JSON text that was parsed (valid JSON) with the white space
+ * outside its strings removed.  0 or -1.
+ */
+int rag_json_add_raw(rag_buf *out, const char *text, size_t n);
 
 /* Flags for rag_json_dump. */
 enum {

@@ -26,6 +26,7 @@ struct rag_reader {
 	long lineno;
 	long repairs;
 	rag_buf fixed;        /* the repaired line, with RAG_READ_LOSSY */
+	rag_json_members members; /* of the last record */
 };
 
 rag_reader *rag_reader_new(int fd, const char *name, int flags)
@@ -83,6 +84,7 @@ void rag_reader_free(rag_reader *r)
 	free(r->name);
 	free(r->buf);
 	rag_buf_free(&r->fixed);
+	rag_json_members_free(&r->members);
 	free(r);
 }
 
@@ -210,7 +212,7 @@ int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err)
 			r->line_len = len;
 		}
 	}
-	j = rag_json_parse(line, len, err);
+	j = rag_json_parse_members(line, len, &r->members, err);
 	if (!j) {
 		if (err) {
 			long col = err->column;
@@ -233,6 +235,11 @@ const char *rag_reader_line(const rag_reader *r, size_t *len)
 {
 	*len = r->line_len;
 	return r->line;
+}
+
+const rag_json_members *rag_reader_members(const rag_reader *r)
+{
+	return &r->members;
 }
 
 long rag_reader_lineno(const rag_reader *r)

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "error.h"
+#include "json.h"
 
 typedef struct rag_reader rag_reader;
 
@@ -59,6 +60,12 @@ int rag_reader_next_line(rag_reader *r, const char **line, size_t *len,
 
 /* The raw bytes of the line last returned by rag_reader_next. */
 const char *rag_reader_line(const rag_reader *r, size_t *len);
+
+/*
+ * Where the fields of the record last returned by rag_reader_next lie in
+ * its line (offsets into rag_reader_line), in the order written.
+ */
+const rag_json_members *rag_reader_members(const rag_reader *r);
 
 /* The number of the line last read (1-based), and the source name. */
 long rag_reader_lineno(const rag_reader *r);

@@ -90,10 +90,11 @@ expect_err 'rag-chunk: numtext.jsonl:1: "text" is not a string'
 printf '{"id":[1],"text":"t"}\n' > arrid.jsonl
 run rag-chunk arrid.jsonl
 expect_err 'rag-chunk: arrid.jsonl:1: "id" is not a string or an integer'
-printf '{"id":"x","text":"t"}\n{"id":"y","text":"u","n":123456789012345678901}\n' > bigint.jsonl
+# Fields pass through as they were written, even numbers no double holds.
+printf '{"id":"y","text":"u","n":123456789012345678901,"r":1E5,"s":"caf\\u00e9","o": [1, {"k" :2}]}\n' > bigint.jsonl
 run rag-chunk bigint.jsonl
-expect_status 1
-expect_err 'rag-chunk: bigint.jsonl:2:26: integer out of range (more than 64 bits)'
+expect_status 0
+expect_out_has '"n":123456789012345678901,"r":1E5,"s":"caf\u00e9","o":[1,{"k":2}],"text":"u"'
 run 'printf "{\"id\":1,\"text\":\"a\"}\n{oops}\n" | rag-chunk --json'
 expect_err "rag-chunk: <stdin>:2:2: invalid JSON: expected a string key, found 'o'"
 

@@ -43,6 +43,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	theirs = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	/* Integers beyond 64 bits: jansson refuses them, we read a real. */
+	if (ours && !theirs && strstr(jerr.text, "too big"))
+		goto done;
 	if (!ours != !theirs)
 		abort();
 	if (ours) {
@@ -59,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (err.column < 1 || (size_t)err.column > size + 1) {
 		abort();
 	}
+done:
 	json_decref(ours);
 	json_decref(theirs);
 	return 0;

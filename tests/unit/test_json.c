@@ -53,10 +53,39 @@ static void values(void)
 	CHECK(v != NULL);
 	CHECK_STR(dump(v), "[9223372036854775807,-9223372036854775808]");
 	json_decref(v);
-	v = parse("9223372036854775808", &err);
-	CHECK(v == NULL);
-	CHECK_STR(err.text, "integer out of range (more than 64 bits)");
-	CHECK_EQ(err.column, 1);
+	/* Beyond 64 bits: the nearest real. */
+	v = parse("[9223372036854775808,-18446744073709551616]", &err);
+	CHECK(v != NULL);
+	CHECK(json_is_real(json_array_get(v, 0)));
+	CHECK(json_real_value(json_array_get(v, 0)) == 9223372036854775808.0);
+	CHECK(json_real_value(json_array_get(v, 1)) == -18446744073709551616.0);
+	json_decref(v);
+}
+
+static void members(void)
+{
+	const char *t = " {\"a\" : [1, 2] ,\"b\":{\"c\":1},\"a\":\"x y\"} ";
+	rag_json_members m = {NULL, 0, 0};
+	rag_error err;
+	rag_buf b;
+	json_t *v = rag_json_parse_members(t, strlen(t), &m, &err);
+
+	CHECK(v != NULL);
+	CHECK_EQ(m.n, 3); /* a repeated key is there twice, in order */
+	CHECK_MEM(t + m.v[0].key, m.v[0].key_len, "\"a\"");
+	CHECK_MEM(t + m.v[0].val, m.v[0].val_len, "[1, 2]");
+	CHECK_MEM(t + m.v[1].val, m.v[1].val_len, "{\"c\":1}");
+	CHECK_MEM(t + m.v[2].val, m.v[2].val_len, "\"x y\"");
+	/* Raw text made compact, strings untouched. */
+	rag_buf_init(&b, 0);
+	{
+		const char *raw = "{ \"k\" :\t[1 , \"a \\\" b\"]\n}";
+		rag_json_add_raw(&b, raw, strlen(raw));
+	}
+	CHECK_MEM(b.data, b.len, "{\"k\":[1,\"a \\\" b\"]}");
+	rag_buf_free(&b);
+	rag_json_members_free(&m);
+	json_decref(v);
 }
 
 static void reals(void)
@@ -223,6 +252,7 @@ int main(void)
 {
 	RUN(values);
 	RUN(reals);
+	RUN(members);
 	RUN(errors);
 	RUN(depth);
 	RUN(round_trip);

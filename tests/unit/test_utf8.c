@@ -42,6 +42,30 @@ static void decode_encode(void)
 	}
 	CHECK_EQ(rag_utf8_decode("\xc3", 1, &cp), 0);
 	CHECK_EQ(rag_utf8_count("caf\xc3\xa9 \xf0\x9f\x98\x80", 10), 6);
+	/* The eight-at-a-time count against one byte at a time, at every length. */
+	{
+		static const char *const parts[] = {"a", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+		char text[256];
+		unsigned seed = 3;
+		size_t len, want, j;
+		for (int k = 0; k < 200; k++) {
+			len = 0;
+			want = 0;
+			while (len < 200) {
+				const char *p = parts[rand_r(&seed) % 4];
+				memcpy(text + len, p, strlen(p));
+				len += strlen(p);
+				want++;
+			}
+			for (j = 0; j + 4 <= len; j += 1 + (size_t)(rand_r(&seed) % 7)) {
+				size_t naive = 0, q;
+				for (q = j; q < len; q++)
+					naive += ((unsigned char)text[q] & 0xC0) != 0x80;
+				CHECK_EQ(rag_utf8_count(text + j, len - j), naive);
+			}
+			CHECK_EQ(rag_utf8_count(text, len), want);
+		}
+	}
 }
 
 static void invalid_len(void)
