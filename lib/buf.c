@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -65,6 +66,29 @@ int rag_buf_addf(rag_buf *b, const char *fmt, ...)
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+	return 0;
+}
+
+int rag_array_reserve(void *pv, size_t *cap, size_t need, size_t size)
+{
+	void **pp = pv;
+	size_t n = *cap ? *cap : 16;
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	while (n < need) {
+		if (n > SIZE_MAX / 2)
+			return -1;
+		n *= 2;
+	}
+	if (n > SIZE_MAX / size)
+		return -1;
+	p = realloc(*pp, n * size);
+	if (!p)
+		return -1;
+	*pp = p;
+	*cap = n;
 	return 0;
 }
 

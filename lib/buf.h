@@ -74,6 +74,13 @@ static inline void rag_buf_truncate(rag_buf *b, size_t n)
 }
 
 /*
+ * Makes room for at least need elements of size bytes each in the array
+ * *pv (a pointer to the array pointer) whose capacity is *cap, doubling it
+ * from 16.  0, or -1 when memory runs out (the array stays as it was).
+ */
+int rag_array_reserve(void *pv, size_t *cap, size_t need, size_t size);
+
+/*
  * Hands the bytes to the caller (who frees them) and leaves the buffer
  * empty.  Never NULL: an empty buffer gives "".  Returns NULL only when
  * memory runs out.

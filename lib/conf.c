@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "conf.h"
 
 typedef struct {
@@ -46,14 +47,8 @@ static int put(rag_config *c, const char *key, const char *value, long line)
 			c->n--;
 			break;
 		}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		e = realloc(c->v, cap * sizeof *e);
-		if (!e)
-			return -1;
-		c->v = e;
-		c->cap = cap;
-	}
+	if (rag_array_reserve(&c->v, &c->cap, c->n + 1, sizeof *c->v) < 0)
+		return -1;
 	e = &c->v[c->n];
 	e->key = strdup(key);
 	e->value = strdup(value);

@@ -53,15 +53,10 @@ void rag_doc_set_text(rag_doc *d, const char *src, size_t n)
 
 int rag_doc_add_section(rag_doc *d, size_t start, json_t *headings)
 {
-	if (d->nsections == d->sections_cap) {
-		size_t cap = d->sections_cap ? d->sections_cap * 2 : 16;
-		rag_section *v = realloc(d->sections, cap * sizeof *v);
-		if (!v) {
-			json_decref(headings);
-			return -1;
-		}
-		d->sections = v;
-		d->sections_cap = cap;
+	if (rag_array_reserve(&d->sections, &d->sections_cap, d->nsections + 1,
+			      sizeof *d->sections) < 0) {
+		json_decref(headings);
+		return -1;
 	}
 	d->sections[d->nsections].start = start;
 	d->sections[d->nsections].headings = headings;

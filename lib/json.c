@@ -312,14 +312,8 @@ static json_t *parse_literal(parser *ps, const char *word, size_t n, json_t *v)
 static int add_member(rag_json_members *m, size_t key, size_t key_len, size_t val,
 		      size_t val_len)
 {
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 16;
-		rag_json_member *v = realloc(m->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		m->v = v;
-		m->cap = cap;
-	}
+	if (rag_array_reserve(&m->v, &m->cap, m->n + 1, sizeof *m->v) < 0)
+		return -1;
 	m->v[m->n].key = key;
 	m->v[m->n].key_len = key_len;
 	m->v[m->n].val = val;

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 
+#include "buf.h"
 #include "offmap.h"
 
 void rag_offmap_init(rag_offmap *m)
@@ -32,16 +33,11 @@ int rag_offmap_add(rag_offmap *m, size_t t, size_t s)
 		return 0;
 	}
 	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 64;
-		size_t *a = realloc(m->text, cap * sizeof *a);
-		if (!a)
+		size_t cap_text = m->cap, cap_src = m->cap;
+		if (rag_array_reserve(&m->text, &cap_text, m->n + 1, sizeof *m->text) < 0 ||
+		    rag_array_reserve(&m->src, &cap_src, m->n + 1, sizeof *m->src) < 0)
 			return -1;
-		m->text = a;
-		a = realloc(m->src, cap * sizeof *a);
-		if (!a)
-			return -1;
-		m->src = a;
-		m->cap = cap;
+		m->cap = cap_text < cap_src ? cap_text : cap_src;
 	}
 	m->text[m->n] = t;
 	m->src[m->n] = s;

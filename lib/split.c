@@ -39,28 +39,16 @@ typedef struct {
 
 static int offsets_push(offsets *o, size_t x)
 {
-	if (o->n == o->cap) {
-		size_t cap = o->cap ? o->cap * 2 : 32;
-		size_t *v = realloc(o->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		o->v = v;
-		o->cap = cap;
-	}
+	if (rag_array_reserve(&o->v, &o->cap, o->n + 1, sizeof *o->v) < 0)
+		return -1;
 	o->v[o->n++] = x;
 	return 0;
 }
 
 int rag_spans_push(rag_spans *s, size_t start, size_t end)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		rag_span *v = realloc(s->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (rag_array_reserve(&s->v, &s->cap, s->n + 1, sizeof *s->v) < 0)
+		return -1;
 	s->v[s->n].start = start;
 	s->v[s->n].end = end;
 	s->n++;
@@ -587,14 +575,8 @@ typedef struct {
 
 static int pieces_push(pieces *p, size_t s, size_t e, size_t m)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 32;
-		piece *v = realloc(p->v, cap * sizeof *v);
-		if (!v)
-			return -1;
-		p->v = v;
-		p->cap = cap;
-	}
+	if (rag_array_reserve(&p->v, &p->cap, p->n + 1, sizeof *p->v) < 0)
+		return -1;
 	p->v[p->n].s = s;
 	p->v[p->n].e = e;
 	p->v[p->n].m = m;
