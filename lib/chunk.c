@@ -233,7 +233,7 @@ static const char *member_key(rag_chunker *c, const meta_t *m, size_t i, size_t 
 }
 
 /* Whether a later member of the record has the same key (which then wins). */
-static int overridden(rag_chunker *c, const meta_t *m, size_t i)
+static int overridden(const meta_t *m, size_t i)
 {
 	const rag_json_members *ms = m->members;
 	size_t j;
@@ -245,7 +245,6 @@ static int overridden(rag_chunker *c, const meta_t *m, size_t i)
 		if (ms->v[j].key_len == ms->v[i].key_len &&
 		    memcmp(m->raw + ms->v[j].key, m->raw + ms->v[i].key, ms->v[i].key_len) == 0)
 			return 1;
-	(void)c;
 	return 0;
 }
 
@@ -262,7 +261,7 @@ static int add_meta(rag_chunker *c, rag_buf *b, const meta_t *m, int source, int
 			key = member_key(c, m, i, &n);
 			if (!key)
 				return -1;
-			if (reserved(c, key, n, source, headings, title) || overridden(c, m, i))
+			if (reserved(c, key, n, source, headings, title) || overridden(m, i))
 				continue;
 			if (rag_buf_addc(b, ',') < 0 || rag_buf_add(b, m->raw + mb->key, mb->key_len) < 0 ||
 			    rag_buf_addc(b, ':') < 0 || rag_json_add_raw(b, m->raw + mb->val, mb->val_len) < 0)

@@ -66,10 +66,7 @@ int rag_doc_add_section(rag_doc *d, size_t start, json_t *headings)
 
 int rag_doc_add_atom(rag_doc *d, const char *text, size_t start, size_t end)
 {
-	while (start < end && rag_is_space((unsigned char)text[start]))
-		start++;
-	while (end > start && rag_is_space((unsigned char)text[end - 1]))
-		end--;
+	rag_trim_span(text, &start, &end);
 	if (start == end)
 		return 0;
 	return rag_spans_push(&d->atoms, start, end);

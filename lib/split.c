@@ -317,12 +317,7 @@ static const rag_span *atom_at(const rag_splitter *sp, size_t p)
  */
 static int emit(rag_splitter *sp, size_t s, size_t e)
 {
-	const char *t = sp->text;
-
-	while (s < e && rag_is_space((unsigned char)t[s]))
-		s++;
-	while (e > s && rag_is_space((unsigned char)t[e - 1]))
-		e--;
+	rag_trim_span(sp->text, &s, &e);
 	if (s == e)
 		return 0;
 	if (sp->out->n > sp->out_first) {
@@ -584,7 +579,7 @@ static int pieces_push(pieces *p, size_t s, size_t e, size_t m)
 	return 0;
 }
 
-static int split_rec(rag_splitter *sp, size_t s, size_t e, int level);
+static int split_rec(rag_splitter *sp, size_t s, size_t e, size_t m, int level);
 
 /*
  * Splits [s, e) at the boundaries b; pieces that fit are merged, larger
@@ -609,7 +604,7 @@ static int split_at(rag_splitter *sp, size_t s, size_t e, const offsets *b, int 
 			rc = merge(sp, good.v, good.n);
 			good.n = 0;
 			if (rc == 0)
-				rc = split_rec(sp, ps, pe, next);
+				rc = split_rec(sp, ps, pe, m, next);
 		}
 		ps = pe;
 	}
@@ -619,13 +614,19 @@ static int split_at(rag_splitter *sp, size_t s, size_t e, const offsets *b, int 
 	return rc;
 }
 
-static int split_rec(rag_splitter *sp, size_t s, size_t e, int level)
+/*
+ * Splits [s, e), whose size is m (SIZE_MAX when not yet measured), from
+ * separator level `level` down.
+ */
+static int split_rec(rag_splitter *sp, size_t s, size_t e, size_t m, int level)
 {
 	offsets b = {NULL, 0, 0};
 	int rc = 0;
 
 	/* What fits is one chunk: no separator needs looking for. */
-	if (rag_measure(sp->o.unit, sp->text + s, e - s) <= sp->o.size)
+	if (m == SIZE_MAX)
+		m = rag_measure(sp->o.unit, sp->text + s, e - s);
+	if (m <= sp->o.size)
 		return emit(sp, s, e);
 
 	for (; level < LV_CHAR; level++) {
@@ -692,7 +693,7 @@ int rag_splitter_run(rag_splitter *sp, const char *text, size_t start,
 		return windows(sp, start, end);
 	case RAG_SPLIT_RECURSIVE:
 	default:
-		return split_rec(sp, start, end, LV_PARA);
+		return split_rec(sp, start, end, SIZE_MAX, LV_PARA);
 	}
 }
 

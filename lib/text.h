@@ -13,6 +13,15 @@ static inline int rag_is_space(unsigned char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* Narrows [*s, *e) of t to exclude white space at both ends. */
+static inline void rag_trim_span(const char *t, size_t *s, size_t *e)
+{
+	while (*s < *e && rag_is_space((unsigned char)t[*s]))
+		(*s)++;
+	while (*e > *s && rag_is_space((unsigned char)t[*e - 1]))
+		(*e)--;
+}
+
 /* Eight bytes from p, unaligned, in the machine's order. */
 static inline uint64_t rag_load64(const char *p)
 {
