@@ -152,7 +152,17 @@ static int add_loader(settings *s, const char *ext, const char *cmd, const char 
 /* Takes the [chunk] and [loader] settings of the configuration file. */
 static int apply_config(settings *s, const rag_config *cfg)
 {
-	size_t i;
+	const struct {
+		const char *key;
+		given *to;
+	} keys[] = {
+		{"chunk.size", &s->size},
+		{"chunk.overlap", &s->overlap},
+		{"chunk.unit", &s->unit},
+		{"chunk.strategy", &s->strategy},
+		{"chunk.format", &s->format},
+	};
+	size_t i, j;
 	rag_error err;
 
 	for (i = 0; i < rag_config_count(cfg); i++) {
@@ -160,21 +170,18 @@ static int apply_config(settings *s, const rag_config *cfg)
 		if (!strncmp(k, "loader.", 7)) {
 			if (add_loader(s, k + 7, v, NULL, &err) < 0)
 				goto bad;
-		} else if (!strcmp(k, "chunk.size")) {
-			s->size = (given){v, rag_config_line(cfg, i)};
-		} else if (!strcmp(k, "chunk.overlap")) {
-			s->overlap = (given){v, rag_config_line(cfg, i)};
-		} else if (!strcmp(k, "chunk.unit")) {
-			s->unit = (given){v, rag_config_line(cfg, i)};
-		} else if (!strcmp(k, "chunk.strategy")) {
-			s->strategy = (given){v, rag_config_line(cfg, i)};
-		} else if (!strcmp(k, "chunk.format")) {
-			s->format = (given){v, rag_config_line(cfg, i)};
-		} else if (!strncmp(k, "chunk.", 6)) {
-			rag_error_set(&err, RAG_EUSAGE, NULL, 0, "unknown setting %s", rag_quote(0, k));
-			goto bad;
+			continue;
 		}
-		continue;
+		if (strncmp(k, "chunk.", 6))
+			continue; /* another program's */
+		for (j = 0; j < sizeof keys / sizeof keys[0]; j++)
+			if (!strcmp(k, keys[j].key)) {
+				*keys[j].to = (given){v, rag_config_line(cfg, i)};
+				break;
+			}
+		if (j < sizeof keys / sizeof keys[0])
+			continue;
+		rag_error_set(&err, RAG_EUSAGE, NULL, 0, "unknown setting %s", rag_quote(0, k));
 bad:
 		err.line = rag_config_line(cfg, i);
 		snprintf(err.source, sizeof err.source, "%s", rag_config_path(cfg));
@@ -230,6 +237,21 @@ static const char *setting_name(const given *g, const char *key)
 	return buf[slot];
 }
 
+/*
+ * One of a set of named values (a unit, a strategy, a format): *out from
+ * parse, or a complaint that lists the choices.  0, or EXIT_USAGE.
+ */
+static int choose(const settings *s, const given *g, int (*parse)(const char *),
+		  const char *what, const char *choices, int *out)
+{
+	char why[256];
+
+	if ((*out = parse(g->v)) >= 0)
+		return 0;
+	snprintf(why, sizeof why, "unknown %s %s (use %s)", what, rag_quote(0, g->v), choices);
+	return bad_setting(s, g, why);
+}
+
 /* Turns the textual settings into chunker options.  0, or EXIT_USAGE. */
 static int resolve(settings *s)
 {
@@ -255,27 +277,19 @@ static int resolve(settings *s)
 		so->overlap = so->size / 10 < 100 ? so->size / 10 : 100;
 	}
 	if (s->unit.v) {
-		if ((k = rag_unit_parse(s->unit.v)) < 0) {
-			snprintf(why, sizeof why, "unknown unit %s (use chars, words or tokens)",
-				 rag_quote(0, s->unit.v));
-			return bad_setting(s, &s->unit, why);
-		}
+		if (choose(s, &s->unit, rag_unit_parse, "unit", "chars, words or tokens", &k))
+			return EXIT_USAGE;
 		so->unit = (rag_unit)k;
 	}
 	if (s->strategy.v) {
-		if ((k = rag_strategy_parse(s->strategy.v)) < 0) {
-			snprintf(why, sizeof why, "unknown strategy %s (use recursive, sentence or fixed)",
-				 rag_quote(0, s->strategy.v));
-			return bad_setting(s, &s->strategy, why);
-		}
+		if (choose(s, &s->strategy, rag_strategy_parse, "strategy",
+			   "recursive, sentence or fixed", &k))
+			return EXIT_USAGE;
 		so->strategy = (rag_strategy)k;
 	}
 	if (s->format.v) {
-		if ((k = rag_format_parse(s->format.v)) < 0) {
-			snprintf(why, sizeof why, "unknown format %s (use text, markdown or html)",
-				 rag_quote(0, s->format.v));
-			return bad_setting(s, &s->format, why);
-		}
+		if (choose(s, &s->format, rag_format_parse, "format", "text, markdown or html", &k))
+			return EXIT_USAGE;
 		s->o.format = (rag_format)k;
 	}
 	if (!*s->o.text_field || !*s->o.id_field)

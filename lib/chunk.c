@@ -25,8 +25,13 @@ struct rag_chunker {
 	rag_buf file;     /* the contents of the file being read */
 	rag_buf repaired; /* the text with invalid UTF-8 replaced (lossy) */
 	rag_offmap rmap;  /* repaired text -> file offsets */
-	rag_buf id;       /* "DOC#N" */
 	rag_buf key;      /* a metadata key with escapes, decoded */
+	/*
+	 * What every chunk of the current document (or section) repeats,
+	 * written once: the document id as a JSON string, the source member,
+	 * and the metadata members after the headings.
+	 */
+	rag_buf doc_json, source_json, meta_json;
 	rag_spans spans;
 	rag_chunk_stats st;
 	int out_failed;   /* writing output failed: nothing more can be done */
@@ -85,12 +90,19 @@ rag_chunker *rag_chunker_new(const rag_chunk_opts *o, rag_writer *w, rag_error *
 		c->o.id_field = "id";
 	if (!c->o.stdin_id)
 		c->o.stdin_id = "-";
+	if (!*c->o.stdin_id ||
+	    rag_utf8_valid_prefix(c->o.stdin_id, strlen(c->o.stdin_id)) < strlen(c->o.stdin_id)) {
+		free(c);
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0, "the document id of standard input must be non-empty UTF-8"), NULL;
+	}
 	c->w = w;
 	rag_doc_init(&c->doc);
 	rag_buf_init(&c->file, 0);
 	rag_buf_init(&c->repaired, 0);
-	rag_buf_init(&c->id, 0);
 	rag_buf_init(&c->key, 0);
+	rag_buf_init(&c->doc_json, 0);
+	rag_buf_init(&c->source_json, 0);
+	rag_buf_init(&c->meta_json, 0);
 	rag_offmap_init(&c->rmap);
 	c->sp = rag_splitter_new(&o->split, err);
 	if (!c->sp) {
@@ -114,8 +126,10 @@ void rag_chunker_free(rag_chunker *c)
 	rag_doc_free(&c->doc);
 	rag_buf_free(&c->file);
 	rag_buf_free(&c->repaired);
-	rag_buf_free(&c->id);
 	rag_buf_free(&c->key);
+	rag_buf_free(&c->doc_json);
+	rag_buf_free(&c->source_json);
+	rag_buf_free(&c->meta_json);
 	rag_offmap_free(&c->rmap);
 	rag_spans_free(&c->spans);
 	free(c);
@@ -285,13 +299,6 @@ static int add_meta(rag_chunker *c, rag_buf *b, const meta_t *m, int source, int
 	return 0;
 }
 
-static int add_key(rag_buf *b, const char *key)
-{
-	if (rag_buf_addc(b, ',') < 0 || rag_json_add_string(b, key, strlen(key)) < 0)
-		return -1;
-	return rag_buf_addc(b, ':');
-}
-
 /* Where a chunk of the text lies in the source: [*s, *e). */
 static void source_span(const rag_doc *d, rag_span sp, size_t *s, size_t *e)
 {
@@ -299,43 +306,38 @@ static void source_span(const rag_doc *d, rag_span sp, size_t *s, size_t *e)
 	*e = d->map.n ? rag_offmap_lookup(&d->map, sp.end) : sp.end;
 }
 
-static int write_chunk(rag_chunker *c, const char *doc_id, const char *source,
-		       json_t *headings, const meta_t *meta, long ordinal, rag_span sp,
-		       rag_error *err)
+/*
+ * Writes one chunk record.  c->doc_json, c->source_json and c->meta_json
+ * hold the parts that are the same for the whole section.
+ */
+static int write_chunk(rag_chunker *c, json_t *headings, long ordinal, rag_span sp,
+		       size_t s, size_t e, rag_error *err)
 {
 	const rag_doc *d = &c->doc;
 	rag_buf *b = rag_writer_begin(c->w);
-	size_t mark = b->len, s, e;
+	size_t mark = b->len;
 	long l1, l2;
 	char hex[RAG_HASH_HEX + 1];
-	int has_head = headings && json_array_size(headings) > 0;
-	int has_title = d->title && !(meta->obj && json_object_get(meta->obj, "title"));
 
-	source_span(d, sp, &s, &e);
 	l1 = line_at(c, s);
 	l2 = e > s ? line_at(c, e - 1) : l1;
 
-	c->id.len = 0;
-	if (rag_buf_adds(&c->id, doc_id) < 0 || rag_buf_addf(&c->id, "#%ld", ordinal) < 0)
-		goto nomem;
-	if (rag_buf_adds(b, "{\"id\":") < 0 || rag_json_add_string(b, c->id.data, c->id.len) < 0 ||
-	    rag_buf_adds(b, ",\"doc\":") < 0 || rag_json_add_string(b, doc_id, strlen(doc_id)) < 0)
-		goto nomem;
-	if (source && (rag_buf_adds(b, ",\"source\":") < 0 ||
-		       rag_json_add_string(b, source, strlen(source)) < 0))
+	/* The id is the doc's JSON string with "#N" before its closing quote. */
+	if (rag_buf_adds(b, "{\"id\":") < 0 ||
+	    rag_buf_add(b, c->doc_json.data, c->doc_json.len - 1) < 0 || rag_buf_addc(b, '#') < 0 ||
+	    rag_json_add_int(b, ordinal) < 0 || rag_buf_addc(b, '"') < 0 ||
+	    rag_buf_adds(b, ",\"doc\":") < 0 || rag_buf_add(b, c->doc_json.data, c->doc_json.len) < 0 ||
+	    rag_buf_add(b, c->source_json.data, c->source_json.len) < 0)
 		goto nomem;
 	if (rag_buf_adds(b, ",\"start\":") < 0 || rag_json_add_int(b, (long long)s) < 0 ||
 	    rag_buf_adds(b, ",\"end\":") < 0 || rag_json_add_int(b, (long long)e) < 0 ||
 	    rag_buf_adds(b, ",\"line_start\":") < 0 || rag_json_add_int(b, l1) < 0 ||
 	    rag_buf_adds(b, ",\"line_end\":") < 0 || rag_json_add_int(b, l2) < 0)
 		goto nomem;
-	if (has_head && (rag_buf_adds(b, ",\"headings\":") < 0 || rag_json_dump(b, headings, 0) < 0))
+	if (headings && (rag_buf_adds(b, ",\"headings\":") < 0 || rag_json_dump(b, headings, 0) < 0))
 		goto nomem;
-	if (has_title && (rag_buf_adds(b, ",\"title\":") < 0 || rag_json_dump(b, d->title, 0) < 0))
-		goto nomem;
-	if (add_meta(c, b, meta, source != NULL, has_head, has_title) < 0)
-		goto nomem;
-	if (add_key(b, "text") < 0 ||
+	if (rag_buf_add(b, c->meta_json.data, c->meta_json.len) < 0 ||
+	    rag_buf_adds(b, ",\"text\":") < 0 ||
 	    rag_json_add_string(b, d->text + sp.start, sp.end - sp.start) < 0)
 		goto nomem;
 	if (rag_hasher_start(c->h) < 0 || rag_hasher_add(c->h, b->data + mark, b->len - mark) < 0 ||
@@ -376,16 +378,12 @@ static int chunk_doc(rag_chunker *c, const char *doc_id, const char *source,
 	size_t base_len = len, valid, i, nregions;
 	const char *where = c->name ? c->name : source ? source : doc_id;
 	long ordinal = 0;
+	int has_title;
 	int mapped = 0; /* base is not text itself; c->rmap maps it back */
 	/* A byte order mark is not text; offsets still count it. */
 	size_t bom = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 
 	rag_doc_reset(d);
-	if (rag_utf8_valid_prefix(doc_id, strlen(doc_id)) < strlen(doc_id))
-		return rag_error_set(err, RAG_EDATA, where, 0, "the document id is not valid UTF-8");
-	if (source && rag_utf8_valid_prefix(source, strlen(source)) < strlen(source))
-		return rag_error_set(err, RAG_EDATA, NULL, 0,
-				     "file name is not valid UTF-8: %s", rag_quote(0, source));
 	valid = bom + rag_utf8_valid_prefix(text + bom, len - bom);
 	rag_offmap_reset(&c->rmap);
 	if (valid < len) {
@@ -440,6 +438,14 @@ static int chunk_doc(rag_chunker *c, const char *doc_id, const char *source,
 	if (c->o.progress)
 		c->o.progress(c->o.notify_ctx, &c->st);
 
+	has_title = d->title && !(meta->obj && json_object_get(meta->obj, "title"));
+	c->doc_json.len = 0;
+	c->source_json.len = 0;
+	if (rag_json_add_string(&c->doc_json, doc_id, strlen(doc_id)) < 0 ||
+	    (source && (rag_buf_adds(&c->source_json, ",\"source\":") < 0 ||
+			rag_json_add_string(&c->source_json, source, strlen(source)) < 0)))
+		return nomem(err);
+
 	/* Regions: the text before the first heading, then each section. */
 	nregions = d->nsections + 1;
 	for (i = 0; i < nregions; i++) {
@@ -449,6 +455,14 @@ static int chunk_doc(rag_chunker *c, const char *doc_id, const char *source,
 		size_t k;
 		if (re <= rs)
 			continue;
+		if (heads && json_array_size(heads) == 0)
+			heads = NULL;
+		/* The title and metadata, the same for every chunk of the section. */
+		c->meta_json.len = 0;
+		if ((has_title && (rag_buf_adds(&c->meta_json, ",\"title\":") < 0 ||
+				   rag_json_dump(&c->meta_json, d->title, 0) < 0)) ||
+		    add_meta(c, &c->meta_json, meta, source != NULL, heads != NULL, has_title) < 0)
+			return nomem(err);
 		c->spans.n = 0;
 		if (rag_splitter_run(c->sp, d->text, rs, re, d->atoms.v, d->atoms.n, &c->spans, err) < 0)
 			return -1;
@@ -458,7 +472,7 @@ static int chunk_doc(rag_chunker *c, const char *doc_id, const char *source,
 			source_span(d, c->spans.v[k], &s, &e);
 			if (e <= s)
 				continue;
-			if (write_chunk(c, doc_id, source, heads, meta, ++ordinal, c->spans.v[k], err) < 0)
+			if (write_chunk(c, heads, ++ordinal, c->spans.v[k], s, e, err) < 0)
 				return -1;
 		}
 	}
@@ -471,6 +485,12 @@ int rag_chunker_doc(rag_chunker *c, const char *doc_id, const char *source,
 {
 	meta_t m = {meta, NULL, NULL};
 
+	/* Ids and paths become JSON strings: they must be UTF-8. */
+	if (!*doc_id || rag_utf8_valid_prefix(doc_id, strlen(doc_id)) < strlen(doc_id))
+		return rag_error_set(err, RAG_EDATA, source, 0, "the document id is empty or not valid UTF-8");
+	if (source && rag_utf8_valid_prefix(source, strlen(source)) < strlen(source))
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "file name is not valid UTF-8: %s", rag_quote(0, source));
 	return chunk_doc(c, doc_id, source, text, len, format, &m, err);
 }
 
@@ -545,7 +565,7 @@ static int doc_from_record(rag_chunker *c, rag_reader *r, json_t *rec, rag_error
 		size_t n;
 		meta_t m = {rec, rag_reader_line(r, &n), rag_reader_members(r)};
 		rc = chunk_doc(c, id, NULL, json_string_value(tv), json_string_length(tv),
-			       c->o.format == RAG_FMT_AUTO ? RAG_FMT_TEXT : c->o.format, &m, err);
+			       c->o.format, &m, err);
 	}
 	if (rc < 0 && !c->out_failed && !err->source[0]) {
 		/* Give errors from inside the document the record's place. */
@@ -590,7 +610,7 @@ static int chunk_ndjson(rag_chunker *c, const char *path, rag_error *err)
 static int chunk_file(rag_chunker *c, const char *path, int from_dir, rag_error *err)
 {
 	int is_stdin = strcmp(path, "-") == 0;
-	const char *name = is_stdin ? "<stdin>" : path;
+	const char *name = c->name;
 	const rag_loader *ld = is_stdin ? NULL : rag_loader_find(c->o.loaders, c->o.nloaders, path);
 	rag_format fmt;
 	int fd, rc;
@@ -627,7 +647,8 @@ static int chunk_file(rag_chunker *c, const char *path, int from_dir, rag_error 
 					     "binary file (it holds NUL bytes); convert it with --loader");
 		}
 	}
-	fmt = c->o.format != RAG_FMT_AUTO ? c->o.format : ld ? RAG_FMT_TEXT : is_stdin ? RAG_FMT_TEXT : format_of(path);
+	/* A loader's output is text unless --format says otherwise; AUTO is by the path. */
+	fmt = ld && c->o.format == RAG_FMT_AUTO ? RAG_FMT_TEXT : c->o.format;
 	return chunk_doc(c, is_stdin ? c->o.stdin_id : path, is_stdin ? NULL : path,
 			 c->file.data ? c->file.data : "", c->file.len, fmt, &no_meta, err);
 }

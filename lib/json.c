@@ -31,6 +31,7 @@ static inline uint64_t special8(uint64_t v)
 typedef struct parser {
 	const char *start, *p, *end;
 	int depth;
+	int in_scratch;            /* the last string read lives in scratch */
 	rag_json_members *members; /* of the top-level object, or NULL */
 	rag_buf scratch; /* decoded strings that had escapes */
 	rag_error *err;
@@ -206,6 +207,7 @@ static int parse_string(parser *ps, const char **s, size_t *n)
 		}
 		run = p;
 	}
+	ps->in_scratch = escaped;
 	if (escaped) {
 		if (rag_buf_add(&ps->scratch, run, (size_t)(p - run)) < 0) {
 			fail_nomem(ps);
@@ -355,14 +357,19 @@ static json_t *parse_object(parser *ps)
 		if (parse_string(ps, &key, &klen) < 0)
 			goto fail;
 		const char *kend = ps->p;
-		/* The key may live in scratch, which the value can overwrite. */
-		kcopy = malloc(klen + 1);
-		if (!kcopy) {
-			fail_nomem(ps);
-			goto fail;
+		/*
+		 * A key without escapes points into the input, which stays; one
+		 * decoded into scratch is copied, as the value may reuse scratch.
+		 */
+		if (ps->in_scratch) {
+			kcopy = malloc(klen + 1);
+			if (!kcopy) {
+				fail_nomem(ps);
+				goto fail;
+			}
+			memcpy(kcopy, key, klen);
+			key = kcopy;
 		}
-		memcpy(kcopy, key, klen);
-		kcopy[klen] = '\0';
 		skip_ws(ps);
 		if (ps->p >= ps->end || *ps->p != ':') {
 			fail_at(ps, ps->p, "invalid JSON: expected ':' after a key, found %s", describe(ps, ps->p, b, sizeof b));
@@ -381,7 +388,7 @@ static json_t *parse_object(parser *ps)
 			fail_nomem(ps);
 			goto fail;
 		}
-		if (json_object_setn_new_nocheck(obj, kcopy, klen, v) < 0) {
+		if (json_object_setn_new_nocheck(obj, key, klen, v) < 0) {
 			fail_nomem(ps);
 			goto fail;
 		}

@@ -659,6 +659,8 @@ static int split_sentences(rag_splitter *sp, size_t s, size_t e)
 	size_t i, j;
 	int rc;
 
+	if (rag_measure(sp->o.unit, sp->text + s, e - s) <= sp->o.size)
+		return emit(sp, s, e);
 	if (find_sentences(sp, s, e, &b) < 0 || find_paragraphs(sp, s, e, &b) < 0) {
 		free(b.v);
 		return -1;
