@@ -1,0 +1,52 @@
+/*
+ * analyze.h - turning text into index terms.
+ *
+ * An analyzer splits text into words, lower-cases them, drops stop words
+ * and stems what is left, the same way for the records a store indexes
+ * and for the queries it answers.  A store records the name of its
+ * analyzer at creation and uses it for ever after.
+ *
+ * Analyzers (rag-store(5) documents them for users):
+ *   english  Unicode-aware words, lower-cased; the possessive "'s" removed;
+ *            English stop words; Porter stemming.  The default.
+ *   snowball as english, with the Snowball English ("Porter2") stemmer.
+ *   simple   Unicode-aware words, lower-cased; no stop words, no stemming.
+ *   none     exact terms: the text split at white space, nothing else.
+ *
+ * An analyzer keeps working memory and is not safe for use from two
+ * threads at once; make one per thread.
+ */
+#ifndef RAG_ANALYZE_H
+#define RAG_ANALYZE_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+typedef struct rag_analyzer rag_analyzer;
+
+/* Terms longer than this many bytes are cut to it (at a character boundary). */
+#define RAG_TERM_MAX 255
+
+/* The names of the analyzers, NULL-terminated, the default first. */
+const char *const *rag_analyzer_names(void);
+
+/* A new analyzer, or NULL with err set (RAG_EUSAGE for an unknown name). */
+rag_analyzer *rag_analyzer_new(const char *name, rag_error *err);
+void rag_analyzer_free(rag_analyzer *a);
+const char *rag_analyzer_name(const rag_analyzer *a);
+
+/*
+ * Called for each term, in text order; the term is valid only during the
+ * call.  A non-zero return stops the analysis and is passed back.
+ */
+typedef int (*rag_term_fn)(const char *term, size_t len, void *arg);
+
+/*
+ * Analyzes text[0..n), which is valid UTF-8.  Returns 0, the non-zero
+ * value fn returned, or -1 with err set when memory runs out.
+ */
+int rag_analyze(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn,
+		void *arg, rag_error *err);
+
+#endif

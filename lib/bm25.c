@@ -1,0 +1,306 @@
+/*
+ * bm25.c - BM25 top-k over segments, by MaxScore or exhaustively.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bm25.h"
+
+/* The heap of the best k so far: its root is the worst of them. */
+typedef struct topk {
+	rag_bm25_hit *h;
+	size_t n, k;
+} topk;
+
+/* a ranks below b: a lower score, or the same score later in store order. */
+static inline int worse(const rag_bm25_hit *a, const rag_bm25_hit *b)
+{
+	if (a->score != b->score)
+		return a->score < b->score;
+	if (a->seg != b->seg)
+		return a->seg > b->seg;
+	return a->docno > b->docno;
+}
+
+static void sift_down(topk *t, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < t->n && worse(&t->h[l], &t->h[m]))
+			m = l;
+		if (r < t->n && worse(&t->h[r], &t->h[m]))
+			m = r;
+		if (m == i)
+			return;
+		rag_bm25_hit x = t->h[i];
+		t->h[i] = t->h[m];
+		t->h[m] = x;
+		i = m;
+	}
+}
+
+static void topk_push(topk *t, double score, uint32_t seg, uint32_t docno)
+{
+	rag_bm25_hit x = {score, seg, docno};
+
+	if (t->n < t->k) {
+		size_t i = t->n++;
+		t->h[i] = x;
+		while (i > 0 && worse(&t->h[i], &t->h[(i - 1) / 2])) {
+			rag_bm25_hit y = t->h[i];
+			t->h[i] = t->h[(i - 1) / 2];
+			t->h[(i - 1) / 2] = y;
+			i = (i - 1) / 2;
+		}
+	} else if (worse(&t->h[0], &x)) {
+		t->h[0] = x;
+		sift_down(t, 0);
+	}
+}
+
+/* The score a record must beat to get in; -1 while the heap is not full. */
+static inline double topk_floor(const topk *t)
+{
+	return t->n < t->k ? -1.0 : t->h[0].score;
+}
+
+static int hit_cmp(const void *a, const void *b)
+{
+	const rag_bm25_hit *x = a, *y = b;
+
+	return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+typedef struct qterm {
+	rag_postings c;
+	double w;      /* qtf * idf */
+	double ub;     /* the most the term can add, slightly raised */
+	uint32_t tf;   /* frequency in the record being scored */
+	int present;   /* the term is in this segment */
+	int matched;   /* the record being scored has it */
+} qterm;
+
+typedef struct params {
+	double k1, b, avgdl;
+} params;
+
+/*
+ * A record's length as Lucene keeps it: exact below 24, above that
+ * rounded down to four significant bits (of the length minus 24).  Its
+ * scores, and so Anserini's published figures, use these lengths.  The
+ * rounding never raises a length, so bounds made from exact lengths hold.
+ */
+static inline uint32_t lucene_length(uint32_t len)
+{
+	uint64_t v;
+	int bits, shift;
+
+	if (len < 24)
+		return len;
+	v = len - 24;
+	bits = 64 - __builtin_clzll(v | 1);
+	if (bits < 4)
+		return len;
+	shift = bits - 4;
+	return 24 + (uint32_t)(((v >> shift) | 8) << shift);
+}
+
+static inline double contrib(const params *p, double w, uint32_t tf, uint32_t dl)
+{
+	dl = lucene_length(dl);
+	double norm = p->k1 * (1.0 - p->b + p->b * (double)dl / p->avgdl);
+
+	return w * (double)tf / ((double)tf + norm);
+}
+
+/* Sum of the matched terms' contributions, in query order. */
+static double full_score(const params *p, qterm *q, size_t nq, uint32_t dl)
+{
+	double s = 0;
+
+	for (size_t i = 0; i < nq; i++)
+		if (q[i].matched)
+			s += contrib(p, q[i].w, q[i].tf, dl);
+	return s;
+}
+
+static int search_exhaustive(const rag_seg *s, const unsigned char *del, uint32_t segno,
+			     const params *p, qterm *q, size_t nq, topk *t, rag_error *err)
+{
+	uint32_t n = rag_seg_records(s);
+	double *acc = calloc((size_t)n + 1, sizeof *acc);
+	unsigned char *hit = calloc((size_t)n + 1, 1);
+	int rc = -1;
+
+	if (!acc || !hit) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < nq; i++) {
+		if (!q[i].present)
+			continue;
+		for (rag_postings *c = &q[i].c; c->docno != RAG_POST_END;) {
+			acc[c->docno] += contrib(p, q[i].w, c->tf, rag_seg_doclen(s, c->docno));
+			hit[c->docno] = 1;
+			if (rag_postings_next(c, err) < 0)
+				goto out;
+		}
+	}
+	for (uint32_t d = 0; d < n; d++)
+		if (hit[d] && !rag_bit(del, d))
+			topk_push(t, acc[d], segno, d);
+	rc = 0;
+out:
+	free(acc);
+	free(hit);
+	return rc;
+}
+
+static int ub_cmp(const void *a, const void *b)
+{
+	const qterm *const *x = a, *const *y = b;
+
+	return (*x)->ub < (*y)->ub ? -1 : (*x)->ub > (*y)->ub;
+}
+
+/* order and prefix have room for nq entries. */
+static int search_maxscore(const rag_seg *s, const unsigned char *del, uint32_t segno,
+			   const params *p, qterm *q, size_t nq, topk *t, qterm **order,
+			   double *prefix, rag_error *err)
+{
+	size_t m = 0, first = 0;
+
+	for (size_t i = 0; i < nq; i++)
+		if (q[i].present)
+			order[m++] = &q[i];
+	if (m == 0)
+		return 0;
+	qsort(order, m, sizeof *order, ub_cmp);
+	for (size_t i = 0; i < m; i++)
+		prefix[i] = (i ? prefix[i - 1] : 0) + order[i]->ub;
+	/* terms order[0..first) are non-essential: together they cannot beat the floor */
+	while (first < m && prefix[first] <= topk_floor(t))
+		first++;
+	while (first < m) {
+		uint32_t d = RAG_POST_END;
+		for (size_t i = first; i < m; i++)
+			if (order[i]->c.docno < d)
+				d = order[i]->c.docno;
+		if (d == RAG_POST_END)
+			break;
+		if (!rag_bit(del, d)) {
+			uint32_t dl = rag_seg_doclen(s, d);
+			double partial = 0, floor = topk_floor(t);
+			size_t j;
+			for (size_t i = 0; i < m; i++)
+				order[i]->matched = 0;
+			for (size_t i = first; i < m; i++)
+				if (order[i]->c.docno == d) {
+					order[i]->matched = 1;
+					order[i]->tf = order[i]->c.tf;
+					partial += contrib(p, order[i]->w, order[i]->tf, dl);
+				}
+			for (j = first; j > 0; j--) {
+				qterm *x = order[j - 1];
+				if (partial + prefix[j - 1] <= floor)
+					break;
+				if (rag_postings_advance(&x->c, d, err) < 0)
+					return -1;
+				if (x->c.docno == d) {
+					x->matched = 1;
+					x->tf = x->c.tf;
+					partial += contrib(p, x->w, x->tf, dl);
+				}
+			}
+			if (j == 0) {
+				double score = full_score(p, q, nq, dl);
+				if (score > floor) {
+					topk_push(t, score, segno, d);
+					while (first < m && prefix[first] <= topk_floor(t))
+						first++;
+				}
+			}
+		}
+		for (size_t i = 0; i < m; i++)
+			if (order[i]->c.docno == d && rag_postings_next(&order[i]->c, err) < 0)
+				return -1;
+	}
+	return 0;
+}
+
+int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_t nseg,
+		    const rag_bm25_term *terms, size_t nterms, double k1, double b,
+		    size_t k, int exhaustive, rag_bm25_hit *out, size_t *nout,
+		    rag_error *err)
+{
+	qterm *q = NULL, **order = NULL;
+	double *prefix = NULL;
+	uint64_t *df = NULL, N = 0, total = 0;
+	rag_seg_term *te = NULL;
+	topk t = {out, 0, k};
+	params p = {k1, b, 1};
+	int rc = -1;
+
+	*nout = 0;
+	if (k == 0 || nterms == 0)
+		return 0;
+	for (size_t s = 0; s < nseg; s++) {
+		N += rag_seg_records(segs[s]);
+		total += rag_seg_total_len(segs[s]);
+	}
+	if (N == 0 || total == 0)
+		return 0;
+	p.avgdl = (double)total / (double)N;
+	q = calloc(nterms, sizeof *q);
+	df = calloc(nterms, sizeof *df);
+	te = calloc(nterms * nseg + 1, sizeof *te);
+	order = calloc(nterms, sizeof *order);
+	prefix = calloc(nterms, sizeof *prefix);
+	if (!q || !df || !te || !order || !prefix) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		goto out;
+	}
+	/* document frequencies over all segments */
+	for (size_t s = 0; s < nseg; s++)
+		for (size_t i = 0; i < nterms; i++) {
+			rag_seg_term *e = &te[s * nterms + i];
+			int r = rag_seg_term_find(segs[s], terms[i].term, terms[i].len, e, err);
+			if (r < 0)
+				goto out;
+			if (r == 0)
+				e->df = 0;
+			df[i] += e->df;
+		}
+	for (size_t s = 0; s < nseg; s++) {
+		for (size_t i = 0; i < nterms; i++) {
+			rag_seg_term *e = &te[s * nterms + i];
+			double idf = log(1.0 + ((double)N - (double)df[i] + 0.5) / ((double)df[i] + 0.5));
+			q[i].w = (double)terms[i].qtf * idf;
+			q[i].present = e->df > 0;
+			q[i].matched = 0;
+			if (!q[i].present)
+				continue;
+			if (rag_postings_open(&q[i].c, segs[s], e, err) < 0)
+				goto out;
+			q[i].ub = contrib(&p, q[i].w, e->max_tf, e->min_dl) * (1.0 + 1e-9);
+		}
+		const unsigned char *d = del ? del[s] : NULL;
+		if (exhaustive ? search_exhaustive(segs[s], d, (uint32_t)s, &p, q, nterms, &t, err)
+			       : search_maxscore(segs[s], d, (uint32_t)s, &p, q, nterms, &t, order,
+						 prefix, err))
+			goto out;
+	}
+	qsort(out, t.n, sizeof *out, hit_cmp);
+	*nout = t.n;
+	rc = 0;
+out:
+	free(q);
+	free(df);
+	free(te);
+	free(order);
+	free(prefix);
+	return rc;
+}

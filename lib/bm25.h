@@ -1,0 +1,54 @@
+/*
+ * bm25.h - ranking records of several segments by BM25.
+ *
+ * The formula is Lucene's: a term t of the query contributes
+ *
+ *     qtf * idf(t) * tf / (tf + k1 * (1 - b + b * dl / avgdl))
+ *
+ * with idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), where qtf is how
+ * often t occurs in the query, tf how often in the record, dl the
+ * record's length in terms, and N, df and avgdl are taken over all the
+ * segments together, so that a score does not depend on how the records
+ * were batched.  As in Lucene, records deleted but not yet compacted away
+ * still count in N, df and avgdl.
+ *
+ * Top-k uses MaxScore: terms are ordered by the most they can add to a
+ * score, and a record that only the low terms could reach is never
+ * scored in full once the k-th best score is out of their reach.  It
+ * returns exactly what scoring every posting would (rag_bm25_search with
+ * exhaustive set does that, for checking): scores are summed in query
+ * order either way, and ties are broken by store order.
+ */
+#ifndef RAG_BM25_H
+#define RAG_BM25_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "segment.h"
+
+/* A distinct query term and how often the query holds it. */
+typedef struct rag_bm25_term {
+	const char *term;
+	size_t len;
+	uint32_t qtf;
+} rag_bm25_term;
+
+typedef struct rag_bm25_hit {
+	double score;
+	uint32_t seg;   /* index into the segments searched */
+	uint32_t docno;
+} rag_bm25_hit;
+
+/*
+ * Searches segs[0..nseg) (del[i] the deletion bitmap of segs[i], or NULL)
+ * for terms[0..nterms) and writes at most k hits, best first, to out
+ * (room for k), their number to *nout.
+ */
+int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_t nseg,
+		    const rag_bm25_term *terms, size_t nterms, double k1, double b,
+		    size_t k, int exhaustive, rag_bm25_hit *out, size_t *nout,
+		    rag_error *err);
+
+#endif

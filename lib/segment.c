@@ -1,0 +1,1727 @@
+/*
+ * segment.c - writing, mapping, searching and verifying segment files.
+ *
+ * File layout (rag-store(5) is the user's copy of this):
+ *
+ *   header, 64 bytes
+ *     0  magic "\x89RAGSEG\n"
+ *     8  u32 format version (1)
+ *    12  u32 0x01020304, to tell the byte order
+ *    16  u64 file size
+ *    24  u32 number of sections
+ *    28  u32 CRC-32C of the header and section table, this field as 0
+ *    32  u64 records
+ *    40  u64 total terms of all records (for the average length)
+ *    48  u64 terms in the dictionary
+ *    56  u64 reserved, 0
+ *   section table, 32 bytes a section
+ *     0  u32 kind, 4 u32 flags, 8 u64 offset, 16 u64 length,
+ *    24  u32 CRC-32C of the section's bytes, 28 u32 reserved
+ *   the sections, each starting at a multiple of 8
+ *
+ * Postings of a term: a directory of ceil(df / 128) block headers
+ * (rag_seg_block, 16 bytes each), then the blocks.  A posting is
+ * varint(gap << 1 | 1) when its frequency is 1, else varint(gap << 1)
+ * varint(frequency), where gap is the docno minus the previous docno
+ * minus one (the first docno itself for the first posting).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analyze.h"
+#include "crc32c.h"
+#include "json.h"
+#include "segment.h"
+
+#define SEG_MAGIC "\x89RAGSEG\n"
+#define DEL_MAGIC "\x89RAGDEL\n"
+#define ENDIAN_MARK 0x01020304u
+#define HEADER_SIZE 64
+#define SECTION_SIZE 32
+#define MAX_SECTIONS 64
+#define DEL_HEADER 32
+
+/* ---- little-endian access ---- */
+
+static inline uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static inline void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static inline void put64(unsigned char *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+uint64_t rag_seg_keyhash(const char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 0x100000001b3ull;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+/* ---- reading ---- */
+
+typedef struct section {
+	const unsigned char *p;
+	uint64_t len;
+	uint32_t crc;
+	int present;
+} section;
+
+struct rag_seg {
+	char *path;
+	unsigned char *map;
+	size_t size;
+	uint32_t n;
+	uint64_t total_len;
+	uint32_t nterms;
+	uint32_t ndocs; /* entries of SEC_DOCS */
+	section sec[SEC_NKINDS];
+};
+
+static int damaged(const rag_seg *s, rag_error *err, const char *what)
+{
+	return rag_error_set(err, RAG_EDATA, s->path, 0,
+			     "damaged segment: %s", what);
+}
+
+static int check_size(rag_seg *s, int kind, uint64_t want, rag_error *err)
+{
+	if (s->sec[kind].len != want)
+		return rag_error_set(err, RAG_EDATA, s->path, 0,
+				     "damaged segment: section %d has %llu bytes, %llu expected",
+				     kind, (unsigned long long)s->sec[kind].len,
+				     (unsigned long long)want);
+	return 0;
+}
+
+rag_seg *rag_seg_open(const char *path, rag_error *err)
+{
+	rag_seg *s = calloc(1, sizeof *s);
+	struct stat st;
+	int fd = -1;
+
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
+		return NULL;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rag_error_sys(err, errno, path, "cannot open segment");
+		goto fail;
+	}
+	if (st.st_size < HEADER_SIZE) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "truncated segment: %lld bytes, a segment has at least %d",
+			      (long long)st.st_size, HEADER_SIZE);
+		goto fail;
+	}
+	s->size = (size_t)st.st_size;
+	s->map = mmap(NULL, s->size, PROT_READ, MAP_SHARED, fd, 0);
+	if (s->map == MAP_FAILED) {
+		s->map = NULL;
+		rag_error_sys(err, errno, path, "cannot map segment");
+		goto fail;
+	}
+	close(fd);
+	fd = -1;
+
+	const unsigned char *h = s->map;
+	if (memcmp(h, SEG_MAGIC, 8) != 0) {
+		rag_error_set(err, RAG_EDATA, path, 0, "not a ragkit segment (bad magic number)");
+		goto fail;
+	}
+	if (get32(h + 12) != ENDIAN_MARK) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "segment written with another byte order or damaged");
+		goto fail;
+	}
+	if (get32(h + 8) != RAG_SEG_VERSION) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "segment format version %u; this ragkit reads version %d",
+			      get32(h + 8), RAG_SEG_VERSION);
+		goto fail;
+	}
+	if (get64(h + 16) != s->size) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "truncated or damaged segment: the header says %llu bytes, the file has %zu",
+			      (unsigned long long)get64(h + 16), s->size);
+		goto fail;
+	}
+	uint32_t nsec = get32(h + 24);
+	if (nsec > MAX_SECTIONS || HEADER_SIZE + (size_t)nsec * SECTION_SIZE > s->size) {
+		damaged(s, err, "bad section count");
+		goto fail;
+	}
+	{
+		unsigned char zero[4] = {0};
+		uint32_t crc = rag_crc32c(0, h, 28);
+		crc = rag_crc32c(crc, zero, 4);
+		crc = rag_crc32c(crc, h + 32, HEADER_SIZE - 32 + (size_t)nsec * SECTION_SIZE);
+		if (crc != get32(h + 28)) {
+			damaged(s, err, "header checksum mismatch");
+			goto fail;
+		}
+	}
+	uint64_t n = get64(h + 32), nterms = get64(h + 48);
+	if (n >= UINT32_MAX || nterms >= UINT32_MAX) {
+		damaged(s, err, "impossible record or term count");
+		goto fail;
+	}
+	s->n = (uint32_t)n;
+	s->nterms = (uint32_t)nterms;
+	s->total_len = get64(h + 40);
+	for (uint32_t i = 0; i < nsec; i++) {
+		const unsigned char *e = h + HEADER_SIZE + (size_t)i * SECTION_SIZE;
+		uint32_t kind = get32(e), flags = get32(e + 4);
+		uint64_t off = get64(e + 8), len = get64(e + 16);
+		if (off > s->size || len > s->size - off) {
+			damaged(s, err, "a section lies outside the file");
+			goto fail;
+		}
+		if (kind == 0 || kind >= SEC_NKINDS) {
+			if (flags & SEC_REQUIRED) {
+				rag_error_set(err, RAG_EDATA, path, 0,
+					      "segment has a section of kind %u that this ragkit does not know; a newer ragkit wrote it",
+					      kind);
+				goto fail;
+			}
+			continue;
+		}
+		if (s->sec[kind].present) {
+			damaged(s, err, "a section appears twice");
+			goto fail;
+		}
+		s->sec[kind].p = s->map + off;
+		s->sec[kind].len = len;
+		s->sec[kind].crc = get32(e + 24);
+		s->sec[kind].present = 1;
+	}
+	for (int k = 1; k < SEC_NKINDS; k++)
+		if (!s->sec[k].present) {
+			rag_error_set(err, RAG_EDATA, path, 0,
+				      "damaged segment: section %d is missing", k);
+			goto fail;
+		}
+	if (check_size(s, SEC_RECOFF, 8 * (n + 1), err) < 0 ||
+	    check_size(s, SEC_IDOFF, 4 * (n + 1), err) < 0 ||
+	    check_size(s, SEC_DOCOFF, 4 * (n + 1), err) < 0 ||
+	    check_size(s, SEC_IDS, 12 * n, err) < 0 ||
+	    check_size(s, SEC_HASHES, 16 * n, err) < 0 ||
+	    check_size(s, SEC_DOCLEN, 4 * n, err) < 0 ||
+	    check_size(s, SEC_TERMS, 32 * nterms, err) < 0)
+		goto fail;
+	if (s->sec[SEC_DOCS].len % 12 || s->sec[SEC_DOCS].len > 12 * n) {
+		damaged(s, err, "bad size of the document table");
+		goto fail;
+	}
+	s->ndocs = (uint32_t)(s->sec[SEC_DOCS].len / 12);
+	return s;
+fail:
+	if (fd >= 0)
+		close(fd);
+	rag_seg_close(s);
+	return NULL;
+}
+
+void rag_seg_close(rag_seg *s)
+{
+	if (!s)
+		return;
+	if (s->map)
+		munmap(s->map, s->size);
+	free(s->path);
+	free(s);
+}
+
+const char *rag_seg_path(const rag_seg *s) { return s->path; }
+uint32_t rag_seg_records(const rag_seg *s) { return s->n; }
+uint64_t rag_seg_total_len(const rag_seg *s) { return s->total_len; }
+uint64_t rag_seg_bytes(const rag_seg *s) { return s->size; }
+uint32_t rag_seg_nterms(const rag_seg *s) { return s->nterms; }
+
+/* The span of item i of a text section addressed by u32 offsets. */
+static int span32(const rag_seg *s, int offk, int textk, uint32_t i,
+		  const char **p, size_t *n, rag_error *err)
+{
+	const unsigned char *o = s->sec[offk].p + 4 * (size_t)i;
+	uint32_t a = get32(o), b = get32(o + 4);
+
+	if (i >= s->n || a > b || b > s->sec[textk].len)
+		return damaged(s, err, "bad offset table");
+	*p = (const char *)s->sec[textk].p + a;
+	*n = b - a;
+	return 0;
+}
+
+int rag_seg_record(const rag_seg *s, uint32_t i, const char **p, size_t *n,
+		   rag_error *err)
+{
+	if (i >= s->n)
+		return damaged(s, err, "record number out of range");
+	const unsigned char *o = s->sec[SEC_RECOFF].p + 8 * (size_t)i;
+	uint64_t a = get64(o), b = get64(o + 8);
+	if (a > b || b > s->sec[SEC_RECORDS].len)
+		return damaged(s, err, "bad record offset");
+	*p = (const char *)s->sec[SEC_RECORDS].p + a;
+	*n = (size_t)(b - a);
+	return 0;
+}
+
+int rag_seg_id(const rag_seg *s, uint32_t i, const char **p, size_t *n,
+	       rag_error *err)
+{
+	return span32(s, SEC_IDOFF, SEC_IDTEXT, i, p, n, err);
+}
+
+int rag_seg_doc(const rag_seg *s, uint32_t i, const char **p, size_t *n,
+		rag_error *err)
+{
+	return span32(s, SEC_DOCOFF, SEC_DOCTEXT, i, p, n, err);
+}
+
+const unsigned char *rag_seg_hash(const rag_seg *s, uint32_t i)
+{
+	return s->sec[SEC_HASHES].p + 16 * (size_t)i;
+}
+
+uint32_t rag_seg_doclen(const rag_seg *s, uint32_t i)
+{
+	return get32(s->sec[SEC_DOCLEN].p + 4 * (size_t)i);
+}
+
+int rag_seg_find(const rag_seg *s, int which, const char *key, size_t len,
+		 int (*fn)(uint32_t docno, void *arg), void *arg, rag_error *err)
+{
+	const unsigned char *t = s->sec[which].p;
+	size_t cnt = which == SEC_IDS ? s->n : s->ndocs, lo = 0, hi = cnt;
+	uint64_t h = rag_seg_keyhash(key, len);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (get64(t + 12 * mid) < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < cnt && get64(t + 12 * lo) == h; lo++) {
+		uint32_t d = get32(t + 12 * lo + 8);
+		const char *p;
+		size_t n;
+		if (d >= s->n)
+			return damaged(s, err, "bad record number in a key table");
+		if ((which == SEC_IDS ? rag_seg_id(s, d, &p, &n, err)
+				      : rag_seg_doc(s, d, &p, &n, err)) < 0)
+			return -1;
+		if (n == len && memcmp(p, key, len) == 0) {
+			int r = fn(d, arg);
+			if (r)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void term_load(const unsigned char *e, rag_seg_term *t)
+{
+	t->post_off = get64(e);
+	t->post_len = get32(e + 8);
+	t->df = get32(e + 12);
+	t->term_off = get32(e + 16);
+	t->term_len = (uint16_t)(e[20] | e[21] << 8);
+	t->reserved = 0;
+	t->max_tf = get32(e + 24);
+	t->min_dl = get32(e + 28);
+}
+
+int rag_seg_term_at(const rag_seg *s, uint32_t i, rag_seg_term *t,
+		    const char **text, rag_error *err)
+{
+	if (i >= s->nterms)
+		return damaged(s, err, "term number out of range");
+	term_load(s->sec[SEC_TERMS].p + 32 * (size_t)i, t);
+	if (t->term_off > s->sec[SEC_TERMTEXT].len ||
+	    t->term_len > s->sec[SEC_TERMTEXT].len - t->term_off)
+		return damaged(s, err, "bad term offset");
+	*text = (const char *)s->sec[SEC_TERMTEXT].p + t->term_off;
+	return 0;
+}
+
+int rag_seg_term_find(const rag_seg *s, const char *term, size_t len,
+		      rag_seg_term *t, rag_error *err)
+{
+	size_t lo = 0, hi = s->nterms;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *p;
+		if (rag_seg_term_at(s, (uint32_t)mid, t, &p, err) < 0)
+			return -1;
+		size_t m = t->term_len < len ? t->term_len : len;
+		int c = memcmp(p, term, m);
+		if (c == 0)
+			c = t->term_len < len ? -1 : t->term_len > len;
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 0;
+}
+
+/* ---- postings ---- */
+
+static int post_damaged(rag_postings *c, rag_error *err)
+{
+	c->docno = RAG_POST_END;
+	c->in_block = 0;
+	c->block = c->nblocks;
+	return rag_error_set(err, RAG_EDATA, c->seg->path, 0,
+			     "damaged segment: bad postings");
+}
+
+static inline uint32_t block_last(const rag_postings *c, uint32_t b)
+{
+	return get32(c->dir + 16 * (size_t)b);
+}
+
+static int block_start(rag_postings *c, uint32_t b, rag_error *err)
+{
+	const unsigned char *h = c->dir + 16 * (size_t)b;
+	uint32_t off = get32(h + 4);
+	uint32_t end = b + 1 < c->nblocks ? get32(h + 16 + 4) : (uint32_t)c->data_len;
+
+	if (off > end || end > c->data_len || get32(h) >= c->seg->n)
+		return post_damaged(c, err);
+	c->block = b;
+	c->p = c->data + off;
+	c->end = c->data + end;
+	c->in_block = b + 1 < c->nblocks ? RAG_SEG_BLOCK : c->df - b * RAG_SEG_BLOCK;
+	c->prev = b == 0 ? -1 : (int64_t)block_last(c, b - 1);
+	return 0;
+}
+
+int rag_postings_open(rag_postings *c, const rag_seg *s, const rag_seg_term *t,
+		      rag_error *err)
+{
+	const section *sec = &s->sec[SEC_POSTINGS];
+
+	memset(c, 0, sizeof *c);
+	c->seg = s;
+	c->docno = RAG_POST_END;
+	if (t->df == 0 || t->df > s->n || t->post_off > sec->len ||
+	    t->post_len > sec->len - t->post_off)
+		return post_damaged(c, err);
+	c->df = t->df;
+	c->nblocks = (t->df + RAG_SEG_BLOCK - 1) / RAG_SEG_BLOCK;
+	if ((uint64_t)c->nblocks * 16 > t->post_len)
+		return post_damaged(c, err);
+	c->dir = sec->p + t->post_off;
+	c->data = c->dir + 16 * (size_t)c->nblocks;
+	c->data_len = t->post_len - 16 * (size_t)c->nblocks;
+	if (block_start(c, 0, err) < 0)
+		return -1;
+	return rag_postings_next(c, err);
+}
+
+static inline int read_varint(const unsigned char **pp, const unsigned char *end,
+			      uint64_t *v)
+{
+	const unsigned char *p = *pp;
+	uint64_t x = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (p == end)
+			return -1;
+		unsigned char b = *p++;
+		x |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			*pp = p;
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int rag_postings_next(rag_postings *c, rag_error *err)
+{
+	uint64_t g, tf = 1;
+
+	if (c->in_block == 0) {
+		if (c->block + 1 >= c->nblocks) {
+			c->docno = RAG_POST_END;
+			return 0;
+		}
+		if (block_start(c, c->block + 1, err) < 0)
+			return -1;
+	}
+	if (read_varint(&c->p, c->end, &g) < 0)
+		return post_damaged(c, err);
+	if (!(g & 1) && (read_varint(&c->p, c->end, &tf) < 0 || tf < 2 || tf > UINT32_MAX))
+		return post_damaged(c, err);
+	g >>= 1;
+	uint32_t last = block_last(c, c->block);
+	if (g > (uint64_t)last || (int64_t)g > (int64_t)last - c->prev - 1)
+		return post_damaged(c, err);
+	c->docno = (uint32_t)(c->prev + 1 + (int64_t)g);
+	c->prev = c->docno;
+	c->tf = (uint32_t)tf;
+	c->in_block--;
+	if (c->in_block == 0 && c->docno != last)
+		return post_damaged(c, err);
+	return 0;
+}
+
+int rag_postings_advance(rag_postings *c, uint32_t target, rag_error *err)
+{
+	if (c->docno == RAG_POST_END || c->docno >= target)
+		return 0;
+	if (block_last(c, c->block) < target) {
+		uint32_t b = c->block + 1;
+		while (b < c->nblocks && block_last(c, b) < target)
+			b++;
+		if (b >= c->nblocks) {
+			c->docno = RAG_POST_END;
+			c->in_block = 0;
+			c->block = c->nblocks ? c->nblocks - 1 : 0;
+			return 0;
+		}
+		if (block_start(c, b, err) < 0)
+			return -1;
+	}
+	do {
+		if (rag_postings_next(c, err) < 0)
+			return -1;
+	} while (c->docno < target);
+	return 0;
+}
+
+void rag_postings_block(const rag_postings *c, rag_seg_block *b)
+{
+	const unsigned char *h = c->dir + 16 * (size_t)c->block;
+
+	b->last = get32(h);
+	b->off = get32(h + 4);
+	b->max_tf = get32(h + 8);
+	b->min_dl = get32(h + 12);
+}
+
+/* ---- the file writer ---- */
+
+typedef struct fw {
+	int fd;
+	const char *path;
+	rag_error *err;
+	rag_buf buf;
+	uint64_t off; /* bytes written so far, buffered ones included */
+	uint32_t crc;
+	uint64_t start;
+	int nsec;
+	struct {
+		uint32_t kind;
+		uint64_t off, len;
+		uint32_t crc;
+	} sec[SEC_NKINDS];
+	int failed;
+} fw;
+
+#define FW_FLUSH (1u << 20)
+#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS - 1) * SECTION_SIZE)
+
+static int fw_fail(fw *w, int errnum, const char *what)
+{
+	if (!w->failed)
+		rag_error_sys(w->err, errnum, w->path, "%s", what);
+	w->failed = 1;
+	return -1;
+}
+
+static int fw_flush(fw *w)
+{
+	size_t done = 0;
+
+	if (w->failed)
+		return -1;
+	while (done < w->buf.len) {
+		ssize_t k = write(w->fd, w->buf.data + done, w->buf.len - done);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return fw_fail(w, errno, "cannot write segment");
+		}
+		done += (size_t)k;
+	}
+	rag_buf_truncate(&w->buf, 0);
+	return 0;
+}
+
+static int fw_raw(fw *w, const void *p, size_t n)
+{
+	if (w->failed)
+		return -1;
+	if (rag_buf_add(&w->buf, p, n) < 0)
+		return fw_fail(w, ENOMEM, "cannot write segment");
+	w->off += n;
+	if (w->buf.len >= FW_FLUSH)
+		return fw_flush(w);
+	return 0;
+}
+
+static int fw_open(fw *w, const char *path, rag_error *err)
+{
+	static const unsigned char zero[FW_RESERVED];
+
+	memset(w, 0, sizeof *w);
+	w->path = path;
+	w->err = err;
+	rag_buf_init(&w->buf, 0);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0)
+		return rag_error_sys(err, errno, path, "cannot create segment");
+	return fw_raw(w, zero, sizeof zero);
+}
+
+static int fw_begin(fw *w, uint32_t kind)
+{
+	static const unsigned char zero[8];
+
+	if (w->off % 8 && fw_raw(w, zero, 8 - w->off % 8) < 0)
+		return -1;
+	w->start = w->off;
+	w->crc = 0;
+	w->sec[w->nsec].kind = kind;
+	return 0;
+}
+
+static int fw_put(fw *w, const void *p, size_t n)
+{
+	w->crc = rag_crc32c(w->crc, p, n);
+	return fw_raw(w, p, n);
+}
+
+static int fw_put32(fw *w, uint32_t v)
+{
+	unsigned char b[4];
+
+	put32(b, v);
+	return fw_put(w, b, 4);
+}
+
+static int fw_put64(fw *w, uint64_t v)
+{
+	unsigned char b[8];
+
+	put64(b, v);
+	return fw_put(w, b, 8);
+}
+
+static void fw_end(fw *w)
+{
+	w->sec[w->nsec].off = w->start;
+	w->sec[w->nsec].len = w->off - w->start;
+	w->sec[w->nsec].crc = w->crc;
+	w->nsec++;
+}
+
+/* Writes the header and the section table, fsyncs and closes. */
+static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms)
+{
+	unsigned char h[FW_RESERVED];
+	size_t hsize = HEADER_SIZE + (size_t)w->nsec * SECTION_SIZE;
+
+	if (fw_flush(w) < 0)
+		return -1;
+	memset(h, 0, sizeof h);
+	memcpy(h, SEG_MAGIC, 8);
+	put32(h + 8, RAG_SEG_VERSION);
+	put32(h + 12, ENDIAN_MARK);
+	put64(h + 16, w->off);
+	put32(h + 24, (uint32_t)w->nsec);
+	put64(h + 32, n);
+	put64(h + 40, total_len);
+	put64(h + 48, nterms);
+	for (int i = 0; i < w->nsec; i++) {
+		unsigned char *e = h + HEADER_SIZE + (size_t)i * SECTION_SIZE;
+		put32(e, w->sec[i].kind);
+		put32(e + 4, SEC_REQUIRED);
+		put64(e + 8, w->sec[i].off);
+		put64(e + 16, w->sec[i].len);
+		put32(e + 24, w->sec[i].crc);
+	}
+	put32(h + 28, rag_crc32c(0, h, hsize));
+	if (pwrite(w->fd, h, hsize, 0) != (ssize_t)hsize)
+		return fw_fail(w, errno ? errno : EIO, "cannot write segment");
+	if (fsync(w->fd) < 0)
+		return fw_fail(w, errno, "cannot sync segment");
+	if (close(w->fd) < 0) {
+		w->fd = -1;
+		return fw_fail(w, errno, "cannot write segment");
+	}
+	w->fd = -1;
+	rag_buf_free(&w->buf);
+	return 0;
+}
+
+/* Gives up: closes and removes the file. */
+static void fw_abort(fw *w)
+{
+	if (w->fd >= 0) {
+		close(w->fd);
+		unlink(w->path);
+	}
+	w->fd = -1;
+	rag_buf_free(&w->buf);
+}
+
+/* ---- the parts every writer shares ---- */
+
+/* A record as a writer sees it. */
+typedef struct recview {
+	const char *json, *id, *doc;
+	size_t json_len, id_len, doc_len;
+	const unsigned char *hash;
+	uint32_t doclen;
+} recview;
+
+typedef int (*rec_get)(void *ctx, uint32_t i, recview *v, rag_error *err);
+
+typedef struct keyent {
+	uint64_t hash;
+	uint32_t docno;
+} keyent;
+
+static int keyent_cmp(const void *a, const void *b)
+{
+	const keyent *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->docno < y->docno ? -1 : x->docno > y->docno;
+}
+
+/*
+ * Writes every section but the index (records, ids, documents, hashes,
+ * lengths) for n records taken from get; fills dl[0..n) with the lengths
+ * and *total with their sum.
+ */
+static int write_records(fw *w, uint32_t n, rec_get get, void *ctx,
+			 uint32_t *dl, uint64_t *total, rag_error *err)
+{
+	keyent *keys = NULL;
+	uint32_t nkeys;
+	recview v;
+	uint64_t off;
+	int rc = -1;
+
+#define PASS(kind, body)                                  \
+	do {                                              \
+		if (fw_begin(w, kind) < 0)                \
+			goto out;                         \
+		for (uint32_t i = 0; i < n; i++) {        \
+			if (get(ctx, i, &v, err) < 0)     \
+				goto out;                 \
+			body;                             \
+		}                                         \
+	} while (0)
+
+	*total = 0;
+	PASS(SEC_RECORDS, if (fw_put(w, v.json, v.json_len) < 0) goto out);
+	fw_end(w);
+	off = 0;
+	PASS(SEC_RECOFF, if (fw_put64(w, off) < 0) goto out; off += v.json_len);
+	if (fw_put64(w, off) < 0)
+		goto out;
+	fw_end(w);
+	PASS(SEC_IDTEXT, if (fw_put(w, v.id, v.id_len) < 0) goto out);
+	fw_end(w);
+	off = 0;
+	PASS(SEC_IDOFF, if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0) goto toobig;
+	     off += v.id_len);
+	if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0)
+		goto toobig;
+	fw_end(w);
+
+	keys = malloc(((size_t)n + 1) * sizeof *keys);
+	if (!keys) {
+		rag_error_set(err, RAG_ENOMEM, w->path, 0, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		if (get(ctx, i, &v, err) < 0)
+			goto out;
+		keys[i].hash = rag_seg_keyhash(v.id, v.id_len);
+		keys[i].docno = i;
+	}
+	qsort(keys, n, sizeof *keys, keyent_cmp);
+	if (fw_begin(w, SEC_IDS) < 0)
+		goto out;
+	for (uint32_t i = 0; i < n; i++)
+		if (fw_put64(w, keys[i].hash) < 0 || fw_put32(w, keys[i].docno) < 0)
+			goto out;
+	fw_end(w);
+
+	PASS(SEC_DOCTEXT, if (fw_put(w, v.doc, v.doc_len) < 0) goto out);
+	fw_end(w);
+	off = 0;
+	PASS(SEC_DOCOFF, if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0) goto toobig;
+	     off += v.doc_len);
+	if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0)
+		goto toobig;
+	fw_end(w);
+	nkeys = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (get(ctx, i, &v, err) < 0)
+			goto out;
+		if (v.doc_len) {
+			keys[nkeys].hash = rag_seg_keyhash(v.doc, v.doc_len);
+			keys[nkeys++].docno = i;
+		}
+	}
+	qsort(keys, nkeys, sizeof *keys, keyent_cmp);
+	if (fw_begin(w, SEC_DOCS) < 0)
+		goto out;
+	for (uint32_t i = 0; i < nkeys; i++)
+		if (fw_put64(w, keys[i].hash) < 0 || fw_put32(w, keys[i].docno) < 0)
+			goto out;
+	fw_end(w);
+
+	PASS(SEC_HASHES, if (fw_put(w, v.hash, 16) < 0) goto out);
+	fw_end(w);
+	PASS(SEC_DOCLEN, if (fw_put32(w, v.doclen) < 0) goto out; dl[i] = v.doclen;
+	     *total += v.doclen);
+	fw_end(w);
+	rc = 0;
+	goto out;
+toobig:
+	rag_error_set(err, RAG_ENOMEM, w->path, 0, "segment too large: over 4 GiB of ids");
+out:
+#undef PASS
+	free(keys);
+	return rc;
+}
+
+/* Where a term's dictionary entries and text gather while postings are written. */
+typedef struct termacc {
+	rag_buf entries; /* 32-byte rag_seg_term entries, as stored */
+	rag_buf text;
+	rag_buf post;    /* one term's encoded postings */
+	uint64_t post_off;
+	uint32_t nterms;
+} termacc;
+
+/*
+ * Encodes one term's postings (docs ascending) into the postings section
+ * and adds its dictionary entry.
+ */
+static int add_term(fw *w, termacc *acc, const char *term, size_t len,
+		    const uint32_t *docs, const uint32_t *tfs, size_t m,
+		    const uint32_t *dl, rag_error *err)
+{
+	size_t nb = (m + RAG_SEG_BLOCK - 1) / RAG_SEG_BLOCK;
+	uint32_t max_tf = 0, min_dl = UINT32_MAX;
+	rag_buf *b = &acc->post;
+	unsigned char e[32];
+	int64_t prev = -1;
+
+	rag_buf_truncate(b, 0);
+	if (rag_buf_grow(b, 16 * nb) < 0)
+		goto nomem;
+	memset(b->data, 0, 16 * nb);
+	b->len = 16 * nb;
+	for (size_t blk = 0; blk < nb; blk++) {
+		size_t a = blk * RAG_SEG_BLOCK, z = a + RAG_SEG_BLOCK < m ? a + RAG_SEG_BLOCK : m;
+		uint32_t bmax = 0, bmin = UINT32_MAX;
+		unsigned char *h;
+		size_t start = b->len - 16 * nb;
+		for (size_t i = a; i < z; i++) {
+			unsigned char v[20];
+			size_t k = 0;
+			uint64_t g = (uint64_t)((int64_t)docs[i] - prev - 1) << 1;
+			if (tfs[i] == 1)
+				g |= 1;
+			do {
+				v[k++] = (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0);
+				g >>= 7;
+			} while (g);
+			if (tfs[i] != 1) {
+				uint64_t t = tfs[i];
+				do {
+					v[k++] = (unsigned char)(t & 0x7f) | (t > 0x7f ? 0x80 : 0);
+					t >>= 7;
+				} while (t);
+			}
+			if (rag_buf_add(b, v, k) < 0)
+				goto nomem;
+			prev = docs[i];
+			if (tfs[i] > bmax)
+				bmax = tfs[i];
+			if (dl[docs[i]] < bmin)
+				bmin = dl[docs[i]];
+		}
+		h = (unsigned char *)b->data + 16 * blk;
+		put32(h, docs[z - 1]);
+		put32(h + 4, (uint32_t)start);
+		put32(h + 8, bmax);
+		put32(h + 12, bmin);
+		if (bmax > max_tf)
+			max_tf = bmax;
+		if (bmin < min_dl)
+			min_dl = bmin;
+	}
+	if (b->len > UINT32_MAX)
+		return rag_error_set(err, RAG_ENOMEM, w->path, 0,
+				     "segment too large: a term has over 4 GiB of postings");
+	put64(e, acc->post_off);
+	put32(e + 8, (uint32_t)b->len);
+	put32(e + 12, (uint32_t)m);
+	put32(e + 16, (uint32_t)acc->text.len);
+	e[20] = (unsigned char)len;
+	e[21] = (unsigned char)(len >> 8);
+	e[22] = e[23] = 0;
+	put32(e + 24, max_tf);
+	put32(e + 28, min_dl);
+	if (acc->text.len + len > UINT32_MAX)
+		return rag_error_set(err, RAG_ENOMEM, w->path, 0,
+				     "segment too large: over 4 GiB of terms");
+	if (rag_buf_add(&acc->entries, e, 32) < 0 || rag_buf_add(&acc->text, term, len) < 0)
+		goto nomem;
+	acc->post_off += b->len;
+	acc->nterms++;
+	return fw_put(w, b->data, b->len);
+nomem:
+	return rag_error_set(err, RAG_ENOMEM, w->path, 0, "out of memory");
+}
+
+static void termacc_init(termacc *a)
+{
+	memset(a, 0, sizeof *a);
+	rag_buf_init(&a->entries, 0);
+	rag_buf_init(&a->text, 0);
+	rag_buf_init(&a->post, 0);
+}
+
+static void termacc_free(termacc *a)
+{
+	rag_buf_free(&a->entries);
+	rag_buf_free(&a->text);
+	rag_buf_free(&a->post);
+}
+
+/* Ends the postings section and writes the term text and dictionary. */
+static int finish_terms(fw *w, termacc *acc)
+{
+	fw_end(w);
+	if (fw_begin(w, SEC_TERMTEXT) < 0 || fw_put(w, acc->text.data, acc->text.len) < 0)
+		return -1;
+	fw_end(w);
+	if (fw_begin(w, SEC_TERMS) < 0 || fw_put(w, acc->entries.data, acc->entries.len) < 0)
+		return -1;
+	fw_end(w);
+	return 0;
+}
+
+/* ---- the batch builder ---- */
+
+typedef struct wterm {
+	uint32_t off;  /* in termtext */
+	uint32_t len;
+	uint32_t hash;
+	uint32_t head, tail; /* posting list, indexes into posts */
+	uint32_t last_doc;
+} wterm;
+
+typedef struct wpost {
+	uint32_t docno, tf, next;
+} wpost;
+
+struct rag_segw {
+	rag_buf json, ids, docs, termtext;
+	uint64_t *recoff;
+	uint32_t *idoff, *docoff, *doclen;
+	unsigned char *hashes;
+	size_t recoff_cap, idoff_cap, docoff_cap, doclen_cap, hashes_cap;
+	uint32_t n;
+	wterm *terms;
+	size_t nterms, terms_cap;
+	uint32_t *table; /* term index + 1; 0 for an empty slot */
+	size_t table_size;
+	wpost *posts;
+	size_t nposts, posts_cap;
+};
+
+rag_segw *rag_segw_new(rag_error *err)
+{
+	rag_segw *w = calloc(1, sizeof *w);
+
+	if (!w) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		return NULL;
+	}
+	rag_buf_init(&w->json, 0);
+	rag_buf_init(&w->ids, 0);
+	rag_buf_init(&w->docs, 0);
+	rag_buf_init(&w->termtext, 0);
+	return w;
+}
+
+void rag_segw_free(rag_segw *w)
+{
+	if (!w)
+		return;
+	rag_buf_free(&w->json);
+	rag_buf_free(&w->ids);
+	rag_buf_free(&w->docs);
+	rag_buf_free(&w->termtext);
+	free(w->recoff);
+	free(w->idoff);
+	free(w->docoff);
+	free(w->doclen);
+	free(w->hashes);
+	free(w->terms);
+	free(w->table);
+	free(w->posts);
+	free(w);
+}
+
+void rag_segw_reset(rag_segw *w)
+{
+	rag_buf_truncate(&w->json, 0);
+	rag_buf_truncate(&w->ids, 0);
+	rag_buf_truncate(&w->docs, 0);
+	rag_buf_truncate(&w->termtext, 0);
+	w->n = 0;
+	w->nterms = 0;
+	w->nposts = 0;
+	if (w->table)
+		memset(w->table, 0, w->table_size * sizeof *w->table);
+}
+
+uint32_t rag_segw_records(const rag_segw *w)
+{
+	return w->n;
+}
+
+long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
+		  const char *id, size_t id_len, const char *doc, size_t doc_len,
+		  const unsigned char hash[16], rag_error *err)
+{
+	size_t n = w->n;
+
+	if (n + 2 >= UINT32_MAX)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "too many records in one batch");
+	if (rag_array_reserve(&w->recoff, &w->recoff_cap, n + 2, sizeof *w->recoff) < 0 ||
+	    rag_array_reserve(&w->idoff, &w->idoff_cap, n + 2, sizeof *w->idoff) < 0 ||
+	    rag_array_reserve(&w->docoff, &w->docoff_cap, n + 2, sizeof *w->docoff) < 0 ||
+	    rag_array_reserve(&w->doclen, &w->doclen_cap, n + 1, sizeof *w->doclen) < 0 ||
+	    rag_array_reserve(&w->hashes, &w->hashes_cap, 16 * (n + 1), 1) < 0 ||
+	    rag_buf_add(&w->json, json, json_len) < 0 || rag_buf_add(&w->ids, id, id_len) < 0 ||
+	    rag_buf_add(&w->docs, doc ? doc : "", doc ? doc_len : 0) < 0)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	if (w->ids.len > UINT32_MAX || w->docs.len > UINT32_MAX)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "too many ids in one batch");
+	w->recoff[0] = w->idoff[0] = w->docoff[0] = 0;
+	w->recoff[n + 1] = w->json.len;
+	w->idoff[n + 1] = (uint32_t)w->ids.len;
+	w->docoff[n + 1] = (uint32_t)w->docs.len;
+	w->doclen[n] = 0;
+	memcpy(w->hashes + 16 * n, hash, 16);
+	w->n++;
+	return (long)n;
+}
+
+void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n)
+{
+	*p = w->ids.data + w->idoff[i];
+	*n = w->idoff[i + 1] - w->idoff[i];
+}
+
+const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i)
+{
+	return w->hashes + 16 * (size_t)i;
+}
+
+static uint32_t term_hash(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h ^ (h >> 15);
+}
+
+static int table_grow(rag_segw *w)
+{
+	size_t size = w->table_size ? 2 * w->table_size : 1024;
+	uint32_t *t = calloc(size, sizeof *t);
+
+	if (!t)
+		return -1;
+	for (size_t i = 0; i < w->nterms; i++) {
+		size_t j = w->terms[i].hash & (size - 1);
+		while (t[j])
+			j = (j + 1) & (size - 1);
+		t[j] = (uint32_t)i + 1;
+	}
+	free(w->table);
+	w->table = t;
+	w->table_size = size;
+	return 0;
+}
+
+int rag_segw_term(rag_segw *w, const char *term, size_t len, rag_error *err)
+{
+	uint32_t h = term_hash(term, len), doc = w->n - 1;
+	wterm *t;
+	size_t j;
+
+	if (w->n == 0 || len == 0 || len > RAG_TERM_MAX)
+		return 0;
+	if (2 * (w->nterms + 1) > w->table_size && table_grow(w) < 0)
+		goto nomem;
+	for (j = h & (w->table_size - 1); w->table[j]; j = (j + 1) & (w->table_size - 1)) {
+		t = &w->terms[w->table[j] - 1];
+		if (t->hash == h && t->len == len &&
+		    memcmp(w->termtext.data + t->off, term, len) == 0)
+			goto found;
+	}
+	if (rag_array_reserve(&w->terms, &w->terms_cap, w->nterms + 1, sizeof *w->terms) < 0 ||
+	    w->termtext.len + len > UINT32_MAX)
+		goto nomem;
+	t = &w->terms[w->nterms];
+	t->off = (uint32_t)w->termtext.len;
+	t->len = (uint32_t)len;
+	t->hash = h;
+	t->head = t->tail = UINT32_MAX;
+	t->last_doc = UINT32_MAX;
+	if (rag_buf_add(&w->termtext, term, len) < 0)
+		goto nomem;
+	w->table[j] = (uint32_t)++w->nterms;
+found:
+	w->doclen[doc]++;
+	if (t->last_doc == doc) {
+		w->posts[t->tail].tf++;
+		return 0;
+	}
+	if (w->nposts + 1 >= UINT32_MAX ||
+	    rag_array_reserve(&w->posts, &w->posts_cap, w->nposts + 1, sizeof *w->posts) < 0)
+		goto nomem;
+	w->posts[w->nposts] = (wpost){doc, 1, UINT32_MAX};
+	if (t->tail == UINT32_MAX)
+		t->head = (uint32_t)w->nposts;
+	else
+		w->posts[t->tail].next = (uint32_t)w->nposts;
+	t->tail = (uint32_t)w->nposts++;
+	t->last_doc = doc;
+	return 0;
+nomem:
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+}
+
+typedef struct segw_ctx {
+	rag_segw *w;
+	uint32_t *kept; /* output number -> batch number */
+} segw_ctx;
+
+static int segw_get(void *ctx, uint32_t i, recview *v, rag_error *err)
+{
+	segw_ctx *c = ctx;
+	rag_segw *w = c->w;
+	uint32_t k = c->kept[i];
+
+	v->json = w->json.data + w->recoff[k];
+	v->json_len = w->recoff[k + 1] - w->recoff[k];
+	v->id = w->ids.data + w->idoff[k];
+	v->id_len = w->idoff[k + 1] - w->idoff[k];
+	v->doc = w->docs.data ? w->docs.data + w->docoff[k] : "";
+	v->doc_len = w->docoff[k + 1] - w->docoff[k];
+	v->hash = w->hashes + 16 * (size_t)k;
+	v->doclen = w->doclen[k];
+	return 0;
+}
+
+typedef struct sortterm {
+	const char *p;
+	uint32_t len, idx;
+} sortterm;
+
+static int sortterm_cmp(const void *a, const void *b)
+{
+	const sortterm *x = a, *y = b;
+	size_t m = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->p, y->p, m);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
+		   rag_error *err)
+{
+	segw_ctx ctx = {w, NULL};
+	uint32_t *newno = NULL, *dl = NULL, *docs = NULL, *tfs = NULL, nout = 0;
+	sortterm *order = NULL;
+	uint64_t total;
+	termacc acc;
+	fw f;
+	int rc = -1;
+
+	termacc_init(&acc);
+	if (fw_open(&f, path, err) < 0)
+		return -1;
+	ctx.kept = malloc(((size_t)w->n + 1) * sizeof *ctx.kept);
+	newno = malloc(((size_t)w->n + 1) * sizeof *newno);
+	dl = malloc(((size_t)w->n + 1) * sizeof *dl);
+	docs = malloc(((size_t)w->n + 1) * sizeof *docs);
+	tfs = malloc(((size_t)w->n + 1) * sizeof *tfs);
+	order = malloc((w->nterms + 1) * sizeof *order);
+	if (!ctx.kept || !newno || !dl || !docs || !tfs || !order) {
+		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; i < w->n; i++) {
+		newno[i] = UINT32_MAX;
+		if (!rag_bit(drop, i)) {
+			newno[i] = nout;
+			ctx.kept[nout++] = i;
+		}
+	}
+	if (write_records(&f, nout, segw_get, &ctx, dl, &total, err) < 0)
+		goto out;
+	for (size_t i = 0; i < w->nterms; i++)
+		order[i] = (sortterm){w->termtext.data + w->terms[i].off, w->terms[i].len,
+				      (uint32_t)i};
+	qsort(order, w->nterms, sizeof *order, sortterm_cmp);
+	if (fw_begin(&f, SEC_POSTINGS) < 0)
+		goto out;
+	for (size_t i = 0; i < w->nterms; i++) {
+		const wterm *t = &w->terms[order[i].idx];
+		size_t m = 0;
+		for (uint32_t p = t->head; p != UINT32_MAX; p = w->posts[p].next) {
+			uint32_t d = newno[w->posts[p].docno];
+			if (d == UINT32_MAX)
+				continue;
+			docs[m] = d;
+			tfs[m++] = w->posts[p].tf;
+		}
+		if (m && add_term(&f, &acc, order[i].p, order[i].len, docs, tfs, m, dl, err) < 0)
+			goto out;
+	}
+	if (finish_terms(&f, &acc) < 0 || fw_finish(&f, nout, total, acc.nterms) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		fw_abort(&f);
+	termacc_free(&acc);
+	free(ctx.kept);
+	free(newno);
+	free(dl);
+	free(docs);
+	free(tfs);
+	free(order);
+	return rc;
+}
+
+/* ---- merging ---- */
+
+typedef struct merge_ctx {
+	rag_seg *const *segs;
+	uint32_t *from_seg; /* output number -> segment index */
+	uint32_t *from_doc; /* output number -> docno */
+} merge_ctx;
+
+static int merge_get(void *ctx, uint32_t i, recview *v, rag_error *err)
+{
+	merge_ctx *c = ctx;
+	const rag_seg *s = c->segs[c->from_seg[i]];
+	uint32_t d = c->from_doc[i];
+
+	if (rag_seg_record(s, d, &v->json, &v->json_len, err) < 0 ||
+	    rag_seg_id(s, d, &v->id, &v->id_len, err) < 0 ||
+	    rag_seg_doc(s, d, &v->doc, &v->doc_len, err) < 0)
+		return -1;
+	v->hash = rag_seg_hash(s, d);
+	v->doclen = rag_seg_doclen(s, d);
+	return 0;
+}
+
+int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
+		  const char *path, rag_error *err)
+{
+	merge_ctx ctx = {segs, NULL, NULL};
+	uint32_t **map = NULL, *dl = NULL, *docs = NULL, *tfs = NULL, *ti = NULL;
+	uint64_t total, nout = 0, cap = 0;
+	termacc acc;
+	fw f;
+	int rc = -1;
+
+	termacc_init(&acc);
+	if (fw_open(&f, path, err) < 0)
+		return -1;
+	for (size_t s = 0; s < n; s++)
+		cap += rag_seg_records(segs[s]);
+	if (cap >= UINT32_MAX) {
+		rag_error_set(err, RAG_ENOMEM, path, 0, "segments too large to merge into one");
+		goto out;
+	}
+	map = calloc(n + 1, sizeof *map);
+	ti = calloc(n + 1, sizeof *ti);
+	ctx.from_seg = malloc((cap + 1) * sizeof *ctx.from_seg);
+	ctx.from_doc = malloc((cap + 1) * sizeof *ctx.from_doc);
+	dl = malloc((cap + 1) * sizeof *dl);
+	docs = malloc((cap + 1) * sizeof *docs);
+	tfs = malloc((cap + 1) * sizeof *tfs);
+	if (!map || !ti || !ctx.from_seg || !ctx.from_doc || !dl || !docs || !tfs)
+		goto nomem;
+	for (size_t s = 0; s < n; s++) {
+		uint32_t m = rag_seg_records(segs[s]);
+		if (!(map[s] = malloc(((size_t)m + 1) * sizeof **map)))
+			goto nomem;
+		for (uint32_t d = 0; d < m; d++) {
+			map[s][d] = UINT32_MAX;
+			if (rag_bit(del ? del[s] : NULL, d))
+				continue;
+			map[s][d] = (uint32_t)nout;
+			ctx.from_seg[nout] = (uint32_t)s;
+			ctx.from_doc[nout++] = d;
+		}
+	}
+	if (write_records(&f, (uint32_t)nout, merge_get, &ctx, dl, &total, err) < 0)
+		goto out;
+	if (fw_begin(&f, SEC_POSTINGS) < 0)
+		goto out;
+	for (;;) {
+		const char *best = NULL, *text;
+		size_t best_len = 0, m = 0;
+		rag_seg_term t;
+		for (size_t s = 0; s < n; s++) {
+			if (ti[s] >= rag_seg_nterms(segs[s]))
+				continue;
+			if (rag_seg_term_at(segs[s], ti[s], &t, &text, err) < 0)
+				goto out;
+			if (best) {
+				size_t k = t.term_len < best_len ? t.term_len : best_len;
+				int c = memcmp(text, best, k);
+				if (c > 0 || (c == 0 && t.term_len >= best_len))
+					continue;
+			}
+			best = text;
+			best_len = t.term_len;
+		}
+		if (!best)
+			break;
+		for (size_t s = 0; s < n; s++) {
+			rag_postings c;
+			if (ti[s] >= rag_seg_nterms(segs[s]))
+				continue;
+			if (rag_seg_term_at(segs[s], ti[s], &t, &text, err) < 0)
+				goto out;
+			if (t.term_len != best_len || memcmp(text, best, best_len) != 0)
+				continue;
+			ti[s]++;
+			if (rag_postings_open(&c, segs[s], &t, err) < 0)
+				goto out;
+			for (; c.docno != RAG_POST_END;) {
+				uint32_t d = map[s][c.docno];
+				if (d != UINT32_MAX) {
+					if (m >= nout)
+						goto damaged;
+					docs[m] = d;
+					tfs[m++] = c.tf;
+				}
+				if (rag_postings_next(&c, err) < 0)
+					goto out;
+			}
+		}
+		if (m && add_term(&f, &acc, best, best_len, docs, tfs, m, dl, err) < 0)
+			goto out;
+	}
+	if (finish_terms(&f, &acc) < 0 || fw_finish(&f, nout, total, acc.nterms) < 0)
+		goto out;
+	rc = 0;
+	goto out;
+damaged:
+	rag_error_set(err, RAG_EDATA, path, 0, "damaged segment: a term has more postings than records");
+	goto out;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
+out:
+	if (rc < 0)
+		fw_abort(&f);
+	termacc_free(&acc);
+	if (map)
+		for (size_t s = 0; s < n; s++)
+			free(map[s]);
+	free(map);
+	free(ti);
+	free(ctx.from_seg);
+	free(ctx.from_doc);
+	free(dl);
+	free(docs);
+	free(tfs);
+	return rc;
+}
+
+/* ---- deletion files ----
+ *
+ *   0  magic "\x89RAGDEL\n"
+ *   8  u32 format version (1)
+ *  12  u32 0x01020304
+ *  16  u32 records of the segment
+ *  20  u32 bits set
+ *  24  u32 CRC-32C of the bitmap
+ *  28  u32 CRC-32C of bytes 0..28
+ *  32  the bitmap, (records + 7) / 8 bytes, bit i of byte i / 8 for record i
+ */
+
+static uint32_t popcount_bits(const unsigned char *b, size_t n)
+{
+	uint32_t c = 0;
+
+	for (size_t i = 0; i < n; i++)
+		c += (uint32_t)__builtin_popcount(b[i]);
+	return c;
+}
+
+int rag_del_write(const char *path, const unsigned char *bits, uint32_t n,
+		  uint32_t ndel, rag_error *err)
+{
+	size_t nb = ((size_t)n + 7) / 8;
+	unsigned char h[DEL_HEADER];
+	int fd;
+
+	memcpy(h, DEL_MAGIC, 8);
+	put32(h + 8, RAG_SEG_VERSION);
+	put32(h + 12, ENDIAN_MARK);
+	put32(h + 16, n);
+	put32(h + 20, ndel);
+	put32(h + 24, rag_crc32c(0, bits, nb));
+	put32(h + 28, rag_crc32c(0, h, 28));
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return rag_error_sys(err, errno, path, "cannot create deletion file");
+	if (write(fd, h, sizeof h) != (ssize_t)sizeof h ||
+	    write(fd, bits, nb) != (ssize_t)nb) {
+		rag_error_sys(err, errno ? errno : EIO, path, "cannot write deletion file");
+		goto fail;
+	}
+	if (fsync(fd) < 0) {
+		rag_error_sys(err, errno, path, "cannot sync deletion file");
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rag_error_sys(err, errno, path, "cannot write deletion file");
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return -1;
+}
+
+int rag_del_read(const char *path, uint32_t n, unsigned char **bits,
+		 uint32_t *ndel, int full, rag_error *err)
+{
+	size_t nb = ((size_t)n + 7) / 8, got = 0;
+	unsigned char h[DEL_HEADER];
+	unsigned char *b = NULL;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*bits = NULL;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rag_error_sys(err, errno, path, "cannot open deletion file");
+		goto fail;
+	}
+	if ((uint64_t)st.st_size != DEL_HEADER + nb) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "damaged deletion file: %lld bytes, %zu expected",
+			      (long long)st.st_size, DEL_HEADER + nb);
+		goto fail;
+	}
+	if (!(b = calloc(nb + 1, 1))) {
+		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
+		goto fail;
+	}
+	while (got < DEL_HEADER + nb) {
+		ssize_t k = pread(fd, got < DEL_HEADER ? h + got : b + got - DEL_HEADER,
+				  got < DEL_HEADER ? DEL_HEADER - got : DEL_HEADER + nb - got,
+				  (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			rag_error_sys(err, k < 0 ? errno : EIO, path, "cannot read deletion file");
+			goto fail;
+		}
+		got += (size_t)k;
+	}
+	close(fd);
+	fd = -1;
+	if (memcmp(h, DEL_MAGIC, 8) != 0) {
+		rag_error_set(err, RAG_EDATA, path, 0, "not a ragkit deletion file (bad magic number)");
+		goto fail;
+	}
+	if (get32(h + 12) != ENDIAN_MARK || get32(h + 8) != RAG_SEG_VERSION ||
+	    get32(h + 28) != rag_crc32c(0, h, 28)) {
+		rag_error_set(err, RAG_EDATA, path, 0, "damaged deletion file: bad header");
+		goto fail;
+	}
+	if (get32(h + 16) != n) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "deletion file is for %u records, its segment has %u",
+			      get32(h + 16), n);
+		goto fail;
+	}
+	*ndel = get32(h + 20);
+	if (full && (get32(h + 24) != rag_crc32c(0, b, nb) ||
+		     popcount_bits(b, nb) != *ndel ||
+		     (n % 8 && b[nb - 1] >> (n % 8)))) {
+		rag_error_set(err, RAG_EDATA, path, 0, "damaged deletion file: checksum mismatch");
+		goto fail;
+	}
+	if (n % 8)
+		b[nb - 1] &= (unsigned char)((1u << (n % 8)) - 1);
+	*bits = b;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(b);
+	return -1;
+}
+
+/* ---- verification ---- */
+
+static int verr(const rag_seg *s, rag_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int verr(const rag_seg *s, rag_error *err, const char *fmt, ...)
+{
+	char text[RAG_ERROR_TEXT_MAX - 32];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	return rag_error_set(err, RAG_EDATA, s->path, 0, "damaged segment: %s", text);
+}
+
+static int verify_offsets32(const rag_seg *s, int offk, int textk, const char *what,
+			    rag_error *err)
+{
+	const unsigned char *o = s->sec[offk].p;
+	uint32_t prev = 0;
+
+	if (get32(o) != 0)
+		return verr(s, err, "the %s offsets do not start at 0", what);
+	for (uint32_t i = 1; i <= s->n; i++) {
+		uint32_t v = get32(o + 4 * (size_t)i);
+		if (v < prev)
+			return verr(s, err, "the %s offsets go backwards at record %u", what, i);
+		prev = v;
+	}
+	if (prev != s->sec[textk].len)
+		return verr(s, err, "the %s offsets do not end at the end of their text", what);
+	return 0;
+}
+
+static int verify_keys(const rag_seg *s, int which, unsigned char *seen, rag_error *err)
+{
+	const unsigned char *t = s->sec[which].p;
+	size_t cnt = which == SEC_IDS ? s->n : s->ndocs;
+	const char *what = which == SEC_IDS ? "id" : "document";
+	uint64_t ph = 0;
+	uint32_t pd = 0;
+
+	memset(seen, 0, ((size_t)s->n + 7) / 8);
+	for (size_t i = 0; i < cnt; i++) {
+		uint64_t h = get64(t + 12 * i);
+		uint32_t d = get32(t + 12 * i + 8);
+		const char *p;
+		size_t n;
+		if (d >= s->n)
+			return verr(s, err, "the %s table names record %u of %u", what, d, s->n);
+		if (i && (h < ph || (h == ph && d <= pd)))
+			return verr(s, err, "the %s table is out of order at entry %zu", what, i);
+		if (rag_bit(seen, d))
+			return verr(s, err, "the %s table names record %u twice", what, d);
+		rag_bit_set(seen, d);
+		if ((which == SEC_IDS ? rag_seg_id(s, d, &p, &n, err)
+				      : rag_seg_doc(s, d, &p, &n, err)) < 0)
+			return -1;
+		if (which == SEC_IDS && n == 0)
+			return verr(s, err, "record %u has an empty id", d);
+		if (rag_seg_keyhash(p, n) != h)
+			return verr(s, err, "the %s table's hash of record %u is wrong", what, d);
+		ph = h;
+		pd = d;
+	}
+	if (which == SEC_DOCS)
+		for (uint32_t d = 0; d < s->n; d++) {
+			const char *p;
+			size_t n;
+			if (rag_seg_doc(s, d, &p, &n, err) < 0)
+				return -1;
+			if (n && !rag_bit(seen, d))
+				return verr(s, err, "record %u is missing from the document table", d);
+		}
+	return 0;
+}
+
+int rag_seg_verify(const rag_seg *s, rag_error *err)
+{
+	uint64_t *sum = NULL, total = 0, post_end = 0;
+	unsigned char *seen = NULL;
+	const char *prev_text = NULL;
+	size_t prev_len = 0;
+	int rc = -1;
+
+	for (int k = 1; k < SEC_NKINDS; k++)
+		if (rag_crc32c(0, s->sec[k].p, s->sec[k].len) != s->sec[k].crc)
+			return verr(s, err, "checksum mismatch in section %d", k);
+	{
+		const unsigned char *o = s->sec[SEC_RECOFF].p;
+		if (get64(o) != 0 || get64(o + 8 * (size_t)s->n) != s->sec[SEC_RECORDS].len)
+			return verr(s, err, "the record offsets do not cover the records");
+		for (uint32_t i = 0; i < s->n; i++) {
+			const char *p;
+			size_t n;
+			rag_error e;
+			json_t *v;
+			if (rag_seg_record(s, i, &p, &n, err) < 0)
+				return -1;
+			v = rag_json_parse(p, n, &e);
+			if (!v || !json_is_object(v)) {
+				json_decref(v);
+				return verr(s, err, "record %u is not a JSON object", i);
+			}
+			json_decref(v);
+		}
+	}
+	if (verify_offsets32(s, SEC_IDOFF, SEC_IDTEXT, "id", err) < 0 ||
+	    verify_offsets32(s, SEC_DOCOFF, SEC_DOCTEXT, "document", err) < 0)
+		return -1;
+	seen = malloc(((size_t)s->n + 7) / 8 + 1);
+	sum = calloc((size_t)s->n + 1, sizeof *sum);
+	if (!seen || !sum) {
+		rag_error_set(err, RAG_ENOMEM, s->path, 0, "out of memory");
+		goto out;
+	}
+	if (verify_keys(s, SEC_IDS, seen, err) < 0 || verify_keys(s, SEC_DOCS, seen, err) < 0)
+		goto out;
+	for (uint32_t i = 0; i < s->nterms; i++) {
+		rag_seg_term t;
+		rag_postings c;
+		const char *text;
+		uint32_t n = 0, max_tf = 0, min_dl = UINT32_MAX;
+		int64_t last = -1;
+		if (rag_seg_term_at(s, i, &t, &text, err) < 0)
+			goto out;
+		if (t.term_len == 0 || t.term_len > RAG_TERM_MAX) {
+			verr(s, err, "term %u has length %u", i, t.term_len);
+			goto out;
+		}
+		if (prev_text) {
+			size_t m = prev_len < t.term_len ? prev_len : t.term_len;
+			int cmp = memcmp(prev_text, text, m);
+			if (cmp > 0 || (cmp == 0 && prev_len >= t.term_len)) {
+				verr(s, err, "the term dictionary is out of order at term %u", i);
+				goto out;
+			}
+		}
+		prev_text = text;
+		prev_len = t.term_len;
+		if (t.post_off != post_end) {
+			verr(s, err, "the postings of term %u do not follow the previous term's", i);
+			goto out;
+		}
+		post_end += t.post_len;
+		if (rag_postings_open(&c, s, &t, err) < 0)
+			goto out;
+		while (c.docno != RAG_POST_END) {
+			rag_seg_block b;
+			rag_postings_block(&c, &b);
+			if ((int64_t)c.docno <= last) {
+				verr(s, err, "the postings of term %u are out of order", i);
+				goto out;
+			}
+			if (c.tf > b.max_tf || rag_seg_doclen(s, c.docno) < b.min_dl) {
+				verr(s, err, "a block header of term %u is wrong", i);
+				goto out;
+			}
+			last = c.docno;
+			sum[c.docno] += c.tf;
+			n++;
+			if (c.tf > max_tf)
+				max_tf = c.tf;
+			if (rag_seg_doclen(s, c.docno) < min_dl)
+				min_dl = rag_seg_doclen(s, c.docno);
+			if (rag_postings_next(&c, err) < 0)
+				goto out;
+		}
+		if (n != t.df || max_tf != t.max_tf || min_dl != t.min_dl) {
+			verr(s, err, "the dictionary entry of term %u does not match its postings", i);
+			goto out;
+		}
+	}
+	if (post_end != s->sec[SEC_POSTINGS].len) {
+		verr(s, err, "the postings section has bytes no term uses");
+		goto out;
+	}
+	for (uint32_t d = 0; d < s->n; d++) {
+		if (sum[d] != rag_seg_doclen(s, d)) {
+			verr(s, err, "record %u has length %u but %llu postings", d,
+			     rag_seg_doclen(s, d), (unsigned long long)sum[d]);
+			goto out;
+		}
+		total += sum[d];
+	}
+	if (total != s->total_len) {
+		verr(s, err, "the header's total length is wrong");
+		goto out;
+	}
+	rc = 0;
+out:
+	free(seen);
+	free(sum);
+	return rc;
+}

@@ -1,0 +1,209 @@
+/*
+ * segment.h - the store's immutable segment files and deletion files.
+ *
+ * A segment holds a batch of records and their inverted index.  It is
+ * written once (by the batch builder or by a merge), fsynced, and from
+ * then on only read, through mmap.  Opening checks the header, the
+ * section table and the sizes of the fixed-width sections, and nothing
+ * more: it costs the same for ten records or ten million.  Every offset
+ * read from the file later is checked before it is followed, so a damaged
+ * file gives an error, never a crash.  rag_seg_verify reads everything
+ * and checks every checksum and cross-reference.
+ *
+ * The layout is documented in rag-store(5); all integers are
+ * little-endian.
+ *
+ * Records in a segment are numbered 0..n-1 ("docno") in the order they
+ * were added.  A deletion file is a bitmap over those numbers.
+ */
+#ifndef RAG_SEGMENT_H
+#define RAG_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "error.h"
+
+#define RAG_SEG_VERSION 1
+#define RAG_SEG_BLOCK 128 /* postings per block */
+
+/* Section kinds. */
+enum rag_seg_kind {
+	SEC_RECORDS = 1,  /* the stored records, concatenated */
+	SEC_RECOFF = 2,   /* u64[n+1]: where each record starts in SEC_RECORDS */
+	SEC_IDTEXT = 3,   /* the ids, concatenated */
+	SEC_IDOFF = 4,    /* u32[n+1]: where each id starts in SEC_IDTEXT */
+	SEC_IDS = 5,      /* {u64 hash, u32 docno}[n], sorted by hash then docno */
+	SEC_DOCTEXT = 6,  /* the document ids, concatenated ("" for none) */
+	SEC_DOCOFF = 7,   /* u32[n+1]: where each document id starts */
+	SEC_DOCS = 8,     /* {u64 hash, u32 docno}[m], records that have a document */
+	SEC_HASHES = 9,   /* 16-byte content hashes [n] */
+	SEC_DOCLEN = 10,  /* u32[n]: terms in each record's text */
+	SEC_POSTINGS = 11, /* block directories and postings of every term */
+	SEC_TERMTEXT = 12, /* the terms, concatenated, in sorted order */
+	SEC_TERMS = 13,   /* rag_seg_term[t], sorted by term bytes */
+	SEC_NKINDS = 14
+	/* 16 (vectors) and 17 (graph) are reserved for vector search. */
+};
+
+/* A section flag: a reader that does not know the kind must refuse the file. */
+#define SEC_REQUIRED 1u
+
+/* One entry of the term dictionary, as stored (32 bytes). */
+typedef struct rag_seg_term {
+	uint64_t post_off; /* into SEC_POSTINGS */
+	uint32_t post_len;
+	uint32_t df;       /* records that contain the term */
+	uint32_t term_off; /* into SEC_TERMTEXT */
+	uint16_t term_len;
+	uint16_t reserved;
+	uint32_t max_tf;   /* the largest frequency in any record */
+	uint32_t min_dl;   /* the shortest record that contains the term */
+} rag_seg_term;
+
+/* A block header in a term's postings (16 bytes). */
+typedef struct rag_seg_block {
+	uint32_t last;   /* the last docno in the block */
+	uint32_t off;    /* where its postings start, from the end of the directory */
+	uint32_t max_tf; /* the largest frequency in the block */
+	uint32_t min_dl; /* the shortest record in the block */
+} rag_seg_block;
+
+typedef struct rag_seg rag_seg;
+
+/* Opens and maps a segment file.  NULL with err naming the file. */
+rag_seg *rag_seg_open(const char *path, rag_error *err);
+void rag_seg_close(rag_seg *s);
+
+const char *rag_seg_path(const rag_seg *s);
+uint32_t rag_seg_records(const rag_seg *s);
+uint64_t rag_seg_total_len(const rag_seg *s);
+uint64_t rag_seg_bytes(const rag_seg *s);
+uint32_t rag_seg_nterms(const rag_seg *s);
+
+/*
+ * Record i's stored JSON, id, document id and content hash.  -1 with err
+ * when the file is damaged.  Pointers are into the mapping.
+ */
+int rag_seg_record(const rag_seg *s, uint32_t i, const char **p, size_t *n, rag_error *err);
+int rag_seg_id(const rag_seg *s, uint32_t i, const char **p, size_t *n, rag_error *err);
+int rag_seg_doc(const rag_seg *s, uint32_t i, const char **p, size_t *n, rag_error *err);
+const unsigned char *rag_seg_hash(const rag_seg *s, uint32_t i);
+uint32_t rag_seg_doclen(const rag_seg *s, uint32_t i);
+
+/* 64-bit hash of an id or a document id, as the tables use. */
+uint64_t rag_seg_keyhash(const char *p, size_t n);
+
+/*
+ * Finds the records with id (which=SEC_IDS) or document id (SEC_DOCS)
+ * key: calls fn for each docno whose key is exactly key, in docno order.
+ * fn returns non-zero to stop.  Returns 0, fn's value, or -1.
+ */
+int rag_seg_find(const rag_seg *s, int which, const char *key, size_t len,
+		 int (*fn)(uint32_t docno, void *arg), void *arg, rag_error *err);
+
+/* Looks a term up: 1 with *t filled, 0 when absent, -1 when damaged. */
+int rag_seg_term_find(const rag_seg *s, const char *term, size_t len,
+		      rag_seg_term *t, rag_error *err);
+/* The i-th term of the dictionary and its bytes. */
+int rag_seg_term_at(const rag_seg *s, uint32_t i, rag_seg_term *t,
+		    const char **text, rag_error *err);
+
+/* A cursor over one term's postings. */
+typedef struct rag_postings {
+	const rag_seg *seg;
+	const unsigned char *dir;  /* block directory */
+	const unsigned char *data; /* postings data */
+	size_t data_len;
+	uint32_t nblocks, df;
+	uint32_t block;    /* current block */
+	uint32_t in_block; /* postings of the current block not yet decoded */
+	const unsigned char *p, *end; /* decoding position in the current block */
+	int64_t prev;      /* the docno decoded last, -1 before the first */
+	uint32_t docno;    /* current posting; RAG_POST_END when done */
+	uint32_t tf;
+} rag_postings;
+
+#define RAG_POST_END UINT32_MAX
+
+/* Positions c on the first posting of t.  -1 when damaged. */
+int rag_postings_open(rag_postings *c, const rag_seg *s, const rag_seg_term *t,
+		      rag_error *err);
+/* Moves to the next posting; docno RAG_POST_END at the end.  -1 when damaged. */
+int rag_postings_next(rag_postings *c, rag_error *err);
+/* Moves to the first posting with docno >= target, skipping whole blocks. */
+int rag_postings_advance(rag_postings *c, uint32_t target, rag_error *err);
+/* The block header of the current block. */
+void rag_postings_block(const rag_postings *c, rag_seg_block *b);
+
+/* Reads everything and checks every checksum and cross-reference. */
+int rag_seg_verify(const rag_seg *s, rag_error *err);
+
+/* ---- writing ---- */
+
+typedef struct rag_segw rag_segw;
+
+/*
+ * The builder: records are added one by one with their terms; then the
+ * segment is written.  Memory grows with the batch.
+ */
+rag_segw *rag_segw_new(rag_error *err);
+void rag_segw_free(rag_segw *w);
+/* Forgets everything added, keeping the memory. */
+void rag_segw_reset(rag_segw *w);
+uint32_t rag_segw_records(const rag_segw *w);
+
+/*
+ * Adds a record: returns its docno, or -1.  Then rag_segw_term for each
+ * term of its text, in any order, repeats included.
+ */
+long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
+		  const char *id, size_t id_len, const char *doc, size_t doc_len,
+		  const unsigned char hash[16], rag_error *err);
+int rag_segw_term(rag_segw *w, const char *term, size_t len, rag_error *err);
+/* The id and content hash of batch record i (pointers valid until the next add). */
+void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n);
+const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i);
+
+/*
+ * Writes the records added (except those whose docno is set in drop, a
+ * bitmap that may be NULL) as a segment file at path, fsynced.
+ */
+int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
+		   rag_error *err);
+
+/*
+ * Merges segs[0..n) into one segment at path, leaving out the records
+ * whose bit is set in del[i] (a bitmap, or NULL for none).
+ */
+int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
+		  const char *path, rag_error *err);
+
+/* ---- deletion files ---- */
+
+/*
+ * Writes a deletion bitmap for a segment of n records (ndel bits set),
+ * fsynced.
+ */
+int rag_del_write(const char *path, const unsigned char *bits, uint32_t n,
+		  uint32_t ndel, rag_error *err);
+/*
+ * Reads a deletion file for a segment of n records into a new bitmap
+ * (*bits, freed by the caller) of (n + 7) / 8 bytes; *ndel gets the
+ * number of bits set.  full also checks the checksum and the count.
+ */
+int rag_del_read(const char *path, uint32_t n, unsigned char **bits,
+		 uint32_t *ndel, int full, rag_error *err);
+
+static inline int rag_bit(const unsigned char *bits, uint32_t i)
+{
+	return bits && (bits[i >> 3] >> (i & 7)) & 1;
+}
+
+static inline void rag_bit_set(unsigned char *bits, uint32_t i)
+{
+	bits[i >> 3] |= (unsigned char)(1u << (i & 7));
+}
+
+#endif

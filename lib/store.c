@@ -1,0 +1,111 @@
+/*
+ * store.c - the store API, forwarded to the engine the location names.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "backend.h"
+
+void rag_store_settings_default(rag_store_settings *s)
+{
+	memset(s, 0, sizeof *s);
+	strcpy(s->analyzer, "english");
+	s->k1 = 0.9;
+	s->b = 0.4;
+}
+
+/*
+ * The engine for a location.  A location with a scheme ("name://...")
+ * names a remote engine; none is built in yet.
+ */
+static const rag_backend *engine(const char *location, rag_error *err)
+{
+	const char *colon = strstr(location, "://");
+
+	if (colon && colon > location && !memchr(location, '/', (size_t)(colon - location))) {
+		rag_error_set(err, RAG_EUSAGE, location, 0,
+			      "no store engine for \"%.*s://\" locations; a store is a directory",
+			      (int)(colon - location), location);
+		return NULL;
+	}
+	return &rag_backend_local;
+}
+
+rag_store *rag_store_open(const char *location, int flags, const rag_store_settings *want,
+			  unsigned set, rag_error *err)
+{
+	const rag_backend *be = engine(location, err);
+
+	return be ? be->open(location, flags, want, set, err) : NULL;
+}
+
+void rag_store_close(rag_store *s)
+{
+	if (s)
+		s->be->close(s);
+}
+
+const rag_store_settings *rag_store_settings_of(const rag_store *s)
+{
+	return s->be->settings(s);
+}
+
+int rag_store_add(rag_store *s, const rag_store_record *r, rag_error *err)
+{
+	return s->be->add(s, r, err);
+}
+
+int rag_store_delete(rag_store *s, const char *id, size_t len, rag_error *err)
+{
+	return s->be->del(s, id, len, err);
+}
+
+int rag_store_doc_begin(rag_store *s, const char *doc, size_t len, rag_error *err)
+{
+	return s->be->doc_begin(s, doc, len, err);
+}
+
+int rag_store_doc_end(rag_store *s, long *deleted, rag_error *err)
+{
+	return s->be->doc_end(s, deleted, err);
+}
+
+size_t rag_store_pending(const rag_store *s)
+{
+	return s->be->pending(s);
+}
+
+int rag_store_commit(rag_store *s, rag_error *err)
+{
+	return s->be->commit(s, err);
+}
+
+int rag_store_compact(rag_store *s, rag_error *err)
+{
+	return s->be->compact(s, err);
+}
+
+int rag_store_stats_get(rag_store *s, rag_store_stats *st, rag_error *err)
+{
+	return s->be->stats(s, st, err);
+}
+
+int rag_store_search(rag_store *s, const char *query, size_t len, const rag_search_opts *o,
+		     const rag_hit **hits, size_t *n, rag_error *err)
+{
+	return s->be->search(s, query, len, o, hits, n, err);
+}
+
+int rag_store_scan(rag_store *s, int (*fn)(const char *json, size_t len, void *arg),
+		   void *arg, rag_error *err)
+{
+	return s->be->scan(s, fn, arg, err);
+}
+
+int rag_store_check(const char *location, uint64_t *records, rag_error *err)
+{
+	const rag_backend *be = engine(location, err);
+
+	return be ? be->check(location, records, err) : -1;
+}

@@ -1,0 +1,1518 @@
+/*
+ * store_local.c - the local store: a directory of segments and a manifest.
+ *
+ *   STORE/MANIFEST                the committed state (see below)
+ *   STORE/LOCK                    held with flock(2) by the one writer
+ *   STORE/seg-NNNNNNNN.rseg       segments (segment.c)
+ *   STORE/seg-NNNNNNNN-GGGGGGGG.del  deletions of segment N as of state G
+ *
+ * MANIFEST is a 32-byte header (magic "\x89RAGMAN\n", u32 version, u32
+ * 0x01020304, u32 body length, u32 CRC-32C of the body, u64 generation)
+ * and a JSON body naming the settings and the live segments with their
+ * deletion files.  A commit writes its new files, fsyncs them, writes
+ * MANIFEST.tmp, fsyncs it, renames it over MANIFEST and fsyncs the
+ * directory; only then are the files the old state alone used removed.
+ * A crash at any moment leaves the old state or the new one; files a
+ * crashed writer left behind are removed by the next writer.
+ *
+ * Readers read MANIFEST and map the files it names.  Unlinking a mapped
+ * file does not disturb the mapping, so a reader keeps its snapshot while
+ * the writer moves on; a reader that finds a file already gone reads the
+ * newer MANIFEST and starts again.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "analyze.h"
+#include "backend.h"
+#include "bm25.h"
+#include "crc32c.h"
+#include "json.h"
+#include "segment.h"
+
+#define MAN_MAGIC "\x89RAGMAN\n"
+#define MAN_HEADER 32
+#define MAN_VERSION 1
+#define MAN_MAX (64u << 20)
+#define ENDIAN_MARK 0x01020304u
+#define MERGE_FACTOR 10 /* segments of one size class that are merged into one */
+#define OPEN_TRIES 50
+
+typedef struct lseg {
+	rag_seg *seg;
+	uint64_t no;         /* the segment's number, in its file name */
+	char *delname;       /* its deletion file, or NULL */
+	unsigned char *del;  /* the deletion bitmap, or NULL when none */
+	uint32_t ndel;
+	int dirty;           /* writer: deletions changed since the commit */
+	int fresh;           /* writer: written in this session */
+} lseg;
+
+/* One id, for the set of a document's old records (--replace-docs). */
+typedef struct cand {
+	size_t off, len;
+	uint64_t hash;
+	int touched;
+} cand;
+
+typedef struct local {
+	rag_store base;
+	char *dir;
+	char *path; /* scratch for file paths */
+	size_t path_cap;
+	int writer;
+	int lockfd;
+	int broken; /* a commit failed half-way: only closing is left */
+	rag_store_settings settings;
+	rag_analyzer *an;
+
+	lseg *segs;
+	size_t nsegs, segs_cap;
+	uint64_t generation, next_seg;
+	uint64_t manifest_bytes;
+
+	/* pending changes */
+	rag_segw *batch;
+	unsigned char *drop;
+	size_t drop_cap;
+	uint64_t *btab; /* batch ids: keyhash, with the docno in a side array */
+	uint32_t *bdoc; /* docno + 1; 0 for an empty slot */
+	size_t btab_size, bcount;
+	size_t pending;
+
+	/* the document being replaced */
+	int doc_open;
+	rag_buf cand_ids;
+	cand *cands;
+	size_t ncands, cands_cap;
+
+	/* search */
+	rag_hit *hits;
+	rag_bm25_hit *bhits;
+	size_t hits_cap;
+	rag_bm25_term *qterms;
+	size_t nqterms, qterms_cap;
+	rag_buf qtext;
+	size_t *qoff;
+	size_t qoff_cap;
+} local;
+
+static const char *fpath(local *l, const char *name)
+{
+	size_t need = strlen(l->dir) + strlen(name) + 2;
+
+	if (need > l->path_cap) {
+		char *p = realloc(l->path, need);
+		if (!p)
+			return NULL;
+		l->path = p;
+		l->path_cap = need;
+	}
+	snprintf(l->path, l->path_cap, "%s/%s", l->dir, name);
+	return l->path;
+}
+
+static void seg_name(char *buf, size_t size, uint64_t no)
+{
+	snprintf(buf, size, "seg-%08llu.rseg", (unsigned long long)no);
+}
+
+static void del_name(char *buf, size_t size, uint64_t no, uint64_t gen)
+{
+	snprintf(buf, size, "seg-%08llu-%08llu.del", (unsigned long long)no,
+		 (unsigned long long)gen);
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static int nomem(rag_error *err)
+{
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+}
+
+static void segs_free(lseg *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		rag_seg_close(v[i].seg);
+		free(v[i].delname);
+		free(v[i].del);
+	}
+	free(v);
+}
+
+/* ---- the manifest ---- */
+
+typedef struct manifest {
+	uint64_t generation, next_seg;
+	rag_store_settings settings;
+	size_t n;
+	struct mseg {
+		uint64_t no;
+		uint64_t records, deleted;
+		char *delname;
+	} *v;
+	uint64_t bytes;
+} manifest;
+
+static void manifest_free(manifest *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->v[i].delname);
+	free(m->v);
+	memset(m, 0, sizeof *m);
+}
+
+/* The number in a segment's (del 0) or deletion file's (del 1) name; -1 for other names. */
+static int parse_no(const char *name, uint64_t *no, int del)
+{
+	unsigned long long a, g = 0;
+	char canon[64];
+
+	if (strncmp(name, "seg-", 4) != 0)
+		return -1;
+	if (del ? sscanf(name, "seg-%8llu-%8llu", &a, &g) != 2 : sscanf(name, "seg-%8llu", &a) != 1)
+		return -1;
+	if (del)
+		del_name(canon, sizeof canon, a, g);
+	else
+		seg_name(canon, sizeof canon, a);
+	if (strcmp(canon, name) != 0)
+		return -1;
+	*no = a;
+	return 0;
+}
+
+/* 1 and m filled; 0 when there is no MANIFEST; -1 with err. */
+static int manifest_read(const char *dir, const char *path, manifest *m, rag_error *err)
+{
+	unsigned char h[MAN_HEADER];
+	char *body = NULL;
+	json_t *j = NULL;
+	struct stat st;
+	int fd, rc = -1;
+
+	memset(m, 0, sizeof *m);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return rag_error_sys(err, errno, path, "cannot open manifest");
+	}
+	if (fstat(fd, &st) < 0) {
+		rag_error_sys(err, errno, path, "cannot read manifest");
+		goto out;
+	}
+	if (st.st_size < MAN_HEADER || st.st_size > MAN_MAX) {
+		rag_error_set(err, RAG_EDATA, path, 0, "damaged manifest: %lld bytes",
+			      (long long)st.st_size);
+		goto out;
+	}
+	body = malloc((size_t)st.st_size + 1);
+	if (!body) {
+		nomem(err);
+		goto out;
+	}
+	for (size_t got = 0; got < (size_t)st.st_size;) {
+		ssize_t k = pread(fd, body + got, (size_t)st.st_size - got, (off_t)got);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			rag_error_sys(err, k < 0 ? errno : EIO, path, "cannot read manifest");
+			goto out;
+		}
+		got += (size_t)k;
+	}
+	memcpy(h, body, MAN_HEADER);
+	if (memcmp(h, MAN_MAGIC, 8) != 0) {
+		rag_error_set(err, RAG_EDATA, path, 0, "not a ragkit store manifest (bad magic number)");
+		goto out;
+	}
+	if (le32(h + 12) != ENDIAN_MARK) {
+		rag_error_set(err, RAG_EDATA, path, 0, "damaged manifest: bad byte-order mark");
+		goto out;
+	}
+	if (le32(h + 8) != MAN_VERSION) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "store format version %u; this ragkit reads version %d", le32(h + 8),
+			      MAN_VERSION);
+		goto out;
+	}
+	size_t blen = le32(h + 16);
+	if (blen != (size_t)st.st_size - MAN_HEADER) {
+		rag_error_set(err, RAG_EDATA, path, 0,
+			      "truncated or damaged manifest: the header says %zu bytes of body, the file has %zu",
+			      blen, (size_t)st.st_size - MAN_HEADER);
+		goto out;
+	}
+	if (rag_crc32c(0, body + MAN_HEADER, blen) != le32(h + 20)) {
+		rag_error_set(err, RAG_EDATA, path, 0, "damaged manifest: checksum mismatch");
+		goto out;
+	}
+	m->generation = (uint64_t)le32(h + 24) | (uint64_t)le32(h + 28) << 32;
+	m->bytes = (uint64_t)st.st_size;
+	{
+		rag_error e;
+		json_t *v, *segs;
+		const char *an;
+		j = rag_json_parse(body + MAN_HEADER, blen, &e);
+		if (!j || !json_is_object(j))
+			goto bad;
+		v = json_object_get(j, "generation");
+		if (!json_is_integer(v) || (uint64_t)json_integer_value(v) != m->generation)
+			goto bad;
+		v = json_object_get(j, "next_segment");
+		if (!json_is_integer(v) || json_integer_value(v) < 0)
+			goto bad;
+		m->next_seg = (uint64_t)json_integer_value(v);
+		v = json_object_get(j, "settings");
+		if (!json_is_object(v))
+			goto bad;
+		an = json_string_value(json_object_get(v, "analyzer"));
+		if (!an || strlen(an) >= sizeof m->settings.analyzer ||
+		    !json_is_number(json_object_get(v, "k1")) ||
+		    !json_is_number(json_object_get(v, "b")))
+			goto bad;
+		strcpy(m->settings.analyzer, an);
+		m->settings.k1 = json_number_value(json_object_get(v, "k1"));
+		m->settings.b = json_number_value(json_object_get(v, "b"));
+		segs = json_object_get(j, "segments");
+		if (!json_is_array(segs))
+			goto bad;
+		m->n = json_array_size(segs);
+		m->v = calloc(m->n + 1, sizeof *m->v);
+		if (!m->v) {
+			nomem(err);
+			goto out;
+		}
+		for (size_t i = 0; i < m->n; i++) {
+			json_t *s = json_array_get(segs, i), *f, *r, *d, *df;
+			uint64_t no;
+			f = json_object_get(s, "file");
+			r = json_object_get(s, "records");
+			d = json_object_get(s, "deleted");
+			df = json_object_get(s, "deletions");
+			if (!json_is_string(f) || !json_is_integer(r) || !json_is_integer(d) ||
+			    json_integer_value(r) < 0 || json_integer_value(d) < 0 ||
+			    json_integer_value(d) > json_integer_value(r) ||
+			    parse_no(json_string_value(f), &m->v[i].no, 0) < 0)
+				goto bad;
+			char want[64];
+			seg_name(want, sizeof want, m->v[i].no);
+			if (strcmp(want, json_string_value(f)) != 0 || m->v[i].no >= m->next_seg)
+				goto bad;
+			m->v[i].records = (uint64_t)json_integer_value(r);
+			m->v[i].deleted = (uint64_t)json_integer_value(d);
+			if (df && !json_is_null(df)) {
+				if (!json_is_string(df) || parse_no(json_string_value(df), &no, 1) < 0 ||
+				    no != m->v[i].no || !(m->v[i].delname = strdup(json_string_value(df)))) {
+					if (!json_is_string(df) || m->v[i].delname)
+						goto bad;
+					nomem(err);
+					goto out;
+				}
+			} else if (m->v[i].deleted) {
+				goto bad;
+			}
+			for (size_t k = 0; k < i; k++)
+				if (m->v[k].no == m->v[i].no)
+					goto bad;
+		}
+	}
+	(void)dir;
+	rc = 1;
+	goto out;
+bad:
+	rag_error_set(err, RAG_EDATA, path, 0, "damaged manifest: its contents are not a valid store description");
+out:
+	if (rc < 0)
+		manifest_free(m);
+	json_decref(j);
+	free(body);
+	close(fd);
+	return rc;
+}
+
+static int fsync_dir(const char *dir, rag_error *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return rag_error_sys(err, e, dir, "cannot sync store directory");
+	}
+	close(fd);
+	return 0;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t k = write(fd, c, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+/* Writes the writer's state as generation gen and makes it the committed one. */
+static int manifest_write(local *l, uint64_t gen, rag_error *err)
+{
+	rag_buf b;
+	unsigned char h[MAN_HEADER];
+	char tmp[PATH_MAX], name[64];
+	const char *final;
+	int fd = -1, rc = -1;
+
+	rag_buf_init(&b, MAN_MAX);
+	if (rag_buf_addf(&b, "{\"format\":\"ragkit-store\",\"version\":%d,\"generation\":%llu,"
+			     "\"next_segment\":%llu,\"settings\":{\"analyzer\":",
+			 MAN_VERSION, (unsigned long long)gen, (unsigned long long)l->next_seg) < 0 ||
+	    rag_json_add_string(&b, l->settings.analyzer, strlen(l->settings.analyzer)) < 0 ||
+	    rag_buf_adds(&b, ",\"k1\":") < 0 || rag_json_add_real(&b, l->settings.k1, 0) < 0 ||
+	    rag_buf_adds(&b, ",\"b\":") < 0 || rag_json_add_real(&b, l->settings.b, 0) < 0 ||
+	    rag_buf_adds(&b, "},\"segments\":[") < 0)
+		goto nomem;
+	for (size_t i = 0; i < l->nsegs; i++) {
+		seg_name(name, sizeof name, l->segs[i].no);
+		if (rag_buf_addf(&b, "%s{\"file\":\"%s\",\"records\":%u,\"deleted\":%u", i ? "," : "",
+				 name, rag_seg_records(l->segs[i].seg), l->segs[i].ndel) < 0)
+			goto nomem;
+		if (l->segs[i].delname &&
+		    rag_buf_addf(&b, ",\"deletions\":\"%s\"", l->segs[i].delname) < 0)
+			goto nomem;
+		if (rag_buf_addc(&b, '}') < 0)
+			goto nomem;
+	}
+	if (rag_buf_adds(&b, "]}\n") < 0)
+		goto nomem;
+	memcpy(h, MAN_MAGIC, 8);
+	put_le32(h + 8, MAN_VERSION);
+	put_le32(h + 12, ENDIAN_MARK);
+	put_le32(h + 16, (uint32_t)b.len);
+	put_le32(h + 20, rag_crc32c(0, b.data, b.len));
+	put_le32(h + 24, (uint32_t)gen);
+	put_le32(h + 28, (uint32_t)(gen >> 32));
+	snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", l->dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rag_error_sys(err, errno, tmp, "cannot create manifest");
+		goto out;
+	}
+	if (write_all(fd, h, sizeof h) < 0 || write_all(fd, b.data, b.len) < 0) {
+		rag_error_sys(err, errno ? errno : EIO, tmp, "cannot write manifest");
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		rag_error_sys(err, errno, tmp, "cannot sync manifest");
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rag_error_sys(err, errno, tmp, "cannot write manifest");
+		goto out;
+	}
+	fd = -1;
+	if (!(final = fpath(l, "MANIFEST")))
+		goto nomem;
+	if (rename(tmp, final) < 0) {
+		rag_error_sys(err, errno, final, "cannot replace manifest");
+		goto out;
+	}
+	if (fsync_dir(l->dir, err) < 0)
+		goto out;
+	l->generation = gen;
+	l->manifest_bytes = MAN_HEADER + b.len;
+	rc = 0;
+	goto out;
+nomem:
+	nomem(err);
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	rag_buf_free(&b);
+	return rc;
+}
+
+/*
+ * Opens the files m names.  1 on success; 0 when a file is missing (a
+ * writer replaced it: read the manifest again); -1 with err.
+ */
+static int open_state(local *l, const manifest *m, int full, rag_error *err)
+{
+	lseg *v = calloc(m->n + 1, sizeof *v);
+	char name[64];
+	const char *p;
+
+	if (!v)
+		return nomem(err);
+	for (size_t i = 0; i < m->n; i++) {
+		v[i].no = m->v[i].no;
+		seg_name(name, sizeof name, m->v[i].no);
+		if (!(p = fpath(l, name)))
+			goto nomem;
+		if (!(v[i].seg = rag_seg_open(p, err))) {
+			if (access(p, F_OK) < 0 && errno == ENOENT)
+				goto gone;
+			goto fail;
+		}
+		if (rag_seg_records(v[i].seg) != m->v[i].records) {
+			rag_error_set(err, RAG_EDATA, p, 0,
+				      "segment has %u records, the manifest says %llu",
+				      rag_seg_records(v[i].seg), (unsigned long long)m->v[i].records);
+			goto fail;
+		}
+		if (m->v[i].delname) {
+			if (!(v[i].delname = strdup(m->v[i].delname)) || !(p = fpath(l, v[i].delname)))
+				goto nomem;
+			if (rag_del_read(p, (uint32_t)m->v[i].records, &v[i].del, &v[i].ndel, full,
+					 err) < 0) {
+				if (access(p, F_OK) < 0 && errno == ENOENT)
+					goto gone;
+				goto fail;
+			}
+			if (v[i].ndel != m->v[i].deleted) {
+				rag_error_set(err, RAG_EDATA, p, 0,
+					      "deletion file has %u deletions, the manifest says %llu",
+					      v[i].ndel, (unsigned long long)m->v[i].deleted);
+				goto fail;
+			}
+		}
+	}
+	segs_free(l->segs, l->nsegs);
+	l->segs = v;
+	l->nsegs = l->segs_cap = m->n;
+	l->generation = m->generation;
+	l->next_seg = m->next_seg;
+	l->manifest_bytes = m->bytes;
+	return 1;
+gone:
+	segs_free(v, m->n);
+	return 0;
+nomem:
+	nomem(err);
+fail:
+	segs_free(v, m->n);
+	return -1;
+}
+
+/* Reads the manifest and opens the state it names.  0 when there is no store. */
+static int load(local *l, int full, rag_error *err)
+{
+	for (int tries = 0;; tries++) {
+		manifest m;
+		const char *p = fpath(l, "MANIFEST");
+		int r;
+		if (!p)
+			return nomem(err);
+		r = manifest_read(l->dir, p, &m, err);
+		if (r <= 0)
+			return r;
+		memcpy(&l->settings, &m.settings, sizeof l->settings);
+		r = open_state(l, &m, full, err);
+		manifest_free(&m);
+		if (r != 0)
+			return r < 0 ? -1 : 1;
+		if (tries >= OPEN_TRIES)
+			return rag_error_set(err, RAG_EIO, l->dir, 0,
+					     "the store keeps changing under the reader; try again");
+		usleep(1000);
+	}
+}
+
+/* Removes the files of our kinds that the committed state does not name. */
+static void sweep(local *l)
+{
+	DIR *d = opendir(l->dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		uint64_t no;
+		int keep = 0;
+		if (strcmp(e->d_name, "MANIFEST.tmp") == 0) {
+			keep = 0;
+		} else if (parse_no(e->d_name, &no, 0) == 0) {
+			for (size_t i = 0; i < l->nsegs && !keep; i++)
+				keep = l->segs[i].no == no;
+		} else if (parse_no(e->d_name, &no, 1) == 0) {
+			for (size_t i = 0; i < l->nsegs && !keep; i++)
+				keep = l->segs[i].delname && strcmp(l->segs[i].delname, e->d_name) == 0;
+		} else {
+			continue;
+		}
+		if (!keep) {
+			const char *p = fpath(l, e->d_name);
+			if (p)
+				unlink(p);
+		}
+	}
+	closedir(d);
+}
+
+/* ---- opening and closing ---- */
+
+static void local_close(rag_store *st)
+{
+	local *l = (local *)st;
+
+	if (!l)
+		return;
+	segs_free(l->segs, l->nsegs);
+	rag_segw_free(l->batch);
+	rag_analyzer_free(l->an);
+	if (l->lockfd >= 0)
+		close(l->lockfd); /* releases the lock */
+	free(l->drop);
+	free(l->btab);
+	free(l->bdoc);
+	rag_buf_free(&l->cand_ids);
+	free(l->cands);
+	free(l->hits);
+	free(l->bhits);
+	free(l->qterms);
+	free(l->qoff);
+	rag_buf_free(&l->qtext);
+	free(l->dir);
+	free(l->path);
+	free(l);
+}
+
+static int take_lock(local *l, int nowait, rag_error *err)
+{
+	const char *p = fpath(l, "LOCK");
+	char pid[32];
+
+	if (!p)
+		return nomem(err);
+	l->lockfd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (l->lockfd < 0)
+		return rag_error_sys(err, errno, p, "cannot open lock file");
+	if (flock(l->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return rag_error_sys(err, errno, p, "cannot lock store");
+		if (nowait) {
+			ssize_t k = pread(l->lockfd, pid, sizeof pid - 1, 0);
+			pid[k > 0 ? k : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			return rag_error_set(err, RAG_EIO, l->dir, 0,
+					     "store is locked by another writer%s%s%s",
+					     *pid ? " (process " : "", pid, *pid ? ")" : "");
+		}
+		while (flock(l->lockfd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				return rag_error_sys(err, errno, p, "cannot lock store");
+	}
+	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(l->lockfd, 0) == 0 && pwrite(l->lockfd, pid, strlen(pid), 0) < 0) {
+		/* the pid is only for messages */
+	}
+	return 0;
+}
+
+static int settings_differ(local *l, const rag_store_settings *want, unsigned set,
+			   rag_error *err)
+{
+	if (!want)
+		return 0;
+	if ((set & RAG_SET_ANALYZER) && strcmp(want->analyzer, l->settings.analyzer) != 0)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with analyzer \"%s\", not \"%s\"; a store keeps its settings",
+				     l->settings.analyzer, rag_quote(0, want->analyzer));
+	if ((set & RAG_SET_K1) && want->k1 != l->settings.k1)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with k1 %g, not %g; a store keeps its settings",
+				     l->settings.k1, want->k1);
+	if ((set & RAG_SET_B) && want->b != l->settings.b)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with b %g, not %g; a store keeps its settings",
+				     l->settings.b, want->b);
+	return 0;
+}
+
+static rag_store *local_open(const char *location, int flags, const rag_store_settings *want,
+			     unsigned set, rag_error *err)
+{
+	local *l = calloc(1, sizeof *l);
+	struct stat st;
+	int r;
+
+	if (!l || !(l->dir = strdup(location))) {
+		free(l);
+		nomem(err);
+		return NULL;
+	}
+	l->base.be = &rag_backend_local;
+	l->lockfd = -1;
+	l->writer = (flags & RAG_STORE_WRITE) != 0;
+	rag_buf_init(&l->cand_ids, 0);
+	rag_buf_init(&l->qtext, 0);
+	/* "kb/" and "kb" are the same store */
+	for (size_t n = strlen(l->dir); n > 1 && l->dir[n - 1] == '/'; n--)
+		l->dir[n - 1] = '\0';
+	if (stat(l->dir, &st) < 0) {
+		if (errno != ENOENT || !(flags & RAG_STORE_CREATE)) {
+			if (errno == ENOENT)
+				rag_error_set(err, RAG_EIO, l->dir, 0,
+					      "no such store (rag-index creates one)");
+			else
+				rag_error_sys(err, errno, l->dir, "cannot open store");
+			goto fail;
+		}
+		if (mkdir(l->dir, 0777) < 0 && errno != EEXIST) {
+			rag_error_sys(err, errno, l->dir, "cannot create store");
+			goto fail;
+		}
+	} else if (!S_ISDIR(st.st_mode)) {
+		rag_error_set(err, RAG_EIO, l->dir, 0, "not a store: not a directory");
+		goto fail;
+	}
+	if (l->writer && take_lock(l, (flags & RAG_STORE_NOWAIT) != 0, err) < 0)
+		goto fail;
+	r = load(l, 0, err);
+	if (r < 0)
+		goto fail;
+	if (r == 0) {
+		if (!(flags & RAG_STORE_CREATE) || !l->writer) {
+			rag_error_set(err, RAG_EIO, l->dir, 0,
+				      "not a store: it has no MANIFEST (rag-index creates one)");
+			goto fail;
+		}
+		rag_store_settings_default(&l->settings);
+		if (want) {
+			if (set & RAG_SET_ANALYZER)
+				snprintf(l->settings.analyzer, sizeof l->settings.analyzer, "%s",
+					 want->analyzer);
+			if (set & RAG_SET_K1)
+				l->settings.k1 = want->k1;
+			if (set & RAG_SET_B)
+				l->settings.b = want->b;
+		}
+		if (!(l->an = rag_analyzer_new(l->settings.analyzer, err)))
+			goto fail;
+		l->next_seg = 1;
+		sweep(l);
+		if (manifest_write(l, 0, err) < 0)
+			goto fail;
+	} else {
+		if (settings_differ(l, want, set, err) < 0)
+			goto fail;
+		if (!(l->an = rag_analyzer_new(l->settings.analyzer, err))) {
+			err->code = RAG_EDATA;
+			goto fail;
+		}
+		if (l->writer)
+			sweep(l);
+	}
+	if (l->writer && !(l->batch = rag_segw_new(err)))
+		goto fail;
+	return &l->base;
+fail:
+	local_close(&l->base);
+	return NULL;
+}
+
+static const rag_store_settings *local_settings(const rag_store *st)
+{
+	return &((const local *)st)->settings;
+}
+
+/* ---- writing ---- */
+
+static int need_writer(local *l, rag_error *err)
+{
+	if (!l->writer)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0, "store was opened for reading");
+	if (l->broken)
+		return rag_error_set(err, RAG_EIO, l->dir, 0,
+				     "an earlier commit failed; the store is at its last commit");
+	return 0;
+}
+
+/* The live batch record with this id: its docno, or -1. */
+static long batch_find(local *l, const char *id, size_t len, uint64_t h)
+{
+	if (!l->btab_size)
+		return -1;
+	for (size_t j = h & (l->btab_size - 1); l->bdoc[j]; j = (j + 1) & (l->btab_size - 1)) {
+		uint32_t d = l->bdoc[j] - 1;
+		const char *p;
+		size_t n;
+		if (l->btab[j] != h || rag_bit(l->drop, d))
+			continue;
+		rag_segw_id(l->batch, d, &p, &n);
+		if (n == len && memcmp(p, id, len) == 0)
+			return d;
+	}
+	return -1;
+}
+
+static int batch_insert(local *l, uint64_t h, uint32_t d)
+{
+	if (2 * (l->bcount + 1) > l->btab_size) {
+		size_t size = l->btab_size ? 2 * l->btab_size : 1024;
+		uint64_t *t = calloc(size, sizeof *t);
+		uint32_t *v = calloc(size, sizeof *v);
+		if (!t || !v) {
+			free(t);
+			free(v);
+			return -1;
+		}
+		for (size_t i = 0; i < l->btab_size; i++) {
+			if (!l->bdoc[i])
+				continue;
+			size_t j = l->btab[i] & (size - 1);
+			while (v[j])
+				j = (j + 1) & (size - 1);
+			t[j] = l->btab[i];
+			v[j] = l->bdoc[i];
+		}
+		free(l->btab);
+		free(l->bdoc);
+		l->btab = t;
+		l->bdoc = v;
+		l->btab_size = size;
+	}
+	size_t j = h & (l->btab_size - 1);
+	while (l->bdoc[j])
+		j = (j + 1) & (l->btab_size - 1);
+	l->btab[j] = h;
+	l->bdoc[j] = d + 1;
+	l->bcount++;
+	return 0;
+}
+
+typedef struct found {
+	const lseg *ls;
+	long docno;
+} found;
+
+static int found_fn(uint32_t docno, void *arg)
+{
+	found *f = arg;
+
+	if (rag_bit(f->ls->del, docno))
+		return 0;
+	f->docno = docno;
+	return 1;
+}
+
+/* The committed live record with this id: 1 with *seg and *docno, 0, or -1. */
+static int committed_find(local *l, const char *id, size_t len, size_t *seg, uint32_t *docno,
+			  rag_error *err)
+{
+	for (size_t i = l->nsegs; i-- > 0;) {
+		found f = {&l->segs[i], -1};
+		int r = rag_seg_find(l->segs[i].seg, SEC_IDS, id, len, found_fn, &f, err);
+		if (r < 0)
+			return -1;
+		if (r) {
+			*seg = i;
+			*docno = (uint32_t)f.docno;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int tombstone(local *l, size_t i, uint32_t docno, rag_error *err)
+{
+	lseg *s = &l->segs[i];
+
+	if (!s->del && !(s->del = calloc(((size_t)rag_seg_records(s->seg) + 7) / 8 + 1, 1)))
+		return nomem(err);
+	if (!rag_bit(s->del, docno)) {
+		rag_bit_set(s->del, docno);
+		s->ndel++;
+		s->dirty = 1;
+		l->pending++;
+	}
+	return 0;
+}
+
+static void touch(local *l, const char *id, size_t len)
+{
+	uint64_t h;
+
+	if (!l->doc_open || !l->ncands)
+		return;
+	h = rag_seg_keyhash(id, len);
+	for (size_t i = 0; i < l->ncands; i++)
+		if (l->cands[i].hash == h && l->cands[i].len == len &&
+		    memcmp(l->cand_ids.data + l->cands[i].off, id, len) == 0)
+			l->cands[i].touched = 1;
+}
+
+static int term_cb(const char *term, size_t len, void *arg)
+{
+	void **a = arg;
+
+	return rag_segw_term(a[0], term, len, a[1]) < 0 ? -1 : 0;
+}
+
+static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
+{
+	local *l = (local *)st;
+	uint64_t h;
+	long bd;
+	size_t seg;
+	uint32_t docno;
+	int outcome = RAG_STORE_ADDED, found_it;
+
+	if (need_writer(l, err) < 0)
+		return -1;
+	if (!r->id_len)
+		return rag_error_set(err, RAG_EDATA, NULL, 0, "record has an empty id");
+	h = rag_seg_keyhash(r->id, r->id_len);
+	touch(l, r->id, r->id_len);
+	bd = batch_find(l, r->id, r->id_len, h);
+	if (bd >= 0) {
+		if (memcmp(rag_segw_hash(l->batch, (uint32_t)bd), r->hash, 16) == 0)
+			return RAG_STORE_UNCHANGED;
+		rag_bit_set(l->drop, (uint32_t)bd);
+		outcome = RAG_STORE_UPDATED;
+	} else {
+		found_it = committed_find(l, r->id, r->id_len, &seg, &docno, err);
+		if (found_it < 0)
+			return -1;
+		if (found_it) {
+			if (memcmp(rag_seg_hash(l->segs[seg].seg, docno), r->hash, 16) == 0)
+				return RAG_STORE_UNCHANGED;
+			if (tombstone(l, seg, docno, err) < 0)
+				return -1;
+			l->pending--; /* counted with the add below */
+			outcome = RAG_STORE_UPDATED;
+		}
+	}
+	long d = rag_segw_add(l->batch, r->json, r->json_len, r->id, r->id_len, r->doc,
+			      r->doc_len, r->hash, err);
+	if (d < 0)
+		return -1;
+	if (rag_array_reserve(&l->drop, &l->drop_cap, (size_t)d / 8 + 1, 1) < 0)
+		return nomem(err);
+	if (d % 8 == 0)
+		l->drop[d / 8] = 0;
+	if (batch_insert(l, h, (uint32_t)d) < 0)
+		return nomem(err);
+	void *arg[2] = {l->batch, err};
+	int rc = rag_analyze(l->an, r->text, r->text_len, term_cb, arg, err);
+	if (rc != 0)
+		return -1;
+	l->pending++;
+	return outcome;
+}
+
+static int local_delete(rag_store *st, const char *id, size_t len, rag_error *err)
+{
+	local *l = (local *)st;
+	size_t seg;
+	uint32_t docno;
+	long bd;
+	int r;
+
+	if (need_writer(l, err) < 0)
+		return -1;
+	bd = batch_find(l, id, len, rag_seg_keyhash(id, len));
+	if (bd >= 0) {
+		rag_bit_set(l->drop, (uint32_t)bd);
+		l->pending++;
+		return 1;
+	}
+	r = committed_find(l, id, len, &seg, &docno, err);
+	if (r <= 0)
+		return r;
+	return tombstone(l, seg, docno, err) < 0 ? -1 : 1;
+}
+
+typedef struct cand_ctx {
+	local *l;
+	const rag_seg *seg;
+	const unsigned char *del;
+	rag_error *err;
+} cand_ctx;
+
+static int cand_fn(uint32_t docno, void *arg)
+{
+	cand_ctx *c = arg;
+	local *l = c->l;
+	const char *p;
+	size_t n;
+
+	if (rag_bit(c->del, docno))
+		return 0;
+	if (rag_seg_id(c->seg, docno, &p, &n, c->err) < 0)
+		return -1;
+	if (rag_array_reserve(&l->cands, &l->cands_cap, l->ncands + 1, sizeof *l->cands) < 0)
+		return nomem(c->err);
+	l->cands[l->ncands] = (cand){l->cand_ids.len, n, rag_seg_keyhash(p, n), 0};
+	if (rag_buf_add(&l->cand_ids, p, n) < 0)
+		return nomem(c->err);
+	l->ncands++;
+	return 0;
+}
+
+static int local_doc_end(rag_store *st, long *deleted, rag_error *err)
+{
+	local *l = (local *)st;
+	long n = 0;
+
+	if (deleted)
+		*deleted = 0;
+	if (need_writer(l, err) < 0)
+		return -1;
+	if (!l->doc_open)
+		return 0;
+	l->doc_open = 0;
+	for (size_t i = 0; i < l->ncands; i++) {
+		int r;
+		if (l->cands[i].touched)
+			continue;
+		r = local_delete(st, l->cand_ids.data + l->cands[i].off, l->cands[i].len, err);
+		if (r < 0)
+			return -1;
+		n += r;
+	}
+	l->ncands = 0;
+	rag_buf_truncate(&l->cand_ids, 0);
+	if (deleted)
+		*deleted = n;
+	return 0;
+}
+
+static int local_doc_begin(rag_store *st, const char *doc, size_t len, rag_error *err)
+{
+	local *l = (local *)st;
+
+	if (need_writer(l, err) < 0 || local_doc_end(st, NULL, err) < 0)
+		return -1;
+	/* The records of doc from before this session: the ones it may replace. */
+	for (size_t i = 0; i < l->nsegs; i++) {
+		cand_ctx c = {l, l->segs[i].seg, l->segs[i].del, err};
+		if (l->segs[i].fresh)
+			continue;
+		if (rag_seg_find(l->segs[i].seg, SEC_DOCS, doc, len, cand_fn, &c, err) < 0)
+			return -1;
+	}
+	l->doc_open = 1;
+	return 0;
+}
+
+static size_t local_pending(const rag_store *st)
+{
+	return ((const local *)st)->pending;
+}
+
+/* Segments that are merged away, or deletion files replaced: removed after the commit. */
+typedef struct oldfiles {
+	char **v;
+	size_t n, cap;
+} oldfiles;
+
+static int old_add(oldfiles *o, const char *name)
+{
+	if (rag_array_reserve(&o->v, &o->cap, o->n + 1, sizeof *o->v) < 0 ||
+	    !(o->v[o->n] = strdup(name)))
+		return -1;
+	o->n++;
+	return 0;
+}
+
+static void old_remove(local *l, oldfiles *o)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		const char *p = fpath(l, o->v[i]);
+		if (p)
+			unlink(p);
+		free(o->v[i]);
+	}
+	free(o->v);
+	memset(o, 0, sizeof *o);
+}
+
+static void old_free(oldfiles *o)
+{
+	for (size_t i = 0; i < o->n; i++)
+		free(o->v[i]);
+	free(o->v);
+	memset(o, 0, sizeof *o);
+}
+
+static int merge(local *l, size_t *idx, size_t n, rag_error *err);
+
+/* The size class of a segment, by live records: 0 up to 9, 1 up to 99, ... */
+static int size_class(const lseg *s)
+{
+	uint64_t live = rag_seg_records(s->seg) - s->ndel;
+	int c = 0;
+
+	while (live >= 10) {
+		live /= 10;
+		c++;
+	}
+	return c;
+}
+
+/* Merges segments of one size class while there are MERGE_FACTOR of them. */
+static int maybe_merge(local *l, rag_error *err)
+{
+	for (;;) {
+		size_t idx[64], n = 0;
+		int cls = -1;
+		for (int c = 0; c < 12 && cls < 0; c++) {
+			n = 0;
+			for (size_t i = 0; i < l->nsegs && n < 64; i++)
+				if (size_class(&l->segs[i]) == c)
+					idx[n++] = i;
+			if (n >= MERGE_FACTOR)
+				cls = c;
+		}
+		if (cls < 0)
+			return 0;
+		if (merge(l, idx, n, err) < 0)
+			return -1;
+	}
+}
+
+static int local_commit(rag_store *st, rag_error *err)
+{
+	local *l = (local *)st;
+	uint64_t gen;
+	oldfiles old = {0};
+	char name[64];
+	const char *p;
+	uint32_t live = 0;
+
+	if (need_writer(l, err) < 0)
+		return -1;
+	if (!l->pending)
+		return 0;
+	gen = l->generation + 1;
+	for (uint32_t i = 0; i < rag_segw_records(l->batch); i++)
+		live += !rag_bit(l->drop, i);
+	if (live) {
+		lseg ns = {0};
+		seg_name(name, sizeof name, l->next_seg);
+		if (!(p = fpath(l, name)))
+			goto nomem;
+		if (rag_array_reserve(&l->segs, &l->segs_cap, l->nsegs + 1, sizeof *l->segs) < 0)
+			goto nomem;
+		if (rag_segw_write(l->batch, l->drop, p, err) < 0)
+			goto broken;
+		if (!(ns.seg = rag_seg_open(p, err)))
+			goto broken;
+		ns.no = l->next_seg++;
+		ns.fresh = 1;
+		l->segs[l->nsegs++] = ns;
+	}
+	for (size_t i = 0; i < l->nsegs; i++) {
+		lseg *s = &l->segs[i];
+		if (!s->dirty)
+			continue;
+		if (s->delname && old_add(&old, s->delname) < 0)
+			goto nomem;
+		free(s->delname);
+		s->delname = NULL;
+		if (s->ndel == rag_seg_records(s->seg))
+			continue; /* every record deleted: the segment goes below */
+		del_name(name, sizeof name, s->no, gen);
+		if (!(s->delname = strdup(name)) || !(p = fpath(l, name)))
+			goto nomem;
+		if (rag_del_write(p, s->del, rag_seg_records(s->seg), s->ndel, err) < 0)
+			goto broken;
+	}
+	/* segments with nothing left in them */
+	for (size_t i = 0; i < l->nsegs;) {
+		lseg *s = &l->segs[i];
+		if (s->ndel == rag_seg_records(s->seg)) {
+			seg_name(name, sizeof name, s->no);
+			if (old_add(&old, name) < 0)
+				goto nomem;
+			rag_seg_close(s->seg);
+			free(s->del);
+			free(s->delname);
+			memmove(s, s + 1, (l->nsegs - i - 1) * sizeof *s);
+			l->nsegs--;
+			continue;
+		}
+		i++;
+	}
+	if (manifest_write(l, gen, err) < 0)
+		goto broken;
+	for (size_t i = 0; i < l->nsegs; i++)
+		l->segs[i].dirty = 0;
+	old_remove(l, &old);
+	rag_segw_reset(l->batch);
+	if (l->btab)
+		memset(l->bdoc, 0, l->btab_size * sizeof *l->bdoc);
+	l->bcount = 0;
+	l->pending = 0;
+	return maybe_merge(l, err);
+nomem:
+	nomem(err);
+broken:
+	/* The committed state on disk is the last one; this writer cannot go on. */
+	l->broken = 1;
+	old_free(&old);
+	return -1;
+}
+
+/* Merges segments idx[0..n) (ascending) into one and commits the result. */
+static int merge(local *l, size_t *idx, size_t n, rag_error *err)
+{
+	rag_seg **segs = calloc(n + 1, sizeof *segs);
+	const unsigned char **del = calloc(n + 1, sizeof *del);
+	oldfiles old = {0};
+	char name[64];
+	const char *p;
+	lseg ns = {0};
+	uint64_t live = 0;
+	int rc = -1;
+
+	ns.fresh = 1;
+	if (!segs || !del)
+		goto nomem;
+	for (size_t i = 0; i < n; i++) {
+		lseg *s = &l->segs[idx[i]];
+		segs[i] = s->seg;
+		del[i] = s->del;
+		ns.fresh &= s->fresh;
+		live += rag_seg_records(s->seg) - s->ndel;
+		seg_name(name, sizeof name, s->no);
+		if (old_add(&old, name) < 0 || (s->delname && old_add(&old, s->delname) < 0))
+			goto nomem;
+	}
+	if (live) {
+		seg_name(name, sizeof name, l->next_seg);
+		if (!(p = fpath(l, name)))
+			goto nomem;
+		if (rag_seg_merge(segs, del, n, p, err) < 0)
+			goto broken;
+		if (!(ns.seg = rag_seg_open(p, err)))
+			goto broken;
+		ns.no = l->next_seg++;
+	}
+	/* the merged segment takes the place of the first one merged */
+	for (size_t i = n; i-- > 0;) {
+		lseg *s = &l->segs[idx[i]];
+		rag_seg_close(s->seg);
+		free(s->del);
+		free(s->delname);
+		if (i == 0 && live) {
+			*s = ns;
+			continue;
+		}
+		memmove(s, s + 1, (l->nsegs - idx[i] - 1) * sizeof *s);
+		l->nsegs--;
+	}
+	if (manifest_write(l, l->generation + 1, err) < 0)
+		goto broken;
+	old_remove(l, &old);
+	rc = 0;
+	goto out;
+nomem:
+	nomem(err);
+broken:
+	l->broken = 1;
+out:
+	old_free(&old);
+	free(segs);
+	free(del);
+	return rc;
+}
+
+static int local_compact(rag_store *st, rag_error *err)
+{
+	local *l = (local *)st;
+	size_t *idx;
+	int need = 0, rc;
+
+	if (local_doc_end(st, NULL, err) < 0 || local_commit(st, err) < 0)
+		return -1;
+	for (size_t i = 0; i < l->nsegs; i++)
+		need |= l->segs[i].ndel > 0;
+	if (l->nsegs < 2 && !need)
+		return 0;
+	if (!(idx = calloc(l->nsegs + 1, sizeof *idx)))
+		return nomem(err);
+	for (size_t i = 0; i < l->nsegs; i++)
+		idx[i] = i;
+	rc = merge(l, idx, l->nsegs, err);
+	free(idx);
+	return rc;
+}
+
+/* ---- reading ---- */
+
+static int local_stats(rag_store *st, rag_store_stats *s, rag_error *err)
+{
+	local *l = (local *)st;
+
+	memset(s, 0, sizeof *s);
+	s->segments = l->nsegs;
+	s->generation = l->generation;
+	s->bytes = l->manifest_bytes;
+	for (size_t i = 0; i < l->nsegs; i++) {
+		uint32_t n = rag_seg_records(l->segs[i].seg);
+		s->records += n - l->segs[i].ndel;
+		s->deleted += l->segs[i].ndel;
+		s->bytes += rag_seg_bytes(l->segs[i].seg);
+		if (l->segs[i].delname)
+			s->bytes += 32 + ((uint64_t)n + 7) / 8;
+	}
+	(void)err;
+	return 0;
+}
+
+static int qterm_cb(const char *term, size_t len, void *arg)
+{
+	local *l = arg;
+
+	for (size_t i = 0; i < l->nqterms; i++)
+		if (l->qterms[i].len == len && memcmp(l->qtext.data + l->qoff[i], term, len) == 0) {
+			l->qterms[i].qtf++;
+			return 0;
+		}
+	if (rag_array_reserve(&l->qterms, &l->qterms_cap, l->nqterms + 1, sizeof *l->qterms) < 0 ||
+	    rag_array_reserve(&l->qoff, &l->qoff_cap, l->nqterms + 1, sizeof *l->qoff) < 0)
+		return 1;
+	l->qoff[l->nqterms] = l->qtext.len;
+	l->qterms[l->nqterms++] = (rag_bm25_term){NULL, len, 1};
+	return rag_buf_add(&l->qtext, term, len) < 0 ? 1 : 0;
+}
+
+static int local_search(rag_store *st, const char *query, size_t len, const rag_search_opts *o,
+			const rag_hit **hits, size_t *n, rag_error *err)
+{
+	local *l = (local *)st;
+	rag_seg **segs = NULL;
+	const unsigned char **del = NULL;
+	size_t nb = 0;
+	int rc = -1, r;
+
+	*hits = NULL;
+	*n = 0;
+	if (o->mode != RAG_MODE_LEXICAL)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0, "this store only has lexical search");
+	l->nqterms = 0;
+	rag_buf_truncate(&l->qtext, 0);
+	r = rag_analyze(l->an, query, len, qterm_cb, l, err);
+	if (r > 0)
+		return nomem(err);
+	if (r < 0)
+		return -1;
+	for (size_t i = 0; i < l->nqterms; i++)
+		l->qterms[i].term = l->qtext.data + l->qoff[i];
+	if (o->k > l->hits_cap) {
+		rag_hit *h = realloc(l->hits, o->k * sizeof *h);
+		if (h)
+			l->hits = h;
+		rag_bm25_hit *b = realloc(l->bhits, o->k * sizeof *b);
+		if (b)
+			l->bhits = b;
+		if (!h || !b)
+			return nomem(err);
+		l->hits_cap = o->k;
+	}
+	segs = calloc(l->nsegs + 1, sizeof *segs);
+	del = calloc(l->nsegs + 1, sizeof *del);
+	if (!segs || !del) {
+		nomem(err);
+		goto out;
+	}
+	for (size_t i = 0; i < l->nsegs; i++) {
+		segs[i] = l->segs[i].seg;
+		del[i] = l->segs[i].del;
+	}
+	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
+			    l->settings.b, o->k, o->exhaustive, l->bhits, &nb, err) < 0)
+		goto out;
+	for (size_t i = 0; i < nb; i++) {
+		rag_hit *h = &l->hits[i];
+		if (rag_seg_record(segs[l->bhits[i].seg], l->bhits[i].docno, &h->json,
+				   &h->json_len, err) < 0)
+			goto out;
+		h->score = l->bhits[i].score;
+	}
+	*hits = l->hits;
+	*n = nb;
+	rc = 0;
+out:
+	free(segs);
+	free(del);
+	return rc;
+}
+
+static int local_scan(rag_store *st, int (*fn)(const char *json, size_t len, void *arg),
+		      void *arg, rag_error *err)
+{
+	local *l = (local *)st;
+
+	for (size_t i = 0; i < l->nsegs; i++) {
+		uint32_t n = rag_seg_records(l->segs[i].seg);
+		for (uint32_t d = 0; d < n; d++) {
+			const char *p;
+			size_t len;
+			int r;
+			if (rag_bit(l->segs[i].del, d))
+				continue;
+			if (rag_seg_record(l->segs[i].seg, d, &p, &len, err) < 0)
+				return -1;
+			if ((r = fn(p, len, arg)) != 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* ---- checking ---- */
+
+typedef struct idref {
+	uint64_t hash;
+	uint32_t seg, docno;
+} idref;
+
+static int idref_cmp(const void *a, const void *b)
+{
+	const idref *x = a, *y = b;
+
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int local_check(const char *location, uint64_t *records, rag_error *err)
+{
+	local *l;
+	idref *refs = NULL;
+	size_t nrefs = 0;
+	int rc = -1, r;
+
+	if (records)
+		*records = 0;
+	l = calloc(1, sizeof *l);
+	if (!l || !(l->dir = strdup(location))) {
+		free(l);
+		return nomem(err);
+	}
+	l->base.be = &rag_backend_local;
+	l->lockfd = -1;
+	rag_buf_init(&l->cand_ids, 0);
+	rag_buf_init(&l->qtext, 0);
+	r = load(l, 1, err);
+	if (r == 0)
+		rag_error_set(err, RAG_EDATA, location, 0, "not a store: it has no MANIFEST");
+	if (r <= 0)
+		goto out;
+	{
+		rag_analyzer *a = rag_analyzer_new(l->settings.analyzer, err);
+		if (!a) {
+			rag_error_set(err, RAG_EDATA, fpath(l, "MANIFEST"), 0,
+				      "the manifest names an unknown analyzer \"%s\"",
+				      rag_quote(0, l->settings.analyzer));
+			goto out;
+		}
+		rag_analyzer_free(a);
+	}
+	if (!(l->settings.k1 >= 0) || !(l->settings.b >= 0 && l->settings.b <= 1)) {
+		rag_error_set(err, RAG_EDATA, fpath(l, "MANIFEST"), 0, "the manifest's BM25 settings are out of range");
+		goto out;
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < l->nsegs; i++) {
+		if (rag_seg_verify(l->segs[i].seg, err) < 0)
+			goto out;
+		total += rag_seg_records(l->segs[i].seg) - l->segs[i].ndel;
+	}
+	refs = malloc((total + 1) * sizeof *refs);
+	if (!refs) {
+		nomem(err);
+		goto out;
+	}
+	for (size_t i = 0; i < l->nsegs; i++) {
+		uint32_t n = rag_seg_records(l->segs[i].seg);
+		for (uint32_t d = 0; d < n; d++) {
+			const char *p;
+			size_t len;
+			if (rag_bit(l->segs[i].del, d))
+				continue;
+			if (rag_seg_id(l->segs[i].seg, d, &p, &len, err) < 0)
+				goto out;
+			refs[nrefs++] = (idref){rag_seg_keyhash(p, len), (uint32_t)i, d};
+		}
+	}
+	qsort(refs, nrefs, sizeof *refs, idref_cmp);
+	for (size_t i = 1; i < nrefs; i++) {
+		const char *a, *b;
+		size_t na, nb;
+		if (refs[i].hash != refs[i - 1].hash)
+			continue;
+		for (size_t j = i; j-- > 0 && refs[j].hash == refs[i].hash;) {
+			if (rag_seg_id(l->segs[refs[i].seg].seg, refs[i].docno, &a, &na, err) < 0 ||
+			    rag_seg_id(l->segs[refs[j].seg].seg, refs[j].docno, &b, &nb, err) < 0)
+				goto out;
+			if (na == nb && memcmp(a, b, na) == 0) {
+				char id[128];
+				snprintf(id, sizeof id, "%.*s", (int)(na < 100 ? na : 100), a);
+				rag_error_set(err, RAG_EDATA, location, 0,
+					      "damaged store: id \"%s\" is live in both %s and %s",
+					      rag_quote(0, id), rag_seg_path(l->segs[refs[j].seg].seg),
+					      rag_seg_path(l->segs[refs[i].seg].seg));
+				goto out;
+			}
+		}
+	}
+	if (records)
+		*records = total;
+	rc = 0;
+out:
+	free(refs);
+	local_close(&l->base);
+	return rc;
+}
+
+const rag_backend rag_backend_local = {
+	"local",
+	local_open,
+	local_close,
+	local_settings,
+	local_add,
+	local_delete,
+	local_doc_begin,
+	local_doc_end,
+	local_pending,
+	local_commit,
+	local_compact,
+	local_stats,
+	local_search,
+	local_scan,
+	local_check,
+};
