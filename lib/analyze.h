@@ -8,8 +8,10 @@
  *
  * Analyzers (rag-store(5) documents them for users):
  *   english  Unicode-aware words, lower-cased; the possessive "'s" removed;
- *            English stop words; Porter stemming.  The default.
- *   snowball as english, with the Snowball English ("Porter2") stemmer.
+ *            the function words of general English dropped (127 of them);
+ *            the Snowball English ("Porter2") stemmer.  The default.
+ *   lucene   as Lucene's English analyzer: the same words, Lucene's 33 stop
+ *            words, Porter's stemmer; for comparing with Lucene-based systems.
  *   simple   Unicode-aware words, lower-cased; no stop words, no stemming.
  *   none     exact terms: the text split at white space, nothing else.
  *

@@ -43,7 +43,8 @@ enum rag_seg_kind {
 	SEC_POSTINGS = 11, /* block directories and postings of every term */
 	SEC_TERMTEXT = 12, /* the terms, concatenated, in sorted order */
 	SEC_TERMS = 13,   /* rag_seg_term[t], sorted by term bytes */
-	SEC_NKINDS = 14
+	SEC_IDBLOOM = 14, /* a blocked Bloom filter of the ids, 64-byte blocks */
+	SEC_NKINDS = 15
 	/* 16 (vectors) and 17 (graph) are reserved for vector search. */
 };
 

@@ -441,6 +441,9 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 		goto out;
 	}
 	fd = -1;
+	/* the new files' names first, so that the manifest never names a lost one */
+	if (fsync_dir(l->dir, err) < 0)
+		goto out;
 	if (!(final = fpath(l, "MANIFEST")))
 		goto nomem;
 	if (rename(tmp, final) < 0) {
