@@ -7,7 +7,8 @@
  *
  * with idf(t) = ln(1 + (N - df + 0.5) / (df + 0.5)), where qtf is how
  * often t occurs in the query, tf how often in the record, dl the
- * record's length in terms, and N, df and avgdl are taken over all the
+ * record's length in terms rounded as Lucene stores it (exact below 24,
+ * then to four significant bits), and N, df and avgdl are taken over all the
  * segments together, so that a score does not depend on how the records
  * were batched.  As in Lucene, records deleted but not yet compacted away
  * still count in N, df and avgdl.

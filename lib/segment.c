@@ -63,6 +63,15 @@ static inline uint64_t get64(const unsigned char *p)
 	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
+static inline uint64_t get64be(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
 static inline void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;
@@ -289,7 +298,9 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 	    check_size(s, SEC_HASHES, 16 * n, err) < 0 ||
 	    check_size(s, SEC_DOCLEN, 4 * n, err) < 0 ||
 	    check_size(s, SEC_TERMS, 32 * nterms, err) < 0 ||
-	    check_size(s, SEC_IDBLOOM, 64 * bloom_blocks(n), err) < 0)
+	    check_size(s, SEC_IDBLOOM, 64 * bloom_blocks(n), err) < 0 ||
+	    check_size(s, SEC_TERMINDEX,
+		       8 * ((nterms + RAG_SEG_TERM_STRIDE - 1) / RAG_SEG_TERM_STRIDE), err) < 0)
 		goto fail;
 	if (s->sec[SEC_DOCS].len % 12 || s->sec[SEC_DOCS].len > 12 * n) {
 		damaged(s, err, "bad size of the document table");
@@ -430,11 +441,49 @@ int rag_seg_term_at(const rag_seg *s, uint32_t i, rag_seg_term *t,
 	return 0;
 }
 
+/* The first eight bytes of a term, zero-padded, as a big-endian number. */
+static inline uint64_t term_prefix(const char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		v = v << 8 | (i < n ? (unsigned char)p[i] : 0);
+	return v;
+}
+
 int rag_seg_term_find(const rag_seg *s, const char *term, size_t len,
 		      rag_seg_term *t, rag_error *err)
 {
-	size_t lo = 0, hi = s->nterms;
+	const unsigned char *ix = s->sec[SEC_TERMINDEX].p;
+	size_t nix = s->sec[SEC_TERMINDEX].len / 8, a = 0, b = nix;
+	uint64_t kp = term_prefix(term, len);
+	size_t lo, hi;
 
+	/*
+	 * The index narrows the search to the stretch between the last
+	 * indexed term with a smaller prefix and the first with a larger one,
+	 * so that a lookup touches a few pages, not a path across the whole
+	 * dictionary.
+	 */
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (get64be(ix + 8 * mid) < kp)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	lo = a ? (a - 1) * RAG_SEG_TERM_STRIDE : 0;
+	b = nix;
+	while (a < b) {
+		size_t mid = a + (b - a) / 2;
+		if (get64be(ix + 8 * mid) <= kp)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	hi = a < nix ? a * RAG_SEG_TERM_STRIDE : s->nterms;
+	if (hi > s->nterms || lo > hi)
+		return damaged(s, err, "bad term index");
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const char *p;
@@ -907,6 +956,7 @@ typedef struct termacc {
 	rag_buf entries; /* 32-byte rag_seg_term entries, as stored */
 	rag_buf text;
 	rag_buf post;    /* one term's encoded postings */
+	rag_buf index;   /* the prefix of every RAG_SEG_TERM_STRIDE-th term */
 	uint64_t post_off;
 	uint32_t nterms;
 } termacc;
@@ -987,6 +1037,14 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 				     "segment too large: over 4 GiB of terms");
 	if (rag_buf_add(&acc->entries, e, 32) < 0 || rag_buf_add(&acc->text, term, len) < 0)
 		goto nomem;
+	if (acc->nterms % RAG_SEG_TERM_STRIDE == 0) {
+		unsigned char pb[8];
+		uint64_t v = term_prefix(term, len);
+		for (int i = 7; i >= 0; i--, v >>= 8)
+			pb[i] = (unsigned char)v;
+		if (rag_buf_add(&acc->index, pb, 8) < 0)
+			goto nomem;
+	}
 	acc->post_off += b->len;
 	acc->nterms++;
 	return fw_put(w, b->data, b->len);
@@ -1000,6 +1058,7 @@ static void termacc_init(termacc *a)
 	rag_buf_init(&a->entries, 0);
 	rag_buf_init(&a->text, 0);
 	rag_buf_init(&a->post, 0);
+	rag_buf_init(&a->index, 0);
 }
 
 static void termacc_free(termacc *a)
@@ -1007,6 +1066,7 @@ static void termacc_free(termacc *a)
 	rag_buf_free(&a->entries);
 	rag_buf_free(&a->text);
 	rag_buf_free(&a->post);
+	rag_buf_free(&a->index);
 }
 
 /* Ends the postings section and writes the term text and dictionary. */
@@ -1017,6 +1077,9 @@ static int finish_terms(fw *w, termacc *acc)
 		return -1;
 	fw_end(w);
 	if (fw_begin(w, SEC_TERMS) < 0 || fw_put(w, acc->entries.data, acc->entries.len) < 0)
+		return -1;
+	fw_end(w);
+	if (fw_begin(w, SEC_TERMINDEX) < 0 || fw_put(w, acc->index.data, acc->index.len) < 0)
 		return -1;
 	fw_end(w);
 	return 0;
@@ -1762,6 +1825,12 @@ int rag_seg_verify(const rag_seg *s, rag_error *err)
 				verr(s, err, "the term dictionary is out of order at term %u", i);
 				goto out;
 			}
+		}
+		if (i % RAG_SEG_TERM_STRIDE == 0 &&
+		    get64be(s->sec[SEC_TERMINDEX].p + 8 * (size_t)(i / RAG_SEG_TERM_STRIDE)) !=
+			    term_prefix(text, t.term_len)) {
+			verr(s, err, "the term index disagrees with term %u", i);
+			goto out;
 		}
 		prev_text = text;
 		prev_len = t.term_len;

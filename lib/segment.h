@@ -44,8 +44,14 @@ enum rag_seg_kind {
 	SEC_TERMTEXT = 12, /* the terms, concatenated, in sorted order */
 	SEC_TERMS = 13,   /* rag_seg_term[t], sorted by term bytes */
 	SEC_IDBLOOM = 14, /* a blocked Bloom filter of the ids, 64-byte blocks */
-	SEC_NKINDS = 15
+	SEC_TERMINDEX = 15, /* u64 prefix of every 64th term, big-endian packed */
+	SEC_NKINDS = 16
 	/* 16 (vectors) and 17 (graph) are reserved for vector search. */
+};
+
+/* Every RAG_SEG_TERM_STRIDE-th term has an entry in SEC_TERMINDEX. */
+enum {
+	RAG_SEG_TERM_STRIDE = 64
 };
 
 /* A section flag: a reader that does not know the kind must refuse the file. */

@@ -1086,13 +1086,54 @@ static int size_class(const lseg *s)
 	return c;
 }
 
-/* Merges segments of one size class while there are MERGE_FACTOR of them. */
+/*
+ * The merge policy, run after each commit.  Segments of one size class
+ * below MERGE_MAX_CLASS are merged into one as soon as there are
+ * MERGE_FACTOR of them, so that small batches do not pile up; each record
+ * is rewritten about once per class it climbs.  Larger segments are left
+ * alone (rewriting millions of records to save a few segment lookups
+ * does not pay) unless there are more than MERGE_MAX_SEGMENTS in all,
+ * when the MERGE_FACTOR smallest are merged.  --compact merges everything.
+ */
+#define MERGE_MAX_CLASS 5
+#define MERGE_MAX_SEGMENTS 32
+
+static size_t smallest(const local *l, size_t *idx, size_t want)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nsegs; i++) {
+		uint64_t live = rag_seg_records(l->segs[i].seg) - l->segs[i].ndel;
+		size_t j = n < want ? n++ : want;
+		if (j == want) {
+			/* replace the largest kept if this one is smaller */
+			size_t big = 0;
+			for (size_t k = 1; k < want; k++)
+				if (rag_seg_records(l->segs[idx[k]].seg) - l->segs[idx[k]].ndel >
+				    rag_seg_records(l->segs[idx[big]].seg) - l->segs[idx[big]].ndel)
+					big = k;
+			if (live >= rag_seg_records(l->segs[idx[big]].seg) - l->segs[idx[big]].ndel)
+				continue;
+			j = big;
+		}
+		idx[j] = i;
+	}
+	/* merge keeps store order: ascending indexes */
+	for (size_t a = 1; a < n; a++)
+		for (size_t b = a; b > 0 && idx[b - 1] > idx[b]; b--) {
+			size_t t = idx[b];
+			idx[b] = idx[b - 1];
+			idx[b - 1] = t;
+		}
+	return n;
+}
+
 static int maybe_merge(local *l, rag_error *err)
 {
 	for (;;) {
 		size_t idx[64], n = 0;
 		int cls = -1;
-		for (int c = 0; c < 12 && cls < 0; c++) {
+		for (int c = 0; c < MERGE_MAX_CLASS && cls < 0; c++) {
 			n = 0;
 			for (size_t i = 0; i < l->nsegs && n < 64; i++)
 				if (size_class(&l->segs[i]) == c)
@@ -1100,7 +1141,9 @@ static int maybe_merge(local *l, rag_error *err)
 			if (n >= MERGE_FACTOR)
 				cls = c;
 		}
-		if (cls < 0)
+		if (cls < 0 && l->nsegs > MERGE_MAX_SEGMENTS)
+			n = smallest(l, idx, MERGE_FACTOR);
+		else if (cls < 0)
 			return 0;
 		if (merge(l, idx, n, err) < 0)
 			return -1;
