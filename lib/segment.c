@@ -1104,9 +1104,16 @@ typedef struct wpost {
 struct rag_segw {
 	rag_buf json, ids, docs, termtext;
 	uint64_t *recoff;
-	uint32_t *idoff, *docoff, *doclen;
+	uint32_t *idoff, *docoff;
 	unsigned char *hashes;
-	size_t recoff_cap, idoff_cap, docoff_cap, doclen_cap, hashes_cap;
+	size_t recoff_cap, idoff_cap, docoff_cap, hashes_cap;
+	/*
+	 * The index side, which rag_segw_term_doc alone touches (so that it
+	 * may run in another thread than rag_segw_add): the lengths of the
+	 * records seen so far, the terms and the postings.
+	 */
+	uint32_t *doclen;
+	size_t doclen_cap, ndoclen;
 	uint32_t n;
 	wterm *terms;
 	size_t nterms, terms_cap;
@@ -1159,6 +1166,7 @@ void rag_segw_reset(rag_segw *w)
 	w->n = 0;
 	w->nterms = 0;
 	w->nposts = 0;
+	w->ndoclen = 0;
 	if (w->table)
 		memset(w->table, 0, w->table_size * sizeof *w->table);
 }
@@ -1179,7 +1187,6 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 	if (rag_array_reserve(&w->recoff, &w->recoff_cap, n + 2, sizeof *w->recoff) < 0 ||
 	    rag_array_reserve(&w->idoff, &w->idoff_cap, n + 2, sizeof *w->idoff) < 0 ||
 	    rag_array_reserve(&w->docoff, &w->docoff_cap, n + 2, sizeof *w->docoff) < 0 ||
-	    rag_array_reserve(&w->doclen, &w->doclen_cap, n + 1, sizeof *w->doclen) < 0 ||
 	    rag_array_reserve(&w->hashes, &w->hashes_cap, 16 * (n + 1), 1) < 0 ||
 	    rag_buf_add(&w->json, json, json_len) < 0 || rag_buf_add(&w->ids, id, id_len) < 0 ||
 	    rag_buf_add(&w->docs, doc ? doc : "", doc ? doc_len : 0) < 0)
@@ -1190,7 +1197,6 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 	w->recoff[n + 1] = w->json.len;
 	w->idoff[n + 1] = (uint32_t)w->ids.len;
 	w->docoff[n + 1] = (uint32_t)w->docs.len;
-	w->doclen[n] = 0;
 	memcpy(w->hashes + 16 * n, hash, 16);
 	w->n++;
 	return (long)n;
@@ -1237,12 +1243,26 @@ static int table_grow(rag_segw *w)
 
 int rag_segw_term(rag_segw *w, const char *term, size_t len, rag_error *err)
 {
-	uint32_t h = term_hash(term, len), doc = w->n - 1;
+	if (w->n == 0)
+		return 0;
+	return rag_segw_term_doc(w, w->n - 1, term, len, err);
+}
+
+int rag_segw_term_doc(rag_segw *w, uint32_t doc, const char *term, size_t len, rag_error *err)
+{
+	uint32_t h = term_hash(term, len);
 	wterm *t;
 	size_t j;
 
-	if (w->n == 0 || len == 0 || len > RAG_TERM_MAX)
+	if (len == 0 || len > RAG_TERM_MAX)
 		return 0;
+	if (doc >= w->ndoclen) {
+		if (rag_array_reserve(&w->doclen, &w->doclen_cap, (size_t)doc + 1,
+				      sizeof *w->doclen) < 0)
+			goto nomem;
+		memset(w->doclen + w->ndoclen, 0, ((size_t)doc + 1 - w->ndoclen) * sizeof *w->doclen);
+		w->ndoclen = (size_t)doc + 1;
+	}
 	if (2 * (w->nterms + 1) > w->table_size && table_grow(w) < 0)
 		goto nomem;
 	for (j = h & (w->table_size - 1); w->table[j]; j = (j + 1) & (w->table_size - 1)) {
@@ -1298,7 +1318,7 @@ static int segw_get(void *ctx, uint32_t i, recview *v, rag_error *err)
 	v->doc = w->docs.data ? w->docs.data + w->docoff[k] : "";
 	v->doc_len = w->docoff[k + 1] - w->docoff[k];
 	v->hash = w->hashes + 16 * (size_t)k;
-	v->doclen = w->doclen[k];
+	v->doclen = k < w->ndoclen ? w->doclen[k] : 0;
 	return 0;
 }
 

@@ -169,6 +169,15 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 		  const char *id, size_t id_len, const char *doc, size_t doc_len,
 		  const unsigned char hash[16], rag_error *err);
 int rag_segw_term(rag_segw *w, const char *term, size_t len, rag_error *err);
+/*
+ * A term of record docno, which may be any record added so far; records
+ * must come in docno order.  This side of the builder (terms, postings,
+ * lengths) shares nothing with rag_segw_add, so one thread may add records
+ * while another adds their terms, as long as rag_segw_write and
+ * rag_segw_reset wait for both.
+ */
+int rag_segw_term_doc(rag_segw *w, uint32_t docno, const char *term, size_t len,
+		      rag_error *err);
 /* The id and content hash of batch record i (pointers valid until the next add). */
 void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n);
 const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i);

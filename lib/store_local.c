@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,43 @@ typedef struct cand {
 	int touched;
 } cand;
 
+/*
+ * Analysis in a second thread.  A writer spends about half its time
+ * turning text into terms; that work goes to a thread of its own, which
+ * owns the index side of the batch builder (rag_segw_term_doc) and its own
+ * analyzer, while the caller's thread reads, looks up and stores records.
+ * Texts travel in chunks of up to CHUNK_RECORDS records; a commit waits
+ * until every chunk is done.  The terms of a record are thus in the
+ * builder before any commit that includes the record.
+ */
+#define CHUNK_RECORDS 256
+#define CHUNK_BYTES (1u << 20)
+#define NCHUNKS 4
+
+typedef struct chunk {
+	rag_buf text;
+	uint32_t docno[CHUNK_RECORDS];
+	size_t off[CHUNK_RECORDS + 1];
+	size_t n;
+	int busy; /* queued or being analyzed */
+} chunk;
+
+typedef struct indexer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* broadcast on every change of the fields below */
+	chunk chunks[NCHUNKS];
+	int queue[NCHUNKS]; /* chunks waiting, oldest first */
+	size_t qn;
+	int working; /* the thread is analyzing a chunk */
+	int filling; /* the chunk the caller fills, or -1 */
+	int stop;
+	int failed;
+	rag_error err;
+	rag_analyzer *an;
+	rag_segw *w;
+} indexer;
+
 typedef struct local {
 	rag_store base;
 	char *dir;
@@ -84,6 +122,8 @@ typedef struct local {
 	uint64_t manifest_bytes;
 
 	/* pending changes */
+	indexer *ix; /* the analysis thread, once started */
+	int no_thread; /* it could not be started: analyze in this thread */
 	rag_segw *batch;
 	unsigned char *drop;
 	size_t drop_cap;
@@ -584,6 +624,179 @@ static void sweep(local *l)
 	closedir(d);
 }
 
+/* ---- the analysis thread ---- */
+
+static int ix_term(const char *term, size_t len, void *arg)
+{
+	void **a = arg;
+	indexer *ix = a[0];
+	uint32_t *docno = a[1];
+
+	return rag_segw_term_doc(ix->w, *docno, term, len, a[2]) < 0 ? 1 : 0;
+}
+
+static void *ix_main(void *arg)
+{
+	indexer *ix = arg;
+
+	pthread_mutex_lock(&ix->mu);
+	for (;;) {
+		while (!ix->stop && ix->qn == 0)
+			pthread_cond_wait(&ix->cv, &ix->mu);
+		if (ix->qn == 0)
+			break;
+		chunk *c = &ix->chunks[ix->queue[0]];
+		memmove(ix->queue, ix->queue + 1, --ix->qn * sizeof *ix->queue);
+		ix->working = 1;
+		int failed = ix->failed;
+		pthread_mutex_unlock(&ix->mu);
+
+		rag_error e;
+		rag_error_clear(&e);
+		for (size_t i = 0; i < c->n && !failed; i++) {
+			void *a[3] = {ix, &c->docno[i], &e};
+			int r = rag_analyze(ix->an, c->text.data + c->off[i], c->off[i + 1] - c->off[i],
+					    ix_term, a, &e);
+			failed = r != 0;
+		}
+
+		pthread_mutex_lock(&ix->mu);
+		if (failed && !ix->failed) {
+			ix->failed = 1;
+			ix->err = e;
+		}
+		c->n = 0;
+		rag_buf_truncate(&c->text, 0);
+		c->busy = 0;
+		ix->working = 0;
+		pthread_cond_broadcast(&ix->cv);
+	}
+	pthread_mutex_unlock(&ix->mu);
+	return NULL;
+}
+
+static void ix_free(indexer *ix)
+{
+	if (!ix)
+		return;
+	pthread_mutex_lock(&ix->mu);
+	ix->stop = 1;
+	pthread_cond_broadcast(&ix->cv);
+	pthread_mutex_unlock(&ix->mu);
+	pthread_join(ix->thread, NULL);
+	pthread_mutex_destroy(&ix->mu);
+	pthread_cond_destroy(&ix->cv);
+	for (int i = 0; i < NCHUNKS; i++)
+		rag_buf_free(&ix->chunks[i].text);
+	rag_analyzer_free(ix->an);
+	free(ix);
+}
+
+/* Starts the thread; NULL when it cannot be (then the caller analyzes). */
+static indexer *ix_new(local *l)
+{
+	indexer *ix = calloc(1, sizeof *ix);
+	rag_error e;
+
+	if (!ix)
+		return NULL;
+	ix->filling = -1;
+	ix->w = l->batch;
+	for (int i = 0; i < NCHUNKS; i++)
+		rag_buf_init(&ix->chunks[i].text, 0);
+	if (!(ix->an = rag_analyzer_new(l->settings.analyzer, &e)) ||
+	    pthread_mutex_init(&ix->mu, NULL) != 0) {
+		rag_analyzer_free(ix->an);
+		free(ix);
+		return NULL;
+	}
+	if (pthread_cond_init(&ix->cv, NULL) != 0) {
+		pthread_mutex_destroy(&ix->mu);
+		rag_analyzer_free(ix->an);
+		free(ix);
+		return NULL;
+	}
+	if (pthread_create(&ix->thread, NULL, ix_main, ix) != 0) {
+		pthread_cond_destroy(&ix->cv);
+		pthread_mutex_destroy(&ix->mu);
+		rag_analyzer_free(ix->an);
+		free(ix);
+		return NULL;
+	}
+	return ix;
+}
+
+/* Queues the chunk being filled (called with the lock held). */
+static void ix_submit_locked(indexer *ix)
+{
+	if (ix->filling < 0)
+		return;
+	if (ix->chunks[ix->filling].n) {
+		ix->queue[ix->qn++] = ix->filling;
+		pthread_cond_broadcast(&ix->cv);
+	} else {
+		ix->chunks[ix->filling].busy = 0;
+	}
+	ix->filling = -1;
+}
+
+/* Hands the text of record docno to the thread.  0, or -1 with err set. */
+static int ix_add(indexer *ix, uint32_t docno, const char *text, size_t len, rag_error *err)
+{
+	chunk *c;
+
+	if (ix->filling < 0) {
+		pthread_mutex_lock(&ix->mu);
+		for (;;) {
+			for (int i = 0; i < NCHUNKS && ix->filling < 0; i++)
+				if (!ix->chunks[i].busy) {
+					ix->chunks[i].busy = 1;
+					ix->filling = i;
+				}
+			if (ix->filling >= 0 || ix->failed)
+				break;
+			pthread_cond_wait(&ix->cv, &ix->mu);
+		}
+		if (ix->failed) {
+			*err = ix->err;
+			pthread_mutex_unlock(&ix->mu);
+			return -1;
+		}
+		pthread_mutex_unlock(&ix->mu);
+	}
+	c = &ix->chunks[ix->filling];
+	if (rag_buf_add(&c->text, text, len) < 0)
+		return nomem(err);
+	c->docno[c->n] = docno;
+	c->off[c->n + 1] = c->text.len;
+	c->n++;
+	if (c->n == CHUNK_RECORDS || c->text.len >= CHUNK_BYTES) {
+		pthread_mutex_lock(&ix->mu);
+		ix_submit_locked(ix);
+		pthread_mutex_unlock(&ix->mu);
+	}
+	return 0;
+}
+
+/* Waits until every text handed over is analyzed.  0, or -1 with the thread's error. */
+static int ix_sync(indexer *ix, rag_error *err)
+{
+	int rc = 0;
+
+	if (!ix)
+		return 0;
+	pthread_mutex_lock(&ix->mu);
+	ix_submit_locked(ix);
+	while (ix->qn || ix->working)
+		pthread_cond_wait(&ix->cv, &ix->mu);
+	if (ix->failed) {
+		*err = ix->err;
+		rc = -1;
+	}
+	pthread_mutex_unlock(&ix->mu);
+	return rc;
+}
+
 /* ---- opening and closing ---- */
 
 static void local_close(rag_store *st)
@@ -592,6 +805,7 @@ static void local_close(rag_store *st)
 
 	if (!l)
 		return;
+	ix_free(l->ix);
 	segs_free(l->segs, l->nsegs);
 	rag_segw_free(l->batch);
 	rag_analyzer_free(l->an);
@@ -928,10 +1142,16 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		l->drop[d / 8] = 0;
 	if (batch_insert(l, h, (uint32_t)d) < 0)
 		return nomem(err);
-	void *arg[2] = {l->batch, err};
-	int rc = rag_analyze(l->an, r->text, r->text_len, term_cb, arg, err);
-	if (rc != 0)
-		return -1;
+	if (!l->ix && !l->no_thread && !(l->ix = ix_new(l)))
+		l->no_thread = 1;
+	if (l->ix) {
+		if (ix_add(l->ix, (uint32_t)d, r->text, r->text_len, err) < 0)
+			return -1;
+	} else {
+		void *arg[2] = {l->batch, err};
+		if (rag_analyze(l->an, r->text, r->text_len, term_cb, arg, err) != 0)
+			return -1;
+	}
 	l->pending++;
 	return outcome;
 }
@@ -1163,6 +1383,10 @@ static int local_commit(rag_store *st, rag_error *err)
 		return -1;
 	if (!l->pending)
 		return 0;
+	if (ix_sync(l->ix, err) < 0) {
+		l->broken = 1;
+		return -1;
+	}
 	gen = l->generation + 1;
 	for (uint32_t i = 0; i < rag_segw_records(l->batch); i++)
 		live += !rag_bit(l->drop, i);
