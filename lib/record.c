@@ -65,8 +65,8 @@ static int id_value(const json_t *v, const char *what, int null_ok, char num[24]
 		*s = json_string_value(v);
 		*n = json_string_length(v);
 		if (memchr(*s, '\0', *n))
-			return rag_error_set(err, RAG_EDATA, source, lineno, "%s holds a NUL character",
-					     rag_quote(0, what));
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+					     "%s holds a NUL character", rag_quote(0, what));
 		return 1;
 	}
 	if (json_is_integer(v)) {
@@ -84,7 +84,8 @@ static int hash16(rag_hasher *h, const char *p, size_t n, unsigned char out[16])
 	char hex[33];
 	int i;
 
-	if (rag_hasher_start(h) < 0 || rag_hasher_add(h, p, n) < 0 || rag_hasher_hex(h, hex, 32) < 0)
+	if (rag_hasher_start(h) < 0 || rag_hasher_add(h, p, n) < 0 ||
+	    rag_hasher_hex(h, hex, 32) < 0)
 		return -1;
 	for (i = 0; i < 16; i++) {
 		int hi = hex[2 * i], lo = hex[2 * i + 1];
@@ -263,15 +264,16 @@ int rag_query_parse(rag_query *q, const char *line, size_t len, const char *sour
 	if (!v)
 		v = json_object_get(q->obj, "text");
 	if (!v)
-		return rag_error_set(err, RAG_EDATA, source, lineno, "query has no \"query\" or \"text\"");
+		return rag_error_set(err, RAG_EDATA, source, lineno,
+				     "query has no \"query\" or \"text\"");
 	if (!json_is_string(v))
 		return rag_error_set(err, RAG_EDATA, source, lineno, "%s is not a string",
 				     json_object_get(q->obj, "query") ? "\"query\"" : "\"text\"");
 	q->text = json_string_value(v);
 	q->len = json_string_length(v);
 	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		k = id_value(json_object_get(q->obj, ids[i]), ids[i], 1, q->num, &q->qid, &q->qid_len,
-			     source, lineno, err);
+		k = id_value(json_object_get(q->obj, ids[i]), ids[i], 1, q->num, &q->qid,
+			     &q->qid_len, source, lineno, err);
 		if (k < 0)
 			return -1;
 		if (k > 0)
@@ -404,7 +406,8 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
 		return damaged(err);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
-		return rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: not an object");
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "damaged stored record: not an object");
 	}
 	dups = json_object_size(obj) != members->n;
 	rag_buf_init(&scratch, 0);
@@ -423,15 +426,16 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
 		if (dups && overridden(json, members, i))
 			continue;
 		if ((!first && rag_buf_addc(out, ',') < 0) ||
-		    rag_buf_add(out, json + mb->key, mb->key_len) < 0 || rag_buf_addc(out, ':') < 0 ||
-		    rag_buf_add(out, json + mb->val, mb->val_len) < 0)
+		    rag_buf_add(out, json + mb->key, mb->key_len) < 0 ||
+		    rag_buf_addc(out, ':') < 0 || rag_buf_add(out, json + mb->val, mb->val_len) < 0)
 			goto nomem;
 		first = 0;
 	}
 	if (q) {
 		if ((!first && rag_buf_addc(out, ',') < 0) || rag_buf_adds(out, "\"score\":") < 0 ||
 		    rag_json_add_real(out, score, 0) < 0 || rag_buf_adds(out, ",\"rank\":") < 0 ||
-		    rag_json_add_int(out, (long long)rank) < 0 || rag_buf_adds(out, ",\"query\":") < 0 ||
+		    rag_json_add_int(out, (long long)rank) < 0 ||
+		    rag_buf_adds(out, ",\"query\":") < 0 ||
 		    rag_json_add_string(out, q->text, q->len) < 0)
 			goto nomem;
 		if (q->qid && (rag_buf_adds(out, ",\"qid\":") < 0 ||
@@ -505,9 +509,9 @@ static size_t cp_prefix(const char *s, size_t len, size_t n)
 #define INDENT "    "
 
 /*
- * Appends s[0..n), one line of plain text, wrapped at white space into at
- * most TEXT_LINES lines of at most width code points, each indented; the
- * last ends in "..." when text is left over.
+ * Appends s[0..n), plain text on one line (see flatten), wrapped at
+ * spaces into at most TEXT_LINES lines of at most width code points, each
+ * indented; the last ends in "..." when text is left over.
  */
 static int add_wrapped(rag_buf *out, const char *s, size_t n, size_t width)
 {
@@ -547,6 +551,48 @@ static int add_wrapped(rag_buf *out, const char *s, size_t n, size_t width)
 	return 0;
 }
 
+/*
+ * Appends the start of s[0..n) to out on one line: every run of white
+ * space and control characters as one space, none at either end, invalid
+ * UTF-8 (there should be none) as U+FFFD; at most max code points, and
+ * one more when there is more text.  0 or -1.
+ */
+static int flatten(rag_buf *out, const char *s, size_t n, size_t max)
+{
+	size_t i = 0, count = 0;
+	int space = 0;
+
+	while (i < n && count <= max) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = 1;
+		if (c <= 0x20 || c == 0x7f) {
+			space = 1;
+			i++;
+			continue;
+		}
+		if (space && out->len > 0 && rag_buf_addc(out, ' ') < 0)
+			return -1;
+		space = 0;
+		if (c >= 0x80) {
+			uint32_t cp;
+			k = rag_utf8_decode(s + i, n - i, &cp);
+			if (k == 0) {
+				if (rag_buf_adds(out, "\xEF\xBF\xBD") < 0)
+					return -1;
+				k = rag_utf8_invalid_len(s + i, n - i);
+				i += k ? k : 1;
+				count++;
+				continue;
+			}
+		}
+		if (rag_buf_add(out, s + i, k) < 0)
+			return -1;
+		i += k;
+		count++;
+	}
+	return 0;
+}
+
 /* The text to show of a stored record: "text", or its longest string. */
 static const json_t *shown_text(const json_t *obj)
 {
@@ -578,7 +624,8 @@ int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score
 		return damaged(err);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
-		return rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: not an object");
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "damaged stored record: not an object");
 	}
 	src = json_object_get(obj, "source");
 	ls = json_object_get(obj, "line_start");
@@ -589,7 +636,8 @@ int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score
 		if (rc == 0 && json_is_integer(ls) && json_is_integer(le))
 			rc = json_integer_value(ls) == json_integer_value(le)
 				     ? rag_buf_addf(out, ":%lld", (long long)json_integer_value(ls))
-				     : rag_buf_addf(out, ":%lld-%lld", (long long)json_integer_value(ls),
+				     : rag_buf_addf(out, ":%lld-%lld",
+						    (long long)json_integer_value(ls),
 						    (long long)json_integer_value(le));
 	} else if (rc == 0) {
 		const json_t *id = json_object_get(obj, "id");
@@ -604,24 +652,16 @@ int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score
 	}
 	t = shown_text(obj);
 	if (rc == 0 && t) {
-		const char *s = json_string_value(t);
-		size_t n = json_string_length(t), i = 0, e, m;
-		/* The first line that is not blank. */
-		for (;;) {
-			e = i;
-			while (e < n && s[e] != '\n')
-				e++;
-			m = e - i;
-			trim(s + i, &m);
-			if (m > 0 || e >= n)
-				break;
-			i = e + 1;
-		}
-		if (m > 0) {
+		rag_buf flat;
+		rag_buf_init(&flat, 0);
+		rc = flatten(&flat, json_string_value(t), json_string_length(t),
+			     TEXT_LINES * width);
+		if (rc == 0 && flat.len > 0) {
 			rc = rag_buf_addc(out, '\n');
 			if (rc == 0)
-				rc = add_wrapped(out, s + i, e - i, width);
+				rc = add_wrapped(out, flat.data, flat.len, width);
 		}
+		rag_buf_free(&flat);
 	}
 	json_decref(obj);
 	if (rc < 0) {

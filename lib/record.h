@@ -159,10 +159,12 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
 /*
  * Appends a hit for people to out: a line with the rank, the score (four
  * decimals) and where the record came from ("source:line_start-line_end"
- * when it has those fields, its id otherwise), then the first line of its
- * text, indented by four spaces and wrapped to width columns, at most
- * three lines of it.  Control characters are shown as spaces.  Lines end
- * in newlines except the last.  0, or -1 with err set.
+ * when it has those fields, its id otherwise), then the start of its text
+ * ("text", or the longest string of a record without one) with its white
+ * space and control characters run together into single spaces, indented
+ * by four spaces and wrapped to width columns, three lines at most, the
+ * last ending in " ..." when there is more.  Lines end in newlines except
+ * the last.  0, or -1 with err set.
  */
 int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score, size_t rank,
 			size_t width, rag_error *err);
