@@ -1,4 +1,4 @@
-/* record.c - records into a store, queries and hits out of it; see record.h. */
+/* record.c - records into a store; see record.h (hit.c has queries and hits). */
 #include "config.h"
 
 #include <stdio.h>
@@ -6,32 +6,13 @@
 #include <string.h>
 
 #include "record.h"
+#include "text.h"
 #include "utf8.h"
-
-static int nomem(rag_error *err)
-{
-	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-}
-
-static int is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-/* Narrows s[0..*n) to what lies between white space at both ends. */
-static const char *trim(const char *s, size_t *n)
-{
-	while (*n && is_space(*s))
-		s++, (*n)--;
-	while (*n && is_space(s[*n - 1]))
-		(*n)--;
-	return s;
-}
 
 /* ---- records in ---- */
 
 int rag_record_prep_init(rag_record_prep *p, const char *id_field, const char *text_field,
-			 const char *doc_field, rag_error *err)
+                         const char *doc_field, rag_error *err)
 {
 	memset(p, 0, sizeof *p);
 	p->id_field = id_field ? id_field : "id";
@@ -49,33 +30,6 @@ void rag_record_prep_clear(rag_record_prep *p)
 	rag_buf_free(&p->json);
 	json_decref(p->rec);
 	p->rec = NULL;
-}
-
-/*
- * An id-like field: a string (non-empty, no NUL) or an integer, as text in
- * *s and *n (integers written into num).  what names the field in messages.
- * 1 found, 0 missing (or null, when null_ok), -1 err set.
- */
-static int id_value(const json_t *v, const char *what, int null_ok, char num[24], const char **s,
-		    size_t *n, const char *source, long lineno, rag_error *err)
-{
-	if (!v || (null_ok && json_is_null(v)))
-		return 0;
-	if (json_is_string(v)) {
-		*s = json_string_value(v);
-		*n = json_string_length(v);
-		if (memchr(*s, '\0', *n))
-			return rag_error_set(err, RAG_EDATA, source, lineno,
-					     "%s holds a NUL character", rag_quote(0, what));
-		return 1;
-	}
-	if (json_is_integer(v)) {
-		*n = (size_t)snprintf(num, 24, "%lld", (long long)json_integer_value(v));
-		*s = num;
-		return 1;
-	}
-	return rag_error_set(err, RAG_EDATA, source, lineno, "%s is not a string or an integer",
-			     rag_quote(0, what));
 }
 
 /* The first 16 bytes of the SHA-256 of p[0..n). */
@@ -97,33 +51,33 @@ static int hash16(rag_hasher *h, const char *p, size_t n, unsigned char out[16])
 }
 
 int rag_record_prepare(rag_record_prep *p, const json_t *rec, const char *line, size_t len,
-		       const char *source, long lineno, rag_store_record *out, rag_error *err)
+                       const char *source, long lineno, rag_store_record *out, rag_error *err)
 {
 	const json_t *tv, *hv;
 	int k;
 
 	memset(out, 0, sizeof *out);
-	k = id_value(json_object_get(rec, p->id_field), p->id_field, 0, p->id_num, &out->id,
-		     &out->id_len, source, lineno, err);
+	k = rag_record_id_value(json_object_get(rec, p->id_field), p->id_field, 0, p->id_num,
+	                        &out->id, &out->id_len, source, lineno, err);
 	if (k < 0)
 		return -1;
 	if (k == 0)
 		return rag_error_set(err, RAG_EDATA, source, lineno, "record has no %s",
-				     rag_quote(0, p->id_field));
+		                     rag_quote(0, p->id_field));
 	if (out->id_len == 0)
 		return rag_error_set(err, RAG_EDATA, source, lineno, "%s is empty",
-				     rag_quote(0, p->id_field));
+		                     rag_quote(0, p->id_field));
 	tv = json_object_get(rec, p->text_field);
 	if (!tv)
 		return rag_error_set(err, RAG_EDATA, source, lineno, "record has no %s",
-				     rag_quote(0, p->text_field));
+		                     rag_quote(0, p->text_field));
 	if (!json_is_string(tv))
 		return rag_error_set(err, RAG_EDATA, source, lineno, "%s is not a string",
-				     rag_quote(0, p->text_field));
+		                     rag_quote(0, p->text_field));
 	out->text = json_string_value(tv);
 	out->text_len = json_string_length(tv);
-	k = id_value(json_object_get(rec, p->doc_field), p->doc_field, 1, p->doc_num, &out->doc,
-		     &out->doc_len, source, lineno, err);
+	k = rag_record_id_value(json_object_get(rec, p->doc_field), p->doc_field, 1, p->doc_num,
+	                        &out->doc, &out->doc_len, source, lineno, err);
 	if (k < 0)
 		return -1;
 	if (k == 0 || out->doc_len == 0) {
@@ -158,40 +112,13 @@ int rag_record_read(rag_record_prep *p, rag_reader *r, rag_store_record *out, ra
 		return k;
 	line = rag_reader_line(r, &len);
 	if (rag_record_prepare(p, p->rec, line, len, rag_reader_name(r), rag_reader_lineno(r), out,
-			       err) < 0)
+	                       err) < 0)
 		return -1;
 	return 1;
 }
 
-/*
- * Parses an NDJSON line into a new reference to an object, or NULL with
- * err set and located (the column of a syntax error kept).
- */
-static json_t *parse_object(const char *line, size_t len, const char *source, long lineno,
-			    rag_error *err)
-{
-	json_t *j = rag_json_parse(line, len, err);
-
-	if (!j) {
-		if (err) {
-			long col = err->column;
-			char text[RAG_ERROR_TEXT_MAX];
-			memcpy(text, err->text, sizeof text);
-			rag_error_set(err, err->code, source, lineno, "%s", text);
-			err->column = col;
-		}
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		rag_error_set(err, RAG_EDATA, source, lineno, "expected a JSON object");
-		return NULL;
-	}
-	return j;
-}
-
 int rag_record_read_id(rag_record_prep *p, rag_reader *r, const char **id, size_t *len,
-		       rag_error *err)
+                       rag_error *err)
 {
 	const char *line, *name = rag_reader_name(r);
 	size_t n;
@@ -204,23 +131,23 @@ int rag_record_read_id(rag_record_prep *p, rag_reader *r, const char **id, size_
 		k = rag_reader_next_line(r, &line, &n, err);
 		if (k <= 0)
 			return k;
-		line = trim(line, &n);
+		line = rag_trim(line, &n);
 	} while (n == 0);
 	lineno = rag_reader_lineno(r);
 	if (line[0] == '{') {
-		p->rec = parse_object(line, n, name, lineno, err);
+		p->rec = rag_record_parse_object(line, n, name, lineno, err);
 		if (!p->rec)
 			return -1;
-		k = id_value(json_object_get(p->rec, p->id_field), p->id_field, 0, p->id_num, id,
-			     len, name, lineno, err);
+		k = rag_record_id_value(json_object_get(p->rec, p->id_field), p->id_field, 0,
+		                        p->id_num, id, len, name, lineno, err);
 		if (k < 0)
 			return -1;
 		if (k == 0)
 			return rag_error_set(err, RAG_EDATA, name, lineno, "record has no %s",
-					     rag_quote(0, p->id_field));
+			                     rag_quote(0, p->id_field));
 		if (*len == 0)
 			return rag_error_set(err, RAG_EDATA, name, lineno, "%s is empty",
-					     rag_quote(0, p->id_field));
+			                     rag_quote(0, p->id_field));
 		return 1;
 	}
 	if (rag_utf8_valid_prefix(line, n) < n)
@@ -228,445 +155,4 @@ int rag_record_read_id(rag_record_prep *p, rag_reader *r, const char **id, size_
 	*id = line;
 	*len = n;
 	return 1;
-}
-
-/* ---- queries ---- */
-
-void rag_query_clear(rag_query *q)
-{
-	json_decref(q->obj);
-	memset(q, 0, sizeof *q);
-}
-
-int rag_query_parse(rag_query *q, const char *line, size_t len, const char *source, long lineno,
-		    rag_error *err)
-{
-	static const char *const ids[] = {"qid", "id", "_id"};
-	const json_t *v;
-	size_t i;
-	int k;
-
-	rag_query_clear(q);
-	line = trim(line, &len);
-	if (len == 0)
-		return 0;
-	if (line[0] != '{') {
-		if (rag_utf8_valid_prefix(line, len) < len)
-			return rag_error_set(err, RAG_EDATA, source, lineno, "invalid UTF-8");
-		q->text = line;
-		q->len = len;
-		return 1;
-	}
-	q->obj = parse_object(line, len, source, lineno, err);
-	if (!q->obj)
-		return -1;
-	v = json_object_get(q->obj, "query");
-	if (!v)
-		v = json_object_get(q->obj, "text");
-	if (!v)
-		return rag_error_set(err, RAG_EDATA, source, lineno,
-				     "query has no \"query\" or \"text\"");
-	if (!json_is_string(v))
-		return rag_error_set(err, RAG_EDATA, source, lineno, "%s is not a string",
-				     json_object_get(q->obj, "query") ? "\"query\"" : "\"text\"");
-	q->text = json_string_value(v);
-	q->len = json_string_length(v);
-	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-		k = id_value(json_object_get(q->obj, ids[i]), ids[i], 1, q->num, &q->qid,
-			     &q->qid_len, source, lineno, err);
-		if (k < 0)
-			return -1;
-		if (k > 0)
-			break;
-	}
-	if (i == sizeof ids / sizeof ids[0])
-		q->qid = NULL;
-	return 1;
-}
-
-/* ---- hits out ---- */
-
-void rag_fieldset_clear(rag_fieldset *f)
-{
-	size_t i;
-
-	for (i = 0; i < f->n; i++)
-		free(f->names[i]);
-	free(f->names);
-	f->names = NULL;
-	f->n = 0;
-}
-
-int rag_fieldset_parse(rag_fieldset *f, const char *list, rag_error *err)
-{
-	const char *p = list;
-
-	memset(f, 0, sizeof *f);
-	for (;;) {
-		size_t n = strcspn(p, ",");
-		const char *name = trim(p, &n);
-		char **v;
-		if (n == 0) {
-			rag_fieldset_clear(f);
-			return rag_error_set(err, RAG_EUSAGE, NULL, 0, "empty field name in %s",
-					     rag_quote(0, list));
-		}
-		v = realloc(f->names, (f->n + 1) * sizeof *v);
-		if (!v) {
-			rag_fieldset_clear(f);
-			return nomem(err);
-		}
-		f->names = v;
-		f->names[f->n] = strndup(name, n);
-		if (!f->names[f->n]) {
-			rag_fieldset_clear(f);
-			return nomem(err);
-		}
-		f->n++;
-		p += strcspn(p, ",");
-		if (!*p)
-			return 0;
-		p++;
-	}
-}
-
-static int same(const char *a, size_t n, const char *word)
-{
-	return n == strlen(word) && memcmp(a, word, n) == 0;
-}
-
-/*
- * The key of a member as text: its bytes between the quotes, or, when it
- * holds escapes, the string decoded into scratch.  NULL when memory runs
- * out.
- */
-static const char *member_key(const char *json, const rag_json_member *mb, rag_buf *scratch,
-			      size_t *n)
-{
-	const char *k = json + mb->key + 1;
-	json_t *s;
-	rag_error e;
-
-	*n = mb->key_len - 2;
-	if (!memchr(k, '\\', *n))
-		return k;
-	s = rag_json_parse(json + mb->key, mb->key_len, &e);
-	scratch->len = 0;
-	if (!s || !json_is_string(s) ||
-	    rag_buf_add(scratch, json_string_value(s), json_string_length(s)) < 0) {
-		json_decref(s);
-		return NULL;
-	}
-	json_decref(s);
-	*n = scratch->len;
-	return scratch->data;
-}
-
-/* Whether a later member has the same key as written (the later one wins). */
-static int overridden(const char *json, const rag_json_members *ms, size_t i)
-{
-	size_t j;
-
-	for (j = i + 1; j < ms->n; j++)
-		if (ms->v[j].key_len == ms->v[i].key_len &&
-		    memcmp(json + ms->v[j].key, json + ms->v[i].key, ms->v[i].key_len) == 0)
-			return 1;
-	return 0;
-}
-
-static int wanted(const rag_fieldset *f, const char *key, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < f->n; i++)
-		if (strlen(f->names[i]) == n && memcmp(f->names[i], key, n) == 0)
-			return 1;
-	return 0;
-}
-
-/* A stored record that does not parse: the store is damaged. */
-static int damaged(rag_error *err)
-{
-	if (err->code == RAG_ENOMEM)
-		return -1;
-	return rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: %s", err->text);
-}
-
-int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, size_t rank,
-		   const rag_query *q, const rag_fieldset *fields, rag_json_members *members,
-		   rag_error *err)
-{
-	rag_buf scratch;
-	json_t *obj;
-	size_t i, n, start = out->len;
-	int first = 1, dups, rc = -1;
-
-	obj = rag_json_parse_members(json, len, members, err);
-	if (!obj)
-		return damaged(err);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return rag_error_set(err, RAG_EDATA, NULL, 0,
-				     "damaged stored record: not an object");
-	}
-	dups = json_object_size(obj) != members->n;
-	rag_buf_init(&scratch, 0);
-	if (rag_buf_addc(out, '{') < 0)
-		goto nomem;
-	for (i = 0; i < members->n; i++) {
-		const rag_json_member *mb = &members->v[i];
-		const char *key = member_key(json, mb, &scratch, &n);
-		if (!key)
-			goto nomem;
-		if (q && (same(key, n, "score") || same(key, n, "rank") || same(key, n, "query") ||
-			  same(key, n, "qid")))
-			continue;
-		if (fields && !wanted(fields, key, n))
-			continue;
-		if (dups && overridden(json, members, i))
-			continue;
-		if ((!first && rag_buf_addc(out, ',') < 0) ||
-		    rag_buf_add(out, json + mb->key, mb->key_len) < 0 ||
-		    rag_buf_addc(out, ':') < 0 || rag_buf_add(out, json + mb->val, mb->val_len) < 0)
-			goto nomem;
-		first = 0;
-	}
-	if (q) {
-		if ((!first && rag_buf_addc(out, ',') < 0) || rag_buf_adds(out, "\"score\":") < 0 ||
-		    rag_json_add_real(out, score, 0) < 0 || rag_buf_adds(out, ",\"rank\":") < 0 ||
-		    rag_json_add_int(out, (long long)rank) < 0 ||
-		    rag_buf_adds(out, ",\"query\":") < 0 ||
-		    rag_json_add_string(out, q->text, q->len) < 0)
-			goto nomem;
-		if (q->qid && (rag_buf_adds(out, ",\"qid\":") < 0 ||
-			       rag_json_add_string(out, q->qid, q->qid_len) < 0))
-			goto nomem;
-	}
-	if (rag_buf_addc(out, '}') < 0)
-		goto nomem;
-	rc = 0;
-	goto done;
-nomem:
-	rag_buf_truncate(out, start);
-	nomem(err);
-done:
-	rag_buf_free(&scratch);
-	json_decref(obj);
-	return rc;
-}
-
-/*
- * Appends s[0..n) with control characters as spaces and invalid UTF-8
- * (there should be none) as U+FFFD.  0 or -1.
- */
-static int add_clean(rag_buf *out, const char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c == 0x7f) {
-			if (rag_buf_addc(out, ' ') < 0)
-				return -1;
-			i++;
-		} else if (c < 0x80) {
-			if (rag_buf_addc(out, (char)c) < 0)
-				return -1;
-			i++;
-		} else {
-			uint32_t cp;
-			size_t k = rag_utf8_decode(s + i, n - i, &cp);
-			if (k == 0) {
-				if (rag_buf_adds(out, "\xEF\xBF\xBD") < 0)
-					return -1;
-				k = rag_utf8_invalid_len(s + i, n - i);
-				i += k ? k : 1;
-				continue;
-			}
-			if (rag_buf_add(out, s + i, k) < 0)
-				return -1;
-			i += k;
-		}
-	}
-	return 0;
-}
-
-/* The length of the first n code points of s[0..len) or fewer. */
-static size_t cp_prefix(const char *s, size_t len, size_t n)
-{
-	size_t i = 0;
-
-	while (i < len && n > 0) {
-		i++;
-		while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
-			i++;
-		n--;
-	}
-	return i;
-}
-
-#define TEXT_LINES 3
-#define INDENT "    "
-
-/*
- * Appends s[0..n), plain text on one line (see flatten), wrapped at
- * spaces into at most TEXT_LINES lines of at most width code points, each
- * indented; the last ends in "..." when text is left over.
- */
-static int add_wrapped(rag_buf *out, const char *s, size_t n, size_t width)
-{
-	size_t lines = 0, room = width > 20 ? width - (sizeof INDENT - 1) : 16;
-
-	s = trim(s, &n);
-	while (n > 0 && lines < TEXT_LINES) {
-		size_t take = cp_prefix(s, n, room), cut;
-		const char *rest;
-		/* The last line leaves room for the " ..." that says there is more. */
-		if (take < n && lines == TEXT_LINES - 1)
-			take = cp_prefix(s, n, room - 4);
-		if (take < n) {
-			/* Break at the last white space that fits, if any. */
-			for (cut = take; cut > 0 && !is_space(s[cut]); cut--)
-				;
-			if (cut > 0)
-				take = cut;
-		}
-		if (lines > 0 && rag_buf_addc(out, '\n') < 0)
-			return -1;
-		if (rag_buf_adds(out, INDENT) < 0)
-			return -1;
-		rest = s + take;
-		n -= take;
-		{
-			size_t m = take;
-			const char *t = trim(s, &m);
-			if (add_clean(out, t, m) < 0)
-				return -1;
-		}
-		s = trim(rest, &n);
-		lines++;
-		if (lines == TEXT_LINES && n > 0 && rag_buf_adds(out, " ...") < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/*
- * Appends the start of s[0..n) to out on one line: every run of white
- * space and control characters as one space, none at either end, invalid
- * UTF-8 (there should be none) as U+FFFD; at most max code points, and
- * one more when there is more text.  0 or -1.
- */
-static int flatten(rag_buf *out, const char *s, size_t n, size_t max)
-{
-	size_t i = 0, count = 0;
-	int space = 0;
-
-	while (i < n && count <= max) {
-		unsigned char c = (unsigned char)s[i];
-		size_t k = 1;
-		if (c <= 0x20 || c == 0x7f) {
-			space = 1;
-			i++;
-			continue;
-		}
-		if (space && out->len > 0 && rag_buf_addc(out, ' ') < 0)
-			return -1;
-		space = 0;
-		if (c >= 0x80) {
-			uint32_t cp;
-			k = rag_utf8_decode(s + i, n - i, &cp);
-			if (k == 0) {
-				if (rag_buf_adds(out, "\xEF\xBF\xBD") < 0)
-					return -1;
-				k = rag_utf8_invalid_len(s + i, n - i);
-				i += k ? k : 1;
-				count++;
-				continue;
-			}
-		}
-		if (rag_buf_add(out, s + i, k) < 0)
-			return -1;
-		i += k;
-		count++;
-	}
-	return 0;
-}
-
-/* The text to show of a stored record: "text", or its longest string. */
-static const json_t *shown_text(const json_t *obj)
-{
-	const json_t *t = json_object_get(obj, "text"), *v;
-	const char *key;
-	size_t best = 0;
-
-	if (json_is_string(t))
-		return t;
-	t = NULL;
-	json_object_foreach((json_t *)obj, key, v) {
-		if (json_is_string(v) && json_string_length(v) > best) {
-			best = json_string_length(v);
-			t = v;
-		}
-	}
-	return t;
-}
-
-int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score, size_t rank,
-			size_t width, rag_error *err)
-{
-	json_t *obj = rag_json_parse(json, len, err);
-	const json_t *src, *ls, *le, *t;
-	size_t start = out->len;
-	int rc;
-
-	if (!obj)
-		return damaged(err);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return rag_error_set(err, RAG_EDATA, NULL, 0,
-				     "damaged stored record: not an object");
-	}
-	src = json_object_get(obj, "source");
-	ls = json_object_get(obj, "line_start");
-	le = json_object_get(obj, "line_end");
-	rc = rag_buf_addf(out, "%zu. %.4f  ", rank, score);
-	if (rc == 0 && json_is_string(src)) {
-		rc = add_clean(out, json_string_value(src), json_string_length(src));
-		if (rc == 0 && json_is_integer(ls) && json_is_integer(le))
-			rc = json_integer_value(ls) == json_integer_value(le)
-				     ? rag_buf_addf(out, ":%lld", (long long)json_integer_value(ls))
-				     : rag_buf_addf(out, ":%lld-%lld",
-						    (long long)json_integer_value(ls),
-						    (long long)json_integer_value(le));
-	} else if (rc == 0) {
-		const json_t *id = json_object_get(obj, "id");
-		if (!id)
-			id = json_object_get(obj, "doc");
-		if (json_is_string(id))
-			rc = add_clean(out, json_string_value(id), json_string_length(id));
-		else if (json_is_integer(id))
-			rc = rag_buf_addf(out, "%lld", (long long)json_integer_value(id));
-		else
-			rc = rag_buf_addc(out, '-');
-	}
-	t = shown_text(obj);
-	if (rc == 0 && t) {
-		rag_buf flat;
-		rag_buf_init(&flat, 0);
-		rc = flatten(&flat, json_string_value(t), json_string_length(t),
-			     TEXT_LINES * width);
-		if (rc == 0 && flat.len > 0) {
-			rc = rag_buf_addc(out, '\n');
-			if (rc == 0)
-				rc = add_wrapped(out, flat.data, flat.len, width);
-		}
-		rag_buf_free(&flat);
-	}
-	json_decref(obj);
-	if (rc < 0) {
-		rag_buf_truncate(out, start);
-		return nomem(err);
-	}
-	return 0;
 }

@@ -38,8 +38,8 @@ typedef struct rag_record_prep {
 	const char *doc_field;  /* "doc" by default */
 	/* private */
 	rag_hasher *hasher;
-	rag_buf json;           /* the compact record last prepared */
-	json_t *rec;            /* the record last read by rag_record_read */
+	rag_buf json;                 /* the compact record last prepared */
+	json_t *rec;                  /* the record last read by rag_record_read */
 	char id_num[24], doc_num[24]; /* integer ids as decimal text */
 } rag_record_prep;
 
@@ -48,7 +48,7 @@ typedef struct rag_record_prep {
  * are borrowed.  0, or -1 with err set when memory runs out.
  */
 int rag_record_prep_init(rag_record_prep *p, const char *id_field, const char *text_field,
-			 const char *doc_field, rag_error *err);
+                         const char *doc_field, rag_error *err);
 
 /* Frees what p holds; a zeroed p is fine, and so is calling it twice. */
 void rag_record_prep_clear(rag_record_prep *p);
@@ -73,7 +73,7 @@ void rag_record_prep_clear(rag_record_prep *p);
  * (source and line are used in the message), RAG_ENOMEM.
  */
 int rag_record_prepare(rag_record_prep *p, const json_t *rec, const char *line, size_t len,
-		       const char *source, long lineno, rag_store_record *out, rag_error *err);
+                       const char *source, long lineno, rag_store_record *out, rag_error *err);
 
 /*
  * Reads the next record from r and prepares it into *out: 1, 0 at the
@@ -93,7 +93,7 @@ int rag_record_read(rag_record_prep *p, rag_reader *r, rag_store_record *out, ra
  * on with the next line).
  */
 int rag_record_read_id(rag_record_prep *p, rag_reader *r, const char **id, size_t *len,
-		       rag_error *err);
+                       rag_error *err);
 
 /* ---- queries ---- */
 
@@ -104,7 +104,7 @@ int rag_record_read_id(rag_record_prep *p, rag_reader *r, const char **id, size_
 typedef struct rag_query {
 	const char *text; /* valid UTF-8 */
 	size_t len;
-	const char *qid;  /* NULL when the query has no id */
+	const char *qid; /* NULL when the query has no id */
 	size_t qid_len;
 	/* private */
 	json_t *obj;
@@ -124,7 +124,7 @@ void rag_query_clear(rag_query *q);
  * with err set (RAG_EDATA, using source and lineno; RAG_ENOMEM).
  */
 int rag_query_parse(rag_query *q, const char *line, size_t len, const char *source, long lineno,
-		    rag_error *err);
+                    rag_error *err);
 
 /* ---- hits out ---- */
 
@@ -153,8 +153,8 @@ void rag_fieldset_clear(rag_fieldset *f);
  * rag_record_prepare made).  0, or -1 with err set.
  */
 int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, size_t rank,
-		   const rag_query *q, const rag_fieldset *fields, rag_json_members *members,
-		   rag_error *err);
+                   const rag_query *q, const rag_fieldset *fields, rag_json_members *members,
+                   rag_error *err);
 
 /*
  * Appends a hit for people to out: a line with the rank, the score (four
@@ -167,6 +167,21 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
  * the last.  0, or -1 with err set.
  */
 int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score, size_t rank,
-			size_t width, rag_error *err);
+                        size_t width, rag_error *err);
+
+/*
+ * For record.c and hit.c.  An id-like field v: a string (non-empty, no
+ * NUL) or an integer, as text in *s and *n (integers written into num);
+ * what names the field in messages.  1 found, 0 missing (or null, when
+ * null_ok), -1 with err set.
+ */
+int rag_record_id_value(const json_t *v, const char *what, int null_ok, char num[24],
+                        const char **s, size_t *n, const char *source, long lineno, rag_error *err);
+/*
+ * Parses an NDJSON line into a new reference to an object, or NULL with
+ * err set and located.
+ */
+json_t *rag_record_parse_object(const char *line, size_t len, const char *source, long lineno,
+                                rag_error *err);
 
 #endif

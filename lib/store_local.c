@@ -865,8 +865,8 @@ static int settings_differ(local *l, const rag_store_settings *want, unsigned se
 		return 0;
 	if ((set & RAG_SET_ANALYZER) && strcmp(want->analyzer, l->settings.analyzer) != 0)
 		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
-				     "the store was created with analyzer \"%s\", not \"%s\"; a store keeps its settings",
-				     l->settings.analyzer, rag_quote(0, want->analyzer));
+				     "the store was created with analyzer %s, not %s; a store keeps its settings",
+				     rag_quote(1, l->settings.analyzer), rag_quote(0, want->analyzer));
 	if ((set & RAG_SET_K1) && want->k1 != l->settings.k1)
 		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
 				     "the store was created with k1 %g, not %g; a store keeps its settings",
@@ -1603,16 +1603,22 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		return -1;
 	for (size_t i = 0; i < l->nqterms; i++)
 		l->qterms[i].term = l->qtext.data + l->qoff[i];
-	if (o->k > l->hits_cap) {
-		rag_hit *h = realloc(l->hits, o->k * sizeof *h);
+	/* no more hits than records: a huge k costs no memory */
+	size_t k = o->k, nrec = 0;
+	for (size_t i = 0; i < l->nsegs; i++)
+		nrec += rag_seg_records(l->segs[i].seg) - l->segs[i].ndel;
+	if (k > nrec)
+		k = nrec;
+	if (k > l->hits_cap) {
+		rag_hit *h = realloc(l->hits, k * sizeof *h);
 		if (h)
 			l->hits = h;
-		rag_bm25_hit *b = realloc(l->bhits, o->k * sizeof *b);
+		rag_bm25_hit *b = realloc(l->bhits, k * sizeof *b);
 		if (b)
 			l->bhits = b;
 		if (!h || !b)
 			return nomem(err);
-		l->hits_cap = o->k;
+		l->hits_cap = k;
 	}
 	segs = calloc(l->nsegs + 1, sizeof *segs);
 	del = calloc(l->nsegs + 1, sizeof *del);
@@ -1625,7 +1631,7 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		del[i] = l->segs[i].del;
 	}
 	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
-			    l->settings.b, o->k, o->exhaustive, l->bhits, &nb, err) < 0)
+			    l->settings.b, k, o->exhaustive, l->bhits, &nb, err) < 0)
 		goto out;
 	for (size_t i = 0; i < nb; i++) {
 		rag_hit *h = &l->hits[i];
@@ -1706,7 +1712,7 @@ static int local_check(const char *location, uint64_t *records, rag_error *err)
 		rag_analyzer *a = rag_analyzer_new(l->settings.analyzer, err);
 		if (!a) {
 			rag_error_set(err, RAG_EDATA, fpath(l, "MANIFEST"), 0,
-				      "the manifest names an unknown analyzer \"%s\"",
+				      "the manifest names an unknown analyzer %s",
 				      rag_quote(0, l->settings.analyzer));
 			goto out;
 		}
@@ -1753,7 +1759,7 @@ static int local_check(const char *location, uint64_t *records, rag_error *err)
 				char id[128];
 				snprintf(id, sizeof id, "%.*s", (int)(na < 100 ? na : 100), a);
 				rag_error_set(err, RAG_EDATA, location, 0,
-					      "damaged store: id \"%s\" is live in both %s and %s",
+					      "damaged store: id %s is live in both %s and %s",
 					      rag_quote(0, id), rag_seg_path(l->segs[refs[j].seg].seg),
 					      rag_seg_path(l->segs[refs[i].seg].seg));
 				goto out;

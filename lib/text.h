@@ -22,6 +22,16 @@ static inline void rag_trim_span(const char *t, size_t *s, size_t *e)
 		(*e)--;
 }
 
+/* Narrows s[0..*n) to what lies between white space at both ends. */
+static inline const char *rag_trim(const char *s, size_t *n)
+{
+	size_t a = 0, e = *n;
+
+	rag_trim_span(s, &a, &e);
+	*n = e - a;
+	return s + a;
+}
+
 /* Eight bytes from p, unaligned, in the machine's order. */
 static inline uint64_t rag_load64(const char *p)
 {
