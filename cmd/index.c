@@ -26,7 +26,7 @@ static const char usage[] =
 	"      --text-field=NAME   the field whose text is indexed (default: text)\n"
 	"      --doc-field=NAME    the field that names a record's document\n"
 	"                          (default: doc)\n"
-	"      --batch=N           commit every N records (default: 10000)\n"
+	"      --batch=N           commit every N records (default: 100000)\n"
 	"      --replace-docs      delete the records of each document in the input\n"
 	"                          that the input no longer has; the records of a\n"
 	"                          document must come one after another\n"
@@ -198,7 +198,8 @@ static int skippable(run_t *r, const rag_error *err)
 /* Commits when a batch is complete (and, under --replace-docs, no document is open). */
 static int maybe_commit(run_t *r, rag_error *err)
 {
-	if (r->since < r->batch || r->doc_open)
+	if ((r->since < r->batch && rag_store_pending_bytes(r->s) < RAG_STORE_BATCH_BYTES) ||
+	    r->doc_open)
 		return 0;
 	r->since = 0;
 	return rag_store_commit(r->s, err);
@@ -436,7 +437,7 @@ int main(int argc, char **argv)
 	cmd_init("rag-index");
 	memset(&r, 0, sizeof r);
 	r.t0 = cmd_now();
-	r.batch = 10000;
+	r.batch = 100000;
 	r.progress = -1;
 	rag_store_settings_default(&r.want);
 	rag_buf_init(&r.doc, 0);

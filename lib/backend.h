@@ -22,6 +22,7 @@ typedef struct rag_backend {
 	int (*doc_begin)(rag_store *s, const char *doc, size_t len, rag_error *err);
 	int (*doc_end)(rag_store *s, long *deleted, rag_error *err);
 	size_t (*pending)(const rag_store *s);
+	size_t (*pending_bytes)(const rag_store *s);
 	int (*commit)(rag_store *s, rag_error *err);
 	int (*compact)(rag_store *s, rag_error *err);
 	int (*stats)(rag_store *s, rag_store_stats *st, rag_error *err);

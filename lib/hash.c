@@ -1,6 +1,7 @@
 /* hash.c - content hashes; see hash.h. */
 #include "config.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 
@@ -17,6 +18,12 @@ rag_hasher *rag_hasher_new(rag_error *err)
 
 	if (!h)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory"), NULL;
+	/*
+	 * The system's OpenSSL configuration is not read: it can only choose
+	 * other providers, and reading it costs more start-up time than a
+	 * small ingest takes.  The default provider's SHA-256 is what we want.
+	 */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	/* Fetched once: an implicit fetch on every digest costs more than hashing a chunk. */
 	h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
 	h->ctx = EVP_MD_CTX_new();

@@ -694,11 +694,25 @@ static int fw_raw(fw *w, const void *p, size_t n)
 {
 	if (w->failed)
 		return -1;
-	if (rag_buf_add(&w->buf, p, n) < 0)
-		return fw_fail(w, ENOMEM, "cannot write segment");
+	if (w->buf.len + n > FW_FLUSH && fw_flush(w) < 0)
+		return -1;
+	if (n >= FW_FLUSH) {
+		/* a big piece goes straight to the file */
+		for (const char *c = p; n;) {
+			ssize_t k = write(w->fd, c, n);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0)
+				return fw_fail(w, errno, "cannot write segment");
+			c += k;
+			n -= (size_t)k;
+			w->off += (uint64_t)k;
+		}
+		return 0;
+	}
+	memcpy(w->buf.data + w->buf.len, p, n);
+	w->buf.len += n;
 	w->off += n;
-	if (w->buf.len >= FW_FLUSH)
-		return fw_flush(w);
 	return 0;
 }
 
@@ -710,9 +724,13 @@ static int fw_open(fw *w, const char *path, rag_error *err)
 	w->path = path;
 	w->err = err;
 	rag_buf_init(&w->buf, 0);
+	if (rag_buf_grow(&w->buf, FW_FLUSH) < 0)
+		return rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (w->fd < 0)
+	if (w->fd < 0) {
+		rag_buf_free(&w->buf);
 		return rag_error_sys(err, errno, path, "cannot create segment");
+	}
 	return fw_raw(w, zero, sizeof zero);
 }
 
@@ -820,6 +838,24 @@ typedef struct recview {
 
 typedef int (*rec_get)(void *ctx, uint32_t i, recview *v, rag_error *err);
 
+/*
+ * The records of a batch as the builder holds them: on a little-endian
+ * machine its arrays are already in the file's format, and each section
+ * is written in one piece.
+ */
+typedef struct bulk {
+	const char *json, *ids, *docs;
+	const uint64_t *recoff;
+	const uint32_t *idoff, *docoff;
+	const unsigned char *hashes;
+} bulk;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_LE 1
+#else
+#define HOST_LE 0
+#endif
+
 typedef struct keyent {
 	uint64_t hash;
 	uint32_t docno;
@@ -839,7 +875,7 @@ static int keyent_cmp(const void *a, const void *b)
  * lengths) for n records taken from get; fills dl[0..n) with the lengths
  * and *total with their sum.
  */
-static int write_records(fw *w, uint32_t n, rec_get get, void *ctx,
+static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *bk,
 			 uint32_t *dl, uint64_t *total, rag_error *err)
 {
 	keyent *keys = NULL;
@@ -860,21 +896,38 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx,
 	} while (0)
 
 	*total = 0;
-	PASS(SEC_RECORDS, if (fw_put(w, v.json, v.json_len) < 0) goto out);
-	fw_end(w);
-	off = 0;
-	PASS(SEC_RECOFF, if (fw_put64(w, off) < 0) goto out; off += v.json_len);
-	if (fw_put64(w, off) < 0)
-		goto out;
-	fw_end(w);
-	PASS(SEC_IDTEXT, if (fw_put(w, v.id, v.id_len) < 0) goto out);
-	fw_end(w);
-	off = 0;
-	PASS(SEC_IDOFF, if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0) goto toobig;
-	     off += v.id_len);
-	if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0)
-		goto toobig;
-	fw_end(w);
+	if (bk) {
+		if (fw_begin(w, SEC_RECORDS) < 0 || fw_put(w, bk->json, bk->recoff[n]) < 0)
+			goto out;
+		fw_end(w);
+		if (fw_begin(w, SEC_RECOFF) < 0 ||
+		    fw_put(w, bk->recoff, 8 * ((size_t)n + 1)) < 0)
+			goto out;
+		fw_end(w);
+		if (fw_begin(w, SEC_IDTEXT) < 0 || fw_put(w, bk->ids, bk->idoff[n]) < 0)
+			goto out;
+		fw_end(w);
+		if (fw_begin(w, SEC_IDOFF) < 0 || fw_put(w, bk->idoff, 4 * ((size_t)n + 1)) < 0)
+			goto out;
+		fw_end(w);
+	} else {
+		PASS(SEC_RECORDS, if (fw_put(w, v.json, v.json_len) < 0) goto out);
+		fw_end(w);
+		off = 0;
+		PASS(SEC_RECOFF, if (fw_put64(w, off) < 0) goto out; off += v.json_len);
+		if (fw_put64(w, off) < 0)
+			goto out;
+		fw_end(w);
+		PASS(SEC_IDTEXT, if (fw_put(w, v.id, v.id_len) < 0) goto out);
+		fw_end(w);
+		off = 0;
+		PASS(SEC_IDOFF,
+		     if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0) goto toobig;
+		     off += v.id_len);
+		if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0)
+			goto toobig;
+		fw_end(w);
+	}
 
 	keys = malloc(((size_t)n + 1) * sizeof *keys);
 	if (!keys) {
@@ -911,14 +964,24 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx,
 		fw_end(w);
 	}
 
-	PASS(SEC_DOCTEXT, if (fw_put(w, v.doc, v.doc_len) < 0) goto out);
-	fw_end(w);
-	off = 0;
-	PASS(SEC_DOCOFF, if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0) goto toobig;
-	     off += v.doc_len);
-	if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0)
-		goto toobig;
-	fw_end(w);
+	if (bk) {
+		if (fw_begin(w, SEC_DOCTEXT) < 0 || fw_put(w, bk->docs, bk->docoff[n]) < 0)
+			goto out;
+		fw_end(w);
+		if (fw_begin(w, SEC_DOCOFF) < 0 || fw_put(w, bk->docoff, 4 * ((size_t)n + 1)) < 0)
+			goto out;
+		fw_end(w);
+	} else {
+		PASS(SEC_DOCTEXT, if (fw_put(w, v.doc, v.doc_len) < 0) goto out);
+		fw_end(w);
+		off = 0;
+		PASS(SEC_DOCOFF,
+		     if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0) goto toobig;
+		     off += v.doc_len);
+		if (off > UINT32_MAX || fw_put32(w, (uint32_t)off) < 0)
+			goto toobig;
+		fw_end(w);
+	}
 	nkeys = 0;
 	for (uint32_t i = 0; i < n; i++) {
 		if (get(ctx, i, &v, err) < 0)
@@ -936,7 +999,12 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx,
 			goto out;
 	fw_end(w);
 
-	PASS(SEC_HASHES, if (fw_put(w, v.hash, 16) < 0) goto out);
+	if (bk) {
+		if (fw_begin(w, SEC_HASHES) < 0 || fw_put(w, bk->hashes, 16 * (size_t)n) < 0)
+			goto out;
+	} else {
+		PASS(SEC_HASHES, if (fw_put(w, v.hash, 16) < 0) goto out);
+	}
 	fw_end(w);
 	PASS(SEC_DOCLEN, if (fw_put32(w, v.doclen) < 0) goto out; dl[i] = v.doclen;
 	     *total += v.doclen);
@@ -1176,6 +1244,11 @@ uint32_t rag_segw_records(const rag_segw *w)
 	return w->n;
 }
 
+size_t rag_segw_bytes(const rag_segw *w)
+{
+	return w->json.len + w->ids.len + w->docs.len;
+}
+
 long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 		  const char *id, size_t id_len, const char *doc, size_t doc_len,
 		  const unsigned char hash[16], rag_error *err)
@@ -1368,7 +1441,10 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 			ctx.kept[nout++] = i;
 		}
 	}
-	if (write_records(&f, nout, segw_get, &ctx, dl, &total, err) < 0)
+	bulk bk = {w->json.data ? w->json.data : "", w->ids.data ? w->ids.data : "",
+		   w->docs.data ? w->docs.data : "", w->recoff, w->idoff, w->docoff, w->hashes};
+	if (write_records(&f, nout, segw_get, &ctx, HOST_LE && nout == w->n && nout ? &bk : NULL,
+			  dl, &total, err) < 0)
 		goto out;
 	for (size_t i = 0; i < w->nterms; i++)
 		order[i] = (sortterm){w->termtext.data + w->terms[i].off, w->terms[i].len,
@@ -1400,6 +1476,12 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 		uint32_t d = newno[w->posts[i].docno];
 		if (d != UINT32_MAX)
 			sorted[w->terms[w->posts[i].term].count++] = (wpost){d, w->posts[i].tf, 0};
+	}
+	if (rag_buf_grow(&acc.entries, 32 * w->nterms) < 0 ||
+	    rag_buf_grow(&acc.text, w->termtext.len) < 0 ||
+	    rag_buf_grow(&acc.index, 8 * (w->nterms / RAG_SEG_TERM_STRIDE + 1)) < 0) {
+		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
+		goto out;
 	}
 	if (fw_begin(&f, SEC_POSTINGS) < 0)
 		goto out;
@@ -1498,7 +1580,7 @@ int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t 
 			ctx.from_doc[nout++] = d;
 		}
 	}
-	if (write_records(&f, (uint32_t)nout, merge_get, &ctx, dl, &total, err) < 0)
+	if (write_records(&f, (uint32_t)nout, merge_get, &ctx, NULL, dl, &total, err) < 0)
 		goto out;
 	if (fw_begin(&f, SEC_POSTINGS) < 0)
 		goto out;

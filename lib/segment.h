@@ -160,6 +160,8 @@ void rag_segw_free(rag_segw *w);
 /* Forgets everything added, keeping the memory. */
 void rag_segw_reset(rag_segw *w);
 uint32_t rag_segw_records(const rag_segw *w);
+/* Bytes of records (JSON, ids, document ids) held. */
+size_t rag_segw_bytes(const rag_segw *w);
 
 /*
  * Adds a record: returns its docno, or -1.  Then rag_segw_term for each

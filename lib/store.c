@@ -76,6 +76,11 @@ size_t rag_store_pending(const rag_store *s)
 	return s->be->pending(s);
 }
 
+size_t rag_store_pending_bytes(const rag_store *s)
+{
+	return s->be->pending_bytes(s);
+}
+
 int rag_store_commit(rag_store *s, rag_error *err)
 {
 	return s->be->commit(s, err);

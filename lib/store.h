@@ -117,6 +117,14 @@ int rag_store_doc_end(rag_store *s, long *deleted, rag_error *err);
 size_t rag_store_pending(const rag_store *s);
 
 /*
+ * Bytes of records held for the next commit.  A writer commits when it
+ * reaches RAG_STORE_BATCH_BYTES, whatever its batch size, so that memory
+ * stays bounded when records are large.
+ */
+size_t rag_store_pending_bytes(const rag_store *s);
+#define RAG_STORE_BATCH_BYTES ((size_t)64 << 20)
+
+/*
  * Makes the pending changes durable and visible as one new state.  A no-op
  * when nothing is pending.  May merge small segments afterwards.
  */

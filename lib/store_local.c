@@ -113,6 +113,8 @@ typedef struct local {
 	int writer;
 	int lockfd;
 	int broken; /* a commit failed half-way: only closing is left */
+	int unsaved; /* created, and no manifest written yet */
+	int made_dir; /* this writer made the directory */
 	rag_store_settings settings;
 	rag_analyzer *an;
 
@@ -806,6 +808,16 @@ static void local_close(rag_store *st)
 	if (!l)
 		return;
 	ix_free(l->ix);
+	if (l->unsaved && l->writer) {
+		/* created and never committed: leave nothing behind */
+		l->nsegs = 0;
+		sweep(l);
+		const char *p = fpath(l, "LOCK");
+		if (p)
+			unlink(p);
+		if (l->made_dir)
+			rmdir(l->dir);
+	}
 	segs_free(l->segs, l->nsegs);
 	rag_segw_free(l->batch);
 	rag_analyzer_free(l->an);
@@ -911,6 +923,7 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 			rag_error_sys(err, errno, l->dir, "cannot create store");
 			goto fail;
 		}
+		l->made_dir = 1;
 	} else if (!S_ISDIR(st.st_mode)) {
 		rag_error_set(err, RAG_EIO, l->dir, 0, "not a store: not a directory");
 		goto fail;
@@ -940,8 +953,8 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 			goto fail;
 		l->next_seg = 1;
 		sweep(l);
-		if (manifest_write(l, 0, err) < 0)
-			goto fail;
+		/* the first commit writes the manifest, settings and all */
+		l->unsaved = 1;
 	} else {
 		if (settings_differ(l, want, set, err) < 0)
 			goto fail;
@@ -1256,6 +1269,13 @@ static size_t local_pending(const rag_store *st)
 	return ((const local *)st)->pending;
 }
 
+static size_t local_pending_bytes(const rag_store *st)
+{
+	const local *l = (const local *)st;
+
+	return l->batch ? rag_segw_bytes(l->batch) : 0;
+}
+
 /* Segments that are merged away, or deletion files replaced: removed after the commit. */
 typedef struct oldfiles {
 	char **v;
@@ -1381,7 +1401,7 @@ static int local_commit(rag_store *st, rag_error *err)
 
 	if (need_writer(l, err) < 0)
 		return -1;
-	if (!l->pending)
+	if (!l->pending && !l->unsaved)
 		return 0;
 	if (ix_sync(l->ix, err) < 0) {
 		l->broken = 1;
@@ -1441,6 +1461,7 @@ static int local_commit(rag_store *st, rag_error *err)
 		goto broken;
 	for (size_t i = 0; i < l->nsegs; i++)
 		l->segs[i].dirty = 0;
+	l->unsaved = 0;
 	old_remove(l, &old);
 	rag_segw_reset(l->batch);
 	if (l->btab)
@@ -1785,6 +1806,7 @@ const rag_backend rag_backend_local = {
 	local_doc_begin,
 	local_doc_end,
 	local_pending,
+	local_pending_bytes,
 	local_commit,
 	local_compact,
 	local_stats,
