@@ -384,9 +384,14 @@ uint32_t rag_seg_doclen(const rag_seg *s, uint32_t i)
 int rag_seg_find(const rag_seg *s, int which, const char *key, size_t len,
 		 int (*fn)(uint32_t docno, void *arg), void *arg, rag_error *err)
 {
+	return rag_seg_find_hash(s, which, key, len, rag_seg_keyhash(key, len), fn, arg, err);
+}
+
+int rag_seg_find_hash(const rag_seg *s, int which, const char *key, size_t len, uint64_t h,
+		      int (*fn)(uint32_t docno, void *arg), void *arg, rag_error *err)
+{
 	const unsigned char *t = s->sec[which].p;
 	size_t cnt = which == SEC_IDS ? s->n : s->ndocs, lo = 0, hi = cnt;
-	uint64_t h = rag_seg_keyhash(key, len);
 
 	if (which == SEC_IDS &&
 	    !bloom_may_have(s->sec[SEC_IDBLOOM].p, s->sec[SEC_IDBLOOM].len / 64, h))

@@ -109,6 +109,9 @@ uint64_t rag_seg_keyhash(const char *p, size_t n);
  */
 int rag_seg_find(const rag_seg *s, int which, const char *key, size_t len,
 		 int (*fn)(uint32_t docno, void *arg), void *arg, rag_error *err);
+/* The same with h = rag_seg_keyhash(key, len) already at hand. */
+int rag_seg_find_hash(const rag_seg *s, int which, const char *key, size_t len, uint64_t h,
+		      int (*fn)(uint32_t docno, void *arg), void *arg, rag_error *err);
 
 /* Looks a term up: 1 with *t filled, 0 when absent, -1 when damaged. */
 int rag_seg_term_find(const rag_seg *s, const char *term, size_t len,

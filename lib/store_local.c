@@ -114,6 +114,9 @@ typedef struct local {
 	int lockfd;
 	int broken; /* a commit failed half-way: only closing is left */
 	int unsaved; /* created, and no manifest written yet */
+	uint64_t *sess; /* the session's ids (see session_add) */
+	size_t sess_size, sess_count;
+	int sess_off;
 	int made_dir; /* this writer made the directory */
 	rag_store_settings settings;
 	rag_analyzer *an;
@@ -826,6 +829,7 @@ static void local_close(rag_store *st)
 	free(l->drop);
 	free(l->btab);
 	free(l->bdoc);
+	free(l->sess);
 	rag_buf_free(&l->cand_ids);
 	free(l->cands);
 	free(l->hits);
@@ -1058,13 +1062,20 @@ static int found_fn(uint32_t docno, void *arg)
 	return 1;
 }
 
-/* The committed live record with this id: 1 with *seg and *docno, 0, or -1. */
-static int committed_find(local *l, const char *id, size_t len, size_t *seg, uint32_t *docno,
-			  rag_error *err)
+/*
+ * The committed live record with this id (whose key hash is h): 1 with
+ * *seg and *docno, 0, or -1.  With old_only, only the segments from
+ * before this session are searched.
+ */
+static int committed_find(local *l, const char *id, size_t len, uint64_t h, int old_only,
+			  size_t *seg, uint32_t *docno, rag_error *err)
 {
 	for (size_t i = l->nsegs; i-- > 0;) {
 		found f = {&l->segs[i], -1};
-		int r = rag_seg_find(l->segs[i].seg, SEC_IDS, id, len, found_fn, &f, err);
+		int r;
+		if (old_only && l->segs[i].fresh)
+			continue;
+		r = rag_seg_find_hash(l->segs[i].seg, SEC_IDS, id, len, h, found_fn, &f, err);
 		if (r < 0)
 			return -1;
 		if (r) {
@@ -1074,6 +1085,62 @@ static int committed_find(local *l, const char *id, size_t len, size_t *seg, uin
 		}
 	}
 	return 0;
+}
+
+/*
+ * The ids this session added, as key hashes.  An id that is not among
+ * them can only be in a segment from before the session: a bulk load into
+ * a new store then looks nothing up in the segments it wrote.  The set
+ * gives up (and every segment is searched) past SESSION_MAX ids.
+ */
+#define SESSION_MAX ((size_t)1 << 23)
+
+static int session_has(const local *l, uint64_t h)
+{
+	if (l->sess_off)
+		return 1;
+	if (!l->sess_size)
+		return 0;
+	h |= 1; /* 0 marks an empty slot */
+	for (size_t j = (h >> 7) & (l->sess_size - 1); l->sess[j];
+	     j = (j + 1) & (l->sess_size - 1))
+		if (l->sess[j] == h)
+			return 1;
+	return 0;
+}
+
+static void session_add(local *l, uint64_t h)
+{
+	if (l->sess_off)
+		return;
+	if (2 * (l->sess_count + 1) > l->sess_size) {
+		size_t size = l->sess_size ? 2 * l->sess_size : 4096;
+		uint64_t *t = size / 2 > SESSION_MAX ? NULL : calloc(size, sizeof *t);
+		if (!t) {
+			free(l->sess);
+			l->sess = NULL;
+			l->sess_off = 1;
+			return;
+		}
+		for (size_t i = 0; i < l->sess_size; i++) {
+			if (!l->sess[i])
+				continue;
+			size_t j = (l->sess[i] >> 7) & (size - 1);
+			while (t[j])
+				j = (j + 1) & (size - 1);
+			t[j] = l->sess[i];
+		}
+		free(l->sess);
+		l->sess = t;
+		l->sess_size = size;
+	}
+	h |= 1;
+	size_t j = (h >> 7) & (l->sess_size - 1);
+	for (; l->sess[j]; j = (j + 1) & (l->sess_size - 1))
+		if (l->sess[j] == h)
+			return;
+	l->sess[j] = h;
+	l->sess_count++;
 }
 
 static int tombstone(local *l, size_t i, uint32_t docno, rag_error *err)
@@ -1133,7 +1200,8 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		rag_bit_set(l->drop, (uint32_t)bd);
 		outcome = RAG_STORE_UPDATED;
 	} else {
-		found_it = committed_find(l, r->id, r->id_len, &seg, &docno, err);
+		found_it = committed_find(l, r->id, r->id_len, h, !session_has(l, h), &seg,
+					  &docno, err);
 		if (found_it < 0)
 			return -1;
 		if (found_it) {
@@ -1155,6 +1223,7 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		l->drop[d / 8] = 0;
 	if (batch_insert(l, h, (uint32_t)d) < 0)
 		return nomem(err);
+	session_add(l, h);
 	if (!l->ix && !l->no_thread && !(l->ix = ix_new(l)))
 		l->no_thread = 1;
 	if (l->ix) {
@@ -1185,7 +1254,8 @@ static int local_delete(rag_store *st, const char *id, size_t len, rag_error *er
 		l->pending++;
 		return 1;
 	}
-	r = committed_find(l, id, len, &seg, &docno, err);
+	uint64_t h = rag_seg_keyhash(id, len);
+	r = committed_find(l, id, len, h, !session_has(l, h), &seg, &docno, err);
 	if (r <= 0)
 		return r;
 	return tombstone(l, seg, docno, err) < 0 ? -1 : 1;
