@@ -37,6 +37,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <lz4.h>
+
 #include "analyze.h"
 #include "crc32c.h"
 #include "json.h"
@@ -163,7 +165,23 @@ struct rag_seg {
 	uint64_t total_len;
 	uint32_t nterms;
 	uint32_t ndocs; /* entries of SEC_DOCS */
+	uint64_t nblocks; /* record blocks */
 	section sec[SEC_NKINDS];
+	struct reccache *cache; /* the block decompressed last */
+};
+
+/*
+ * Records are stored in LZ4 blocks of whole records, about REC_BLOCK
+ * bytes each before compression, so that reading one record decompresses
+ * a few kilobytes.
+ */
+#define REC_BLOCK 16384
+
+struct reccache {
+	char *buf;
+	size_t cap;
+	uint64_t block;
+	int valid;
 };
 
 static int damaged(const rag_seg *s, rag_error *err, const char *what)
@@ -307,6 +325,15 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 		goto fail;
 	}
 	s->ndocs = (uint32_t)(s->sec[SEC_DOCS].len / 12);
+	if (s->sec[SEC_RECBLOCKS].len % 16 || s->sec[SEC_RECBLOCKS].len < 16) {
+		damaged(s, err, "bad size of the record block table");
+		goto fail;
+	}
+	s->nblocks = s->sec[SEC_RECBLOCKS].len / 16 - 1;
+	if (!(s->cache = calloc(1, sizeof *s->cache))) {
+		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
+		goto fail;
+	}
 	return s;
 fail:
 	if (fd >= 0)
@@ -321,6 +348,9 @@ void rag_seg_close(rag_seg *s)
 		return;
 	if (s->map)
 		munmap(s->map, s->size);
+	if (s->cache)
+		free(s->cache->buf);
+	free(s->cache);
 	free(s->path);
 	free(s);
 }
@@ -348,13 +378,48 @@ static int span32(const rag_seg *s, int offk, int textk, uint32_t i,
 int rag_seg_record(const rag_seg *s, uint32_t i, const char **p, size_t *n,
 		   rag_error *err)
 {
+	const unsigned char *bt = s->sec[SEC_RECBLOCKS].p;
+	struct reccache *c = s->cache;
+	size_t lo = 0, hi = s->nblocks;
+
 	if (i >= s->n)
 		return damaged(s, err, "record number out of range");
 	const unsigned char *o = s->sec[SEC_RECOFF].p + 8 * (size_t)i;
 	uint64_t a = get64(o), b = get64(o + 8);
-	if (a > b || b > s->sec[SEC_RECORDS].len)
+	if (a > b)
 		return damaged(s, err, "bad record offset");
-	*p = (const char *)s->sec[SEC_RECORDS].p + a;
+	/* the last block that starts at or before the record */
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (get64(bt + 16 * mid + 8) <= a)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (lo >= s->nblocks)
+		return damaged(s, err, "record outside the record blocks");
+	uint64_t cs = get64(bt + 16 * lo), ce = get64(bt + 16 * lo + 16);
+	uint64_t us = get64(bt + 16 * lo + 8), ue = get64(bt + 16 * lo + 24);
+	if (a < us || b > ue || us > ue || cs > ce || ce > s->sec[SEC_RECORDS].len ||
+	    ue - us > INT32_MAX || ce - cs > INT32_MAX)
+		return damaged(s, err, "bad record block");
+	if (!c->valid || c->block != lo) {
+		size_t usz = (size_t)(ue - us);
+		if (usz + 1 > c->cap) {
+			char *nb = realloc(c->buf, usz + 1);
+			if (!nb)
+				return rag_error_set(err, RAG_ENOMEM, s->path, 0, "out of memory");
+			c->buf = nb;
+			c->cap = usz + 1;
+		}
+		c->valid = 0;
+		if (LZ4_decompress_safe((const char *)s->sec[SEC_RECORDS].p + cs, c->buf,
+					(int)(ce - cs), (int)usz) != (int)usz)
+			return damaged(s, err, "a record block does not decompress");
+		c->block = lo;
+		c->valid = 1;
+	}
+	*p = c->buf + (a - us);
 	*n = (size_t)(b - a);
 	return 0;
 }
@@ -833,6 +898,111 @@ static void fw_abort(fw *w)
 
 /* ---- the parts every writer shares ---- */
 
+/*
+ * Records gathered into blocks and compressed, either straight into the
+ * file (w set) or into memory (data), for another thread to do while the
+ * writer writes the index.
+ */
+struct rag_blocks {
+	rag_buf stage, comp;
+	rag_buf table; /* the SEC_RECBLOCKS entries so far */
+	rag_buf data;  /* the compressed blocks, when not written at once */
+	uint64_t coff, uoff;
+};
+typedef struct rag_blocks blockw;
+
+/* 0, or -1 with errno set. */
+static int blockw_flush(fw *w, blockw *b)
+{
+	unsigned char e[16];
+	int bound, k;
+
+	if (!b->stage.len)
+		return 0;
+	if (b->stage.len > INT32_MAX / 2) {
+		errno = EFBIG;
+		return -1;
+	}
+	bound = LZ4_compressBound((int)b->stage.len);
+	rag_buf_truncate(&b->comp, 0);
+	if (rag_buf_grow(&b->comp, (size_t)bound) < 0)
+		return -1;
+	k = LZ4_compress_default(b->stage.data, b->comp.data, (int)b->stage.len, bound);
+	if (k <= 0) {
+		errno = EIO;
+		return -1;
+	}
+	put64(e, b->coff);
+	put64(e + 8, b->uoff);
+	if (rag_buf_add(&b->table, e, 16) < 0)
+		return -1;
+	b->coff += (uint64_t)k;
+	b->uoff += b->stage.len;
+	rag_buf_truncate(&b->stage, 0);
+	if (w)
+		return fw_put(w, b->comp.data, (size_t)k);
+	return rag_buf_add(&b->data, b->comp.data, (size_t)k);
+}
+
+/* Adds one whole record; a block never splits one.  0, or -1 with errno. */
+static int blockw_record(fw *w, blockw *b, const char *p, size_t n)
+{
+	if (b->stage.len && b->stage.len + n > REC_BLOCK && blockw_flush(w, b) < 0)
+		return -1;
+	if (rag_buf_add(&b->stage, p, n) < 0)
+		return -1;
+	return b->stage.len >= REC_BLOCK ? blockw_flush(w, b) : 0;
+}
+
+/* Ends the blocks with the table's last entry.  0, or -1 with errno. */
+static int blockw_finish(fw *w, blockw *b)
+{
+	unsigned char e[16];
+
+	if (blockw_flush(w, b) < 0)
+		return -1;
+	put64(e, b->coff);
+	put64(e + 8, b->uoff);
+	return rag_buf_add(&b->table, e, 16);
+}
+
+static void blockw_init(blockw *b)
+{
+	memset(b, 0, sizeof *b);
+	rag_buf_init(&b->stage, 0);
+	rag_buf_init(&b->comp, 0);
+	rag_buf_init(&b->table, 0);
+	rag_buf_init(&b->data, 0);
+}
+
+static void blockw_free(blockw *b)
+{
+	rag_buf_free(&b->stage);
+	rag_buf_free(&b->comp);
+	rag_buf_free(&b->table);
+	rag_buf_free(&b->data);
+}
+
+void rag_blocks_free(rag_blocks *b)
+{
+	if (b) {
+		blockw_free(b);
+		free(b);
+	}
+}
+
+/* Writes the records section and the block table from blocks made in memory. */
+static int put_blocks(fw *w, const blockw *b)
+{
+	if (fw_begin(w, SEC_RECORDS) < 0 || fw_put(w, b->data.data, b->data.len) < 0)
+		return -1;
+	fw_end(w);
+	if (fw_begin(w, SEC_RECBLOCKS) < 0 || fw_put(w, b->table.data, b->table.len) < 0)
+		return -1;
+	fw_end(w);
+	return 0;
+}
+
 /* A record as a writer sees it. */
 typedef struct recview {
 	const char *json, *id, *doc;
@@ -881,13 +1051,16 @@ static int keyent_cmp(const void *a, const void *b)
  * and *total with their sum.
  */
 static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *bk,
-			 uint32_t *dl, uint64_t *total, rag_error *err)
+			 int defer, uint32_t *dl, uint64_t *total, rag_error *err)
 {
 	keyent *keys = NULL;
 	uint32_t nkeys;
 	recview v;
 	uint64_t off;
+	blockw blk;
 	int rc = -1;
+
+	blockw_init(&blk);
 
 #define PASS(kind, body)                                  \
 	do {                                              \
@@ -901,10 +1074,33 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *
 	} while (0)
 
 	*total = 0;
-	if (bk) {
-		if (fw_begin(w, SEC_RECORDS) < 0 || fw_put(w, bk->json, bk->recoff[n]) < 0)
+	/* the records, in blocks, unless they come later from elsewhere */
+	if (!defer) {
+		if (fw_begin(w, SEC_RECORDS) < 0)
+			goto out;
+		for (uint32_t i = 0; i < n; i++) {
+			if (bk) {
+				v.json = bk->json + bk->recoff[i];
+				v.json_len = bk->recoff[i + 1] - bk->recoff[i];
+			} else if (get(ctx, i, &v, err) < 0) {
+				goto out;
+			}
+			if (blockw_record(w, &blk, v.json, v.json_len) < 0) {
+				fw_fail(w, errno, "cannot write segment");
+				goto out;
+			}
+		}
+		if (blockw_finish(w, &blk) < 0) {
+			fw_fail(w, errno, "cannot write segment");
+			goto out;
+		}
+		fw_end(w);
+		if (fw_begin(w, SEC_RECBLOCKS) < 0 ||
+		    fw_put(w, blk.table.data, blk.table.len) < 0)
 			goto out;
 		fw_end(w);
+	}
+	if (bk) {
 		if (fw_begin(w, SEC_RECOFF) < 0 ||
 		    fw_put(w, bk->recoff, 8 * ((size_t)n + 1)) < 0)
 			goto out;
@@ -916,8 +1112,6 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *
 			goto out;
 		fw_end(w);
 	} else {
-		PASS(SEC_RECORDS, if (fw_put(w, v.json, v.json_len) < 0) goto out);
-		fw_end(w);
 		off = 0;
 		PASS(SEC_RECOFF, if (fw_put64(w, off) < 0) goto out; off += v.json_len);
 		if (fw_put64(w, off) < 0)
@@ -1021,6 +1215,7 @@ toobig:
 out:
 #undef PASS
 	free(keys);
+	blockw_free(&blk);
 	return rc;
 }
 
@@ -1414,8 +1609,32 @@ static int sortterm_cmp(const void *a, const void *b)
 	return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
+int rag_segw_compress(const rag_segw *w, const unsigned char *drop, rag_blocks **out,
+		      rag_error *err)
+{
+	blockw *b = malloc(sizeof *b);
+
+	*out = NULL;
+	if (!b)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	blockw_init(b);
+	if (rag_buf_grow(&b->data, w->json.len / 2 + 64) < 0)
+		goto nomem;
+	for (uint32_t i = 0; i < w->n; i++)
+		if (!rag_bit(drop, i) &&
+		    blockw_record(NULL, b, w->json.data + w->recoff[i], w->recoff[i + 1] - w->recoff[i]) < 0)
+			goto nomem;
+	if (blockw_finish(NULL, b) < 0)
+		goto nomem;
+	*out = b;
+	return 0;
+nomem:
+	rag_blocks_free(b);
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "cannot compress records: %s", strerror(errno));
+}
+
 int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
-		   rag_error *err)
+		   rag_blocks_wait wait, void *warg, rag_error *err)
 {
 	segw_ctx ctx = {w, NULL};
 	uint32_t *newno = NULL, *dl = NULL, *docs = NULL, *tfs = NULL, nout = 0;
@@ -1449,7 +1668,7 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 	bulk bk = {w->json.data ? w->json.data : "", w->ids.data ? w->ids.data : "",
 		   w->docs.data ? w->docs.data : "", w->recoff, w->idoff, w->docoff, w->hashes};
 	if (write_records(&f, nout, segw_get, &ctx, HOST_LE && nout == w->n && nout ? &bk : NULL,
-			  dl, &total, err) < 0)
+			  wait != NULL, dl, &total, err) < 0)
 		goto out;
 	for (size_t i = 0; i < w->nterms; i++)
 		order[i] = (sortterm){w->termtext.data + w->terms[i].off, w->terms[i].len,
@@ -1504,7 +1723,14 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 				goto out;
 		}
 	}
-	if (finish_terms(&f, &acc) < 0 || fw_finish(&f, nout, total, acc.nterms) < 0)
+	if (finish_terms(&f, &acc) < 0)
+		goto out;
+	if (wait) {
+		const rag_blocks *b = wait(warg, err);
+		if (!b || put_blocks(&f, b) < 0)
+			goto out;
+	}
+	if (fw_finish(&f, nout, total, acc.nterms) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1585,7 +1811,7 @@ int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t 
 			ctx.from_doc[nout++] = d;
 		}
 	}
-	if (write_records(&f, (uint32_t)nout, merge_get, &ctx, NULL, dl, &total, err) < 0)
+	if (write_records(&f, (uint32_t)nout, merge_get, &ctx, NULL, 0, dl, &total, err) < 0)
 		goto out;
 	if (fw_begin(&f, SEC_POSTINGS) < 0)
 		goto out;
@@ -1884,9 +2110,24 @@ int rag_seg_verify(const rag_seg *s, rag_error *err)
 		if (rag_crc32c(0, s->sec[k].p, s->sec[k].len) != s->sec[k].crc)
 			return verr(s, err, "checksum mismatch in section %d", k);
 	{
-		const unsigned char *o = s->sec[SEC_RECOFF].p;
-		if (get64(o) != 0 || get64(o + 8 * (size_t)s->n) != s->sec[SEC_RECORDS].len)
+		const unsigned char *o = s->sec[SEC_RECOFF].p, *bt = s->sec[SEC_RECBLOCKS].p;
+		uint64_t nb = s->nblocks, j = 0;
+		if (get64(o) != 0 || get64(bt) != 0 || get64(bt + 8) != 0 ||
+		    get64(o + 8 * (size_t)s->n) != get64(bt + 16 * nb + 8) ||
+		    get64(bt + 16 * nb) != s->sec[SEC_RECORDS].len)
 			return verr(s, err, "the record offsets do not cover the records");
+		/* blocks grow, and each starts where a record starts */
+		for (uint64_t b = 0; b < nb; b++) {
+			uint64_t us = get64(bt + 16 * b + 8);
+			if (get64(bt + 16 * b + 16) <= get64(bt + 16 * b) ||
+			    get64(bt + 16 * b + 24) <= us)
+				return verr(s, err, "the record block table is out of order");
+			while (j < s->n && get64(o + 8 * j) < us)
+				j++;
+			if (j >= s->n || get64(o + 8 * j) != us)
+				return verr(s, err, "record block %llu does not start at a record",
+					    (unsigned long long)b);
+		}
 		for (uint32_t i = 0; i < s->n; i++) {
 			const char *p;
 			size_t n;

@@ -30,8 +30,8 @@
 
 /* Section kinds. */
 enum rag_seg_kind {
-	SEC_RECORDS = 1,  /* the stored records, concatenated */
-	SEC_RECOFF = 2,   /* u64[n+1]: where each record starts in SEC_RECORDS */
+	SEC_RECORDS = 1,  /* the stored records, concatenated, in LZ4 blocks */
+	SEC_RECOFF = 2,   /* u64[n+1]: where each record starts, uncompressed */
 	SEC_IDTEXT = 3,   /* the ids, concatenated */
 	SEC_IDOFF = 4,    /* u32[n+1]: where each id starts in SEC_IDTEXT */
 	SEC_IDS = 5,      /* {u64 hash, u32 docno}[n], sorted by hash then docno */
@@ -45,8 +45,9 @@ enum rag_seg_kind {
 	SEC_TERMS = 13,   /* rag_seg_term[t], sorted by term bytes */
 	SEC_IDBLOOM = 14, /* a blocked Bloom filter of the ids, 64-byte blocks */
 	SEC_TERMINDEX = 15, /* u64 prefix of every 64th term, big-endian packed */
-	SEC_NKINDS = 16
-	/* 16 (vectors) and 17 (graph) are reserved for vector search. */
+	SEC_RECBLOCKS = 16, /* {u64 compressed, u64 uncompressed offset}[blocks + 1] */
+	SEC_NKINDS = 17
+	/* 17 (vectors) and 18 (graph) are reserved for vector search. */
 };
 
 /* Every RAG_SEG_TERM_STRIDE-th term has an entry in SEC_TERMINDEX. */
@@ -91,7 +92,10 @@ uint32_t rag_seg_nterms(const rag_seg *s);
 
 /*
  * Record i's stored JSON, id, document id and content hash.  -1 with err
- * when the file is damaged.  Pointers are into the mapping.
+ * when the file is damaged.  Pointers are into the mapping, but for the
+ * JSON, which is decompressed: it stays valid until the next
+ * rag_seg_record on the same segment.  (A segment is not for two threads
+ * at once.)
  */
 int rag_seg_record(const rag_seg *s, uint32_t i, const char **p, size_t *n, rag_error *err);
 int rag_seg_id(const rag_seg *s, uint32_t i, const char **p, size_t *n, rag_error *err);
@@ -187,12 +191,29 @@ int rag_segw_term_doc(rag_segw *w, uint32_t docno, const char *term, size_t len,
 void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n);
 const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i);
 
+/* The records of a batch, compressed in blocks (see rag_segw_compress). */
+typedef struct rag_blocks rag_blocks;
+void rag_blocks_free(rag_blocks *b);
+
+/*
+ * Compresses the records of the batch but those set in drop.  It reads
+ * only the record side of the builder, so another thread may run it while
+ * rag_segw_write writes the rest.  *out is freed by the caller.
+ */
+int rag_segw_compress(const rag_segw *w, const unsigned char *drop, rag_blocks **out,
+		      rag_error *err);
+
+/* Called by rag_segw_write for the compressed records: NULL with err set on failure. */
+typedef const rag_blocks *(*rag_blocks_wait)(void *arg, rag_error *err);
+
 /*
  * Writes the records added (except those whose docno is set in drop, a
- * bitmap that may be NULL) as a segment file at path, fsynced.
+ * bitmap that may be NULL) as a segment file at path, fsynced.  With
+ * wait, the records come from what wait(warg) returns, after the index is
+ * written; without, they are compressed here.
  */
 int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
-		   rag_error *err);
+		   rag_blocks_wait wait, void *warg, rag_error *err);
 
 /*
  * Merges segs[0..n) into one segment at path, leaving out the records

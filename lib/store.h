@@ -159,7 +159,7 @@ typedef struct rag_search_opts {
 
 /* A hit: the record as stored, and its score. */
 typedef struct rag_hit {
-	const char *json; /* the stored record, borrowed until rag_store_close */
+	const char *json; /* the stored record, borrowed until the next search */
 	size_t json_len;
 	double score;
 } rag_hit;

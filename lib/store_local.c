@@ -103,6 +103,11 @@ typedef struct indexer {
 	rag_error err;
 	rag_analyzer *an;
 	rag_segw *w;
+	/* a commit's compression of the batch's records: 1 asked, 2 done */
+	int cjob;
+	const unsigned char *cdrop;
+	rag_blocks *cout;
+	rag_error cerr;
 } indexer;
 
 typedef struct local {
@@ -146,6 +151,7 @@ typedef struct local {
 	/* search */
 	rag_hit *hits;
 	rag_bm25_hit *bhits;
+	rag_buf hitbuf; /* the hits' records */
 	size_t hits_cap;
 	rag_bm25_term *qterms;
 	size_t nqterms, qterms_cap;
@@ -646,8 +652,22 @@ static void *ix_main(void *arg)
 
 	pthread_mutex_lock(&ix->mu);
 	for (;;) {
-		while (!ix->stop && ix->qn == 0)
+		while (!ix->stop && ix->qn == 0 && ix->cjob != 1)
 			pthread_cond_wait(&ix->cv, &ix->mu);
+		if (ix->cjob == 1) {
+			rag_blocks *b = NULL;
+			rag_error e;
+			const unsigned char *drop = ix->cdrop;
+			pthread_mutex_unlock(&ix->mu);
+			rag_error_clear(&e);
+			rag_segw_compress(ix->w, drop, &b, &e);
+			pthread_mutex_lock(&ix->mu);
+			ix->cout = b;
+			ix->cerr = e;
+			ix->cjob = 2;
+			pthread_cond_broadcast(&ix->cv);
+			continue;
+		}
 		if (ix->qn == 0)
 			break;
 		chunk *c = &ix->chunks[ix->queue[0]];
@@ -783,6 +803,44 @@ static int ix_add(indexer *ix, uint32_t docno, const char *text, size_t len, rag
 	return 0;
 }
 
+/* Asks the thread to compress the batch's records (all texts analyzed). */
+static void ix_compress_start(indexer *ix, const unsigned char *drop)
+{
+	pthread_mutex_lock(&ix->mu);
+	ix->cdrop = drop;
+	ix->cout = NULL;
+	ix->cjob = 1;
+	pthread_cond_broadcast(&ix->cv);
+	pthread_mutex_unlock(&ix->mu);
+}
+
+/* Waits for the compression: the blocks (owned by ix), or NULL with err set. */
+static const rag_blocks *ix_compress_wait(void *arg, rag_error *err)
+{
+	indexer *ix = arg;
+	const rag_blocks *b;
+
+	pthread_mutex_lock(&ix->mu);
+	while (ix->cjob == 1)
+		pthread_cond_wait(&ix->cv, &ix->mu);
+	b = ix->cout;
+	if (!b && err)
+		*err = ix->cerr;
+	pthread_mutex_unlock(&ix->mu);
+	return b;
+}
+
+/* Waits for the compression if one was asked for, and frees its blocks. */
+static void ix_compress_end(indexer *ix)
+{
+	if (!ix || !ix->cjob)
+		return;
+	ix_compress_wait(ix, NULL);
+	rag_blocks_free(ix->cout);
+	ix->cout = NULL;
+	ix->cjob = 0;
+}
+
 /* Waits until every text handed over is analyzed.  0, or -1 with the thread's error. */
 static int ix_sync(indexer *ix, rag_error *err)
 {
@@ -810,6 +868,7 @@ static void local_close(rag_store *st)
 
 	if (!l)
 		return;
+	ix_compress_end(l->ix);
 	ix_free(l->ix);
 	if (l->unsaved && l->writer) {
 		/* created and never committed: leave nothing behind */
@@ -834,6 +893,7 @@ static void local_close(rag_store *st)
 	free(l->cands);
 	free(l->hits);
 	free(l->bhits);
+	rag_buf_free(&l->hitbuf);
 	free(l->qterms);
 	free(l->qoff);
 	rag_buf_free(&l->qtext);
@@ -911,6 +971,7 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 	l->writer = (flags & RAG_STORE_WRITE) != 0;
 	rag_buf_init(&l->cand_ids, 0);
 	rag_buf_init(&l->qtext, 0);
+	rag_buf_init(&l->hitbuf, 0);
 	/* "kb/" and "kb" are the same store */
 	for (size_t n = strlen(l->dir); n > 1 && l->dir[n - 1] == '/'; n--)
 		l->dir[n - 1] = '\0';
@@ -1487,7 +1548,12 @@ static int local_commit(rag_store *st, rag_error *err)
 			goto nomem;
 		if (rag_array_reserve(&l->segs, &l->segs_cap, l->nsegs + 1, sizeof *l->segs) < 0)
 			goto nomem;
-		if (rag_segw_write(l->batch, l->drop, p, err) < 0)
+		if (l->ix)
+			ix_compress_start(l->ix, l->drop);
+		int w = rag_segw_write(l->batch, l->drop, p, l->ix ? ix_compress_wait : NULL, l->ix,
+				       err);
+		ix_compress_end(l->ix);
+		if (w < 0)
 			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))
 			goto broken;
@@ -1672,13 +1738,26 @@ static int qterm_cb(const char *term, size_t len, void *arg)
 	return rag_buf_add(&l->qtext, term, len) < 0 ? 1 : 0;
 }
 
+/* qsort's comparison of hit numbers by where their records lie. */
+static const rag_bm25_hit *hit_sort_base;
+
+static int hit_store_order(const void *a, const void *b)
+{
+	const rag_bm25_hit *x = &hit_sort_base[*(const size_t *)a];
+	const rag_bm25_hit *y = &hit_sort_base[*(const size_t *)b];
+
+	if (x->seg != y->seg)
+		return x->seg < y->seg ? -1 : 1;
+	return x->docno < y->docno ? -1 : x->docno > y->docno;
+}
+
 static int local_search(rag_store *st, const char *query, size_t len, const rag_search_opts *o,
 			const rag_hit **hits, size_t *n, rag_error *err)
 {
 	local *l = (local *)st;
 	rag_seg **segs = NULL;
 	const unsigned char **del = NULL;
-	size_t nb = 0;
+	size_t nb = 0, *order = NULL, *offs = NULL;
 	int rc = -1, r;
 
 	*hits = NULL;
@@ -1724,12 +1803,35 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
 			    l->settings.b, k, o->exhaustive, l->bhits, &nb, err) < 0)
 		goto out;
-	for (size_t i = 0; i < nb; i++) {
-		rag_hit *h = &l->hits[i];
-		if (rag_seg_record(segs[l->bhits[i].seg], l->bhits[i].docno, &h->json,
-				   &h->json_len, err) < 0)
+	/*
+	 * The records, read in store order so that each compressed block is
+	 * decompressed once, and copied: a segment keeps one block at a time.
+	 */
+	if (!(order = malloc((nb + 1) * sizeof *order)) ||
+	    !(offs = malloc((nb + 1) * sizeof *offs))) {
+		nomem(err);
+		goto out;
+	}
+	for (size_t i = 0; i < nb; i++)
+		order[i] = i;
+	hit_sort_base = l->bhits;
+	qsort(order, nb, sizeof *order, hit_store_order);
+	rag_buf_truncate(&l->hitbuf, 0);
+	for (size_t j = 0; j < nb; j++) {
+		size_t i = order[j], rlen;
+		const char *p;
+		if (rag_seg_record(segs[l->bhits[i].seg], l->bhits[i].docno, &p, &rlen, err) < 0)
 			goto out;
-		h->score = l->bhits[i].score;
+		offs[i] = l->hitbuf.len;
+		if (rag_buf_add(&l->hitbuf, p, rlen) < 0) {
+			nomem(err);
+			goto out;
+		}
+		l->hits[i].json_len = rlen;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		l->hits[i].json = l->hitbuf.data + offs[i];
+		l->hits[i].score = l->bhits[i].score;
 	}
 	*hits = l->hits;
 	*n = nb;
@@ -1737,6 +1839,8 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 out:
 	free(segs);
 	free(del);
+	free(order);
+	free(offs);
 	return rc;
 }
 
@@ -1794,6 +1898,7 @@ static int local_check(const char *location, uint64_t *records, rag_error *err)
 	l->lockfd = -1;
 	rag_buf_init(&l->cand_ids, 0);
 	rag_buf_init(&l->qtext, 0);
+	rag_buf_init(&l->hitbuf, 0);
 	r = load(l, 1, err);
 	if (r == 0)
 		rag_error_set(err, RAG_EDATA, location, 0, "not a store: it has no MANIFEST");
