@@ -81,6 +81,12 @@ static inline void rag_buf_truncate(rag_buf *b, size_t n)
 int rag_array_reserve(void *pv, size_t *cap, size_t need, size_t size);
 
 /*
+ * Has the pages of p[0..n) made present at once when n is large, rather
+ * than faulted in one by one as they are first written (see buf.c).
+ */
+void rag_prefault(void *p, size_t n);
+
+/*
  * Hands the bytes to the caller (who frees them) and leaves the buffer
  * empty.  Never NULL: an empty buffer gives "".  Returns NULL only when
  * memory runs out.

@@ -1502,6 +1502,7 @@ static int table_grow(rag_segw *w)
 
 	if (!t)
 		return -1;
+	rag_prefault(t, size * sizeof *t);
 	for (size_t i = 0; i < w->nterms; i++) {
 		size_t j = w->terms[i].hash & (size - 1);
 		while (t[j])
@@ -1682,6 +1683,7 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
 		goto out;
 	}
+	rag_prefault(sorted, (w->nposts + 1) * sizeof *sorted);
 	for (size_t i = 0; i < w->nterms; i++)
 		w->terms[i].count = 0;
 	for (size_t i = 0; i < w->nposts; i++)
