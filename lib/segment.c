@@ -366,9 +366,13 @@ static int span32(const rag_seg *s, int offk, int textk, uint32_t i,
 		  const char **p, size_t *n, rag_error *err)
 {
 	const unsigned char *o = s->sec[offk].p + 4 * (size_t)i;
-	uint32_t a = get32(o), b = get32(o + 4);
+	uint32_t a, b;
 
-	if (i >= s->n || a > b || b > s->sec[textk].len)
+	if (i >= s->n)
+		return damaged(s, err, "record number out of range");
+	a = get32(o);
+	b = get32(o + 4);
+	if (a > b || b > s->sec[textk].len)
 		return damaged(s, err, "bad offset table");
 	*p = (const char *)s->sec[textk].p + a;
 	*n = b - a;
@@ -1453,7 +1457,7 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 		  const char *id, size_t id_len, const char *doc, size_t doc_len,
 		  const unsigned char hash[16], rag_error *err)
 {
-	size_t n = w->n;
+	size_t n = w->n, jl = w->json.len, il = w->ids.len, dl = w->docs.len;
 
 	if (n + 2 >= UINT32_MAX)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "too many records in one batch");
@@ -1463,9 +1467,13 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 	    rag_array_reserve(&w->hashes, &w->hashes_cap, 16 * (n + 1), 1) < 0 ||
 	    rag_buf_add(&w->json, json, json_len) < 0 || rag_buf_add(&w->ids, id, id_len) < 0 ||
 	    rag_buf_add(&w->docs, doc ? doc : "", doc ? doc_len : 0) < 0)
-		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-	if (w->ids.len > UINT32_MAX || w->docs.len > UINT32_MAX)
+		goto fail;
+	if (w->ids.len > UINT32_MAX || w->docs.len > UINT32_MAX) {
+		rag_buf_truncate(&w->json, jl);
+		rag_buf_truncate(&w->ids, il);
+		rag_buf_truncate(&w->docs, dl);
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "too many ids in one batch");
+	}
 	w->recoff[0] = w->idoff[0] = w->docoff[0] = 0;
 	w->recoff[n + 1] = w->json.len;
 	w->idoff[n + 1] = (uint32_t)w->ids.len;
@@ -1473,6 +1481,15 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 	memcpy(w->hashes + 16 * n, hash, 16);
 	w->n++;
 	return (long)n;
+fail:
+	/* nothing of the record stays */
+	if (w->json.data)
+		rag_buf_truncate(&w->json, jl);
+	if (w->ids.data)
+		rag_buf_truncate(&w->ids, il);
+	if (w->docs.data)
+		rag_buf_truncate(&w->docs, dl);
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
 void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n)

@@ -242,7 +242,9 @@ static int parse_no(const char *name, uint64_t *no, int del)
 
 	if (strncmp(name, "seg-", 4) != 0)
 		return -1;
-	if (del ? sscanf(name, "seg-%8llu-%8llu", &a, &g) != 2 : sscanf(name, "seg-%8llu", &a) != 1)
+	if (!(name[4] >= '0' && name[4] <= '9'))
+		return -1;
+	if (del ? sscanf(name, "seg-%llu-%llu", &a, &g) != 2 : sscanf(name, "seg-%llu", &a) != 1)
 		return -1;
 	if (del)
 		del_name(canon, sizeof canon, a, g);
@@ -376,9 +378,9 @@ static int manifest_read(const char *dir, const char *path, manifest *m, rag_err
 			m->v[i].deleted = (uint64_t)json_integer_value(d);
 			if (df && !json_is_null(df)) {
 				if (!json_is_string(df) || parse_no(json_string_value(df), &no, 1) < 0 ||
-				    no != m->v[i].no || !(m->v[i].delname = strdup(json_string_value(df)))) {
-					if (!json_is_string(df) || m->v[i].delname)
-						goto bad;
+				    no != m->v[i].no)
+					goto bad;
+				if (!(m->v[i].delname = strdup(json_string_value(df)))) {
 					nomem(err);
 					goto out;
 				}
@@ -501,8 +503,22 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 		rag_error_sys(err, errno, final, "cannot replace manifest");
 		goto out;
 	}
+	l->unsaved = 0; /* the store exists from here on, whatever follows */
 	if (fsync_dir(l->dir, err) < 0)
 		goto out;
+	if (l->made_dir && gen == 1) {
+		/* the store's own name, in its parent */
+		char parent[PATH_MAX];
+		const char *slash = strrchr(l->dir, '/');
+		if (!slash)
+			snprintf(parent, sizeof parent, ".");
+		else if (slash == l->dir)
+			snprintf(parent, sizeof parent, "/");
+		else
+			snprintf(parent, sizeof parent, "%.*s", (int)(slash - l->dir), l->dir);
+		if (fsync_dir(parent, err) < 0)
+			goto out;
+	}
 	l->generation = gen;
 	l->manifest_bytes = MAN_HEADER + b.len;
 	rc = 0;
@@ -593,6 +609,12 @@ static int load(local *l, int full, rag_error *err)
 		if (r <= 0)
 			return r;
 		memcpy(&l->settings, &m.settings, sizeof l->settings);
+		if (!(l->settings.k1 >= 0 && l->settings.k1 < 1e6) ||
+		    !(l->settings.b >= 0 && l->settings.b <= 1)) {
+			manifest_free(&m);
+			return rag_error_set(err, RAG_EDATA, p, 0,
+					     "damaged manifest: BM25 settings out of range");
+		}
 		r = open_state(l, &m, full, err);
 		manifest_free(&m);
 		if (r != 0)
@@ -836,9 +858,11 @@ static void ix_compress_end(indexer *ix)
 	if (!ix || !ix->cjob)
 		return;
 	ix_compress_wait(ix, NULL);
+	pthread_mutex_lock(&ix->mu);
 	rag_blocks_free(ix->cout);
 	ix->cout = NULL;
 	ix->cjob = 0;
+	pthread_mutex_unlock(&ix->mu);
 }
 
 /* Waits until every text handed over is analyzed.  0, or -1 with the thread's error. */
@@ -871,14 +895,18 @@ static void local_close(rag_store *st)
 	ix_compress_end(l->ix);
 	ix_free(l->ix);
 	if (l->unsaved && l->writer) {
-		/* created and never committed: leave nothing behind */
-		l->nsegs = 0;
-		sweep(l);
-		const char *p = fpath(l, "LOCK");
-		if (p)
-			unlink(p);
-		if (l->made_dir)
-			rmdir(l->dir);
+		/*
+		 * Created and never committed: remove what this writer wrote.
+		 * The lock file stays (another writer may be waiting on it), so
+		 * the directory does too; without a manifest it is no store.
+		 */
+		const char *p = fpath(l, "MANIFEST");
+		if (p && access(p, F_OK) < 0 && errno == ENOENT) {
+			segs_free(l->segs, l->nsegs);
+			l->segs = NULL;
+			l->nsegs = 0;
+			sweep(l);
+		}
 	}
 	segs_free(l->segs, l->nsegs);
 	rag_segw_free(l->batch);
@@ -1244,9 +1272,9 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 	local *l = (local *)st;
 	uint64_t h;
 	long bd;
-	size_t seg;
-	uint32_t docno;
-	int outcome = RAG_STORE_ADDED, found_it;
+	size_t seg = 0;
+	uint32_t docno = 0;
+	int outcome = RAG_STORE_ADDED, found_it, tomb = 0;
 
 	if (need_writer(l, err) < 0)
 		return -1;
@@ -1258,7 +1286,6 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 	if (bd >= 0) {
 		if (memcmp(rag_segw_hash(l->batch, (uint32_t)bd), r->hash, 16) == 0)
 			return RAG_STORE_UNCHANGED;
-		rag_bit_set(l->drop, (uint32_t)bd);
 		outcome = RAG_STORE_UPDATED;
 	} else {
 		found_it = committed_find(l, r->id, r->id_len, h, !session_has(l, h), &seg,
@@ -1268,35 +1295,47 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		if (found_it) {
 			if (memcmp(rag_seg_hash(l->segs[seg].seg, docno), r->hash, 16) == 0)
 				return RAG_STORE_UNCHANGED;
-			if (tombstone(l, seg, docno, err) < 0)
-				return -1;
-			l->pending--; /* counted with the add below */
+			tomb = 1;
 			outcome = RAG_STORE_UPDATED;
 		}
 	}
+	if (rag_array_reserve(&l->drop, &l->drop_cap, (size_t)rag_segw_records(l->batch) / 8 + 1,
+			      1) < 0)
+		return nomem(err);
 	long d = rag_segw_add(l->batch, r->json, r->json_len, r->id, r->id_len, r->doc,
 			      r->doc_len, r->hash, err);
 	if (d < 0)
 		return -1;
-	if (rag_array_reserve(&l->drop, &l->drop_cap, (size_t)d / 8 + 1, 1) < 0)
-		return nomem(err);
+	/* Past this point a failure leaves the batch half-changed: the writer stops. */
 	if (d % 8 == 0)
 		l->drop[d / 8] = 0;
-	if (batch_insert(l, h, (uint32_t)d) < 0)
-		return nomem(err);
+	if (bd >= 0)
+		rag_bit_set(l->drop, (uint32_t)bd);
+	if (tomb) {
+		if (tombstone(l, seg, docno, err) < 0)
+			goto broken;
+		l->pending--; /* counted with the add below */
+	}
+	if (batch_insert(l, h, (uint32_t)d) < 0) {
+		nomem(err);
+		goto broken;
+	}
 	session_add(l, h);
 	if (!l->ix && !l->no_thread && !(l->ix = ix_new(l)))
 		l->no_thread = 1;
 	if (l->ix) {
 		if (ix_add(l->ix, (uint32_t)d, r->text, r->text_len, err) < 0)
-			return -1;
+			goto broken;
 	} else {
 		void *arg[2] = {l->batch, err};
 		if (rag_analyze(l->an, r->text, r->text_len, term_cb, arg, err) != 0)
-			return -1;
+			goto broken;
 	}
 	l->pending++;
 	return outcome;
+broken:
+	l->broken = 1;
+	return -1;
 }
 
 static int local_delete(rag_store *st, const char *id, size_t len, rag_error *err)
@@ -1383,6 +1422,8 @@ static int local_doc_begin(rag_store *st, const char *doc, size_t len, rag_error
 
 	if (need_writer(l, err) < 0 || local_doc_end(st, NULL, err) < 0)
 		return -1;
+	l->ncands = 0;
+	rag_buf_truncate(&l->cand_ids, 0);
 	/* The records of doc from before this session: the ones it may replace. */
 	for (size_t i = 0; i < l->nsegs; i++) {
 		cand_ctx c = {l, l->segs[i].seg, l->segs[i].del, err};

@@ -156,4 +156,19 @@ usage '--delete --replace-docs kb' '--delete cannot be combined with --replace-d
 usage '""' 'the store cannot be an empty name'
 check '[ "$(ids kb)" = "m1 m2" ]' "a usage error changed the store: $(ids kb)"
 
+# A new store whose first batch fails is no store: no manifest, no
+# segment left; the lock file stays for any writer waiting on it, and the
+# next writer creates the store.
+printf '%s\n' '{"id":"n1","text":"one"}' 'not json' > half.jsonl
+run 'rag-index newkb < half.jsonl'
+expect_status 1
+check '[ ! -e newkb/MANIFEST ] && [ -z "$(ls newkb | grep -v "^LOCK$")" ]' \
+	"a failed first batch left files: $(ls newkb | tr '\n' ' ')"
+run 'rag-search newkb one'
+expect_status 1
+expect_err_has 'not a store'
+run 'rag-index -q newkb < good.jsonl'
+expect_status 0
+check '[ -e newkb/MANIFEST ]' 'the next writer did not create the store'
+
 finish
