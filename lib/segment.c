@@ -176,6 +176,8 @@ struct rag_seg {
  * a few kilobytes.
  */
 #define REC_BLOCK 16384
+/* An entry of the block table: compressed offset, uncompressed offset, CRC-32C, 0. */
+#define RB 24
 
 struct reccache {
 	char *buf;
@@ -325,11 +327,11 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 		goto fail;
 	}
 	s->ndocs = (uint32_t)(s->sec[SEC_DOCS].len / 12);
-	if (s->sec[SEC_RECBLOCKS].len % 16 || s->sec[SEC_RECBLOCKS].len < 16) {
+	if (s->sec[SEC_RECBLOCKS].len % RB || s->sec[SEC_RECBLOCKS].len < RB) {
 		damaged(s, err, "bad size of the record block table");
 		goto fail;
 	}
-	s->nblocks = s->sec[SEC_RECBLOCKS].len / 16 - 1;
+	s->nblocks = s->sec[SEC_RECBLOCKS].len / RB - 1;
 	if (!(s->cache = calloc(1, sizeof *s->cache))) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
 		goto fail;
@@ -395,17 +397,18 @@ int rag_seg_record(const rag_seg *s, uint32_t i, const char **p, size_t *n,
 	/* the last block that starts at or before the record */
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (get64(bt + 16 * mid + 8) <= a)
+		if (get64(bt + RB * mid + 8) <= a)
 			lo = mid;
 		else
 			hi = mid;
 	}
 	if (lo >= s->nblocks)
 		return damaged(s, err, "record outside the record blocks");
-	uint64_t cs = get64(bt + 16 * lo), ce = get64(bt + 16 * lo + 16);
-	uint64_t us = get64(bt + 16 * lo + 8), ue = get64(bt + 16 * lo + 24);
+	uint64_t cs = get64(bt + RB * lo), ce = get64(bt + RB * lo + RB);
+	uint64_t us = get64(bt + RB * lo + 8), ue = get64(bt + RB * lo + RB + 8);
+	/* LZ4 cannot expand a block more than 255 times: a larger claim is damage */
 	if (a < us || b > ue || us > ue || cs > ce || ce > s->sec[SEC_RECORDS].len ||
-	    ue - us > INT32_MAX || ce - cs > INT32_MAX)
+	    ue - us > INT32_MAX || ce - cs > INT32_MAX || ue - us > 255 * (ce - cs) + 64)
 		return damaged(s, err, "bad record block");
 	if (!c->valid || c->block != lo) {
 		size_t usz = (size_t)(ue - us);
@@ -417,6 +420,9 @@ int rag_seg_record(const rag_seg *s, uint32_t i, const char **p, size_t *n,
 			c->cap = usz + 1;
 		}
 		c->valid = 0;
+		if (rag_crc32c(0, s->sec[SEC_RECORDS].p + cs, (size_t)(ce - cs)) !=
+		    get32(bt + RB * lo + 16))
+			return damaged(s, err, "checksum mismatch in a record block");
 		if (LZ4_decompress_safe((const char *)s->sec[SEC_RECORDS].p + cs, c->buf,
 					(int)(ce - cs), (int)usz) != (int)usz)
 			return damaged(s, err, "a record block does not decompress");
@@ -918,7 +924,7 @@ typedef struct rag_blocks blockw;
 /* 0, or -1 with errno set. */
 static int blockw_flush(fw *w, blockw *b)
 {
-	unsigned char e[16];
+	unsigned char e[RB];
 	int bound, k;
 
 	if (!b->stage.len)
@@ -938,7 +944,9 @@ static int blockw_flush(fw *w, blockw *b)
 	}
 	put64(e, b->coff);
 	put64(e + 8, b->uoff);
-	if (rag_buf_add(&b->table, e, 16) < 0)
+	put32(e + 16, rag_crc32c(0, b->comp.data, (size_t)k));
+	put32(e + 20, 0);
+	if (rag_buf_add(&b->table, e, RB) < 0)
 		return -1;
 	b->coff += (uint64_t)k;
 	b->uoff += b->stage.len;
@@ -961,13 +969,15 @@ static int blockw_record(fw *w, blockw *b, const char *p, size_t n)
 /* Ends the blocks with the table's last entry.  0, or -1 with errno. */
 static int blockw_finish(fw *w, blockw *b)
 {
-	unsigned char e[16];
+	unsigned char e[RB];
 
 	if (blockw_flush(w, b) < 0)
 		return -1;
 	put64(e, b->coff);
 	put64(e + 8, b->uoff);
-	return rag_buf_add(&b->table, e, 16);
+	put32(e + 16, 0);
+	put32(e + 20, 0);
+	return rag_buf_add(&b->table, e, RB);
 }
 
 static void blockw_init(blockw *b)
@@ -2132,14 +2142,14 @@ int rag_seg_verify(const rag_seg *s, rag_error *err)
 		const unsigned char *o = s->sec[SEC_RECOFF].p, *bt = s->sec[SEC_RECBLOCKS].p;
 		uint64_t nb = s->nblocks, j = 0;
 		if (get64(o) != 0 || get64(bt) != 0 || get64(bt + 8) != 0 ||
-		    get64(o + 8 * (size_t)s->n) != get64(bt + 16 * nb + 8) ||
-		    get64(bt + 16 * nb) != s->sec[SEC_RECORDS].len)
+		    get64(o + 8 * (size_t)s->n) != get64(bt + RB * nb + 8) ||
+		    get64(bt + RB * nb) != s->sec[SEC_RECORDS].len)
 			return verr(s, err, "the record offsets do not cover the records");
 		/* blocks grow, and each starts where a record starts */
 		for (uint64_t b = 0; b < nb; b++) {
-			uint64_t us = get64(bt + 16 * b + 8);
-			if (get64(bt + 16 * b + 16) <= get64(bt + 16 * b) ||
-			    get64(bt + 16 * b + 24) <= us)
+			uint64_t us = get64(bt + RB * b + 8);
+			if (get64(bt + RB * b + RB) <= get64(bt + RB * b) ||
+			    get64(bt + RB * b + RB + 8) <= us)
 				return verr(s, err, "the record block table is out of order");
 			while (j < s->n && get64(o + 8 * j) < us)
 				j++;

@@ -45,7 +45,7 @@ enum rag_seg_kind {
 	SEC_TERMS = 13,   /* rag_seg_term[t], sorted by term bytes */
 	SEC_IDBLOOM = 14, /* a blocked Bloom filter of the ids, 64-byte blocks */
 	SEC_TERMINDEX = 15, /* u64 prefix of every 64th term, big-endian packed */
-	SEC_RECBLOCKS = 16, /* {u64 compressed, u64 uncompressed offset}[blocks + 1] */
+	SEC_RECBLOCKS = 16, /* {u64 compressed, u64 uncompressed offset, u32 crc, 0}[blocks + 1] */
 	SEC_NKINDS = 17
 	/* 17 (vectors) and 18 (graph) are reserved for vector search. */
 };

@@ -119,6 +119,7 @@ typedef struct local {
 	int lockfd;
 	int broken; /* a commit failed half-way: only closing is left */
 	int unsaved; /* created, and no manifest written yet */
+	char missing[RAG_ERROR_SOURCE_MAX]; /* a file found missing while opening */
 	uint64_t *sess; /* the session's ids (see session_add) */
 	size_t sess_size, sess_count;
 	int sess_off;
@@ -552,8 +553,10 @@ static int open_state(local *l, const manifest *m, int full, rag_error *err)
 		if (!(p = fpath(l, name)))
 			goto nomem;
 		if (!(v[i].seg = rag_seg_open(p, err))) {
-			if (access(p, F_OK) < 0 && errno == ENOENT)
+			if (access(p, F_OK) < 0 && errno == ENOENT) {
+				snprintf(l->missing, sizeof l->missing, "%s", p);
 				goto gone;
+			}
 			goto fail;
 		}
 		if (rag_seg_records(v[i].seg) != m->v[i].records) {
@@ -567,8 +570,10 @@ static int open_state(local *l, const manifest *m, int full, rag_error *err)
 				goto nomem;
 			if (rag_del_read(p, (uint32_t)m->v[i].records, &v[i].del, &v[i].ndel, full,
 					 err) < 0) {
-				if (access(p, F_OK) < 0 && errno == ENOENT)
+				if (access(p, F_OK) < 0 && errno == ENOENT) {
+					snprintf(l->missing, sizeof l->missing, "%s", p);
 					goto gone;
+				}
 				goto fail;
 			}
 			if (v[i].ndel != m->v[i].deleted) {
@@ -599,6 +604,8 @@ fail:
 /* Reads the manifest and opens the state it names.  0 when there is no store. */
 static int load(local *l, int full, rag_error *err)
 {
+	uint64_t gone_gen = UINT64_MAX;
+
 	for (int tries = 0;; tries++) {
 		manifest m;
 		const char *p = fpath(l, "MANIFEST");
@@ -615,7 +622,14 @@ static int load(local *l, int full, rag_error *err)
 			return rag_error_set(err, RAG_EDATA, p, 0,
 					     "damaged manifest: BM25 settings out of range");
 		}
+		/* a file still missing under the same manifest is lost, not replaced */
+		if (m.generation == gone_gen) {
+			manifest_free(&m);
+			return rag_error_set(err, RAG_EDATA, l->missing, 0,
+					     "damaged store: the manifest names this file, which is missing");
+		}
 		r = open_state(l, &m, full, err);
+		gone_gen = m.generation;
 		manifest_free(&m);
 		if (r != 0)
 			return r < 0 ? -1 : 1;

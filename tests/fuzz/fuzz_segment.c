@@ -1,0 +1,303 @@
+/*
+ * fuzz_segment - the segment and deletion-file readers over any bytes.
+ *
+ * Each input is tried as a segment file twice: as it is, and with its
+ * size field and checksums made right (the header's and every section's),
+ * so that mutations get past the checksums to the offsets and postings
+ * behind them.  When a segment opens, every record, id and document is
+ * read, every id and document is looked up, every term is looked up and
+ * its postings walked with rag_postings_next and rag_postings_advance,
+ * and rag_seg_verify runs.  Whatever the bytes, nothing may crash, a
+ * posting cursor may only move forward within the segment, and a file
+ * that rag_seg_verify accepts must read without a single error.  The
+ * input is also read as a deletion file.
+ *
+ * The seeds in tests/fuzz/corpus/segment are files rag-index wrote: 1, a
+ * segment of five records with documents (english analyzer); 2, one of
+ * fourteen records without (--analyzer none) with repeated and long
+ * terms; 3, a deletion file of 2.  Write them again when the format
+ * changes, or fuzzing stops at "section N is missing".
+ */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "crc32c.h"
+#include "segment.h"
+
+/*
+ * tests/fuzz.sh builds every target from one list of library sources,
+ * which has neither of these; a target that needs them brings them.
+ */
+#include "crc32c.c"
+#include "segment.c"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The input as a file: a memfd, named by its /proc path. */
+typedef struct memfile {
+	int fd;
+	char path[64];
+} memfile;
+
+static int memfile_open(memfile *f, const uint8_t *data, size_t size)
+{
+	f->fd = memfd_create("fuzz", 0);
+	if (f->fd < 0)
+		return -1;
+	if (size && write(f->fd, data, size) != (ssize_t)size)
+		abort();
+	snprintf(f->path, sizeof f->path, "/proc/self/fd/%d", f->fd);
+	return 0;
+}
+
+static void memfile_close(memfile *f)
+{
+	close(f->fd);
+}
+
+/* Keeps the reads of mapped bytes from being optimized away. */
+static volatile unsigned char sink;
+
+/* A cursor broke its promises: docnos only grow and stay below n. */
+static void check_cursor(const rag_postings *c, const rag_seg *s, int64_t last)
+{
+	if (c->docno == RAG_POST_END)
+		return;
+	if (c->docno >= rag_seg_records(s) || (int64_t)c->docno <= last)
+		abort();
+}
+
+typedef struct found {
+	uint32_t want;
+	int seen;
+} found;
+
+static int found_fn(uint32_t docno, void *arg)
+{
+	found *f = arg;
+
+	if (docno == f->want)
+		f->seen = 1;
+	return 0;
+}
+
+/*
+ * Reads everything through the public calls.  Returns the number of
+ * calls that reported damage; aborts on a broken promise.
+ */
+static int read_all(const rag_seg *s)
+{
+	uint32_t n = rag_seg_records(s), nt = rag_seg_nterms(s);
+	const char *p, *q;
+	size_t len, qlen;
+	rag_error err;
+	int bad = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		found f = {i, 0};
+		if (rag_seg_record(s, i, &p, &len, &err) < 0)
+			bad++;
+		else if (len)
+			sink ^= (unsigned char)(p[0] ^ p[len - 1]); /* the bytes are mapped */
+		sink ^= rag_seg_hash(s, i)[0] ^ rag_seg_hash(s, i)[15];
+		sink ^= (unsigned char)rag_seg_doclen(s, i);
+		if (rag_seg_doc(s, i, &q, &qlen, &err) < 0) {
+			bad++;
+		} else if (qlen) {
+			f.seen = 0;
+			if (rag_seg_find(s, SEC_DOCS, q, qlen, found_fn, &f, &err) < 0 || !f.seen)
+				bad++;
+		}
+		if (rag_seg_id(s, i, &p, &len, &err) < 0) {
+			bad++;
+			continue;
+		}
+		f.seen = 0;
+		if (rag_seg_find(s, SEC_IDS, p, len, found_fn, &f, &err) < 0)
+			bad++;
+		else if (!f.seen)
+			bad++; /* an id that cannot be found: the table is wrong */
+		/* a hash that is not the id's: found or not, nothing breaks */
+		if (rag_seg_find_hash(s, SEC_IDS, p, len, rag_seg_keyhash(p, len) ^ i, found_fn, &f,
+		                      &err) < 0)
+			bad++;
+	}
+	{
+		found f = {0, 0};
+		if (rag_seg_find(s, SEC_IDS, "no such id", 10, found_fn, &f, &err) < 0 ||
+		    rag_seg_find(s, SEC_DOCS, "", 0, found_fn, &f, &err) < 0)
+			bad++;
+	}
+	for (uint32_t i = 0; i < nt; i++) {
+		rag_seg_term t, t2;
+		rag_postings c;
+		const char *text;
+		int64_t last = -1;
+		uint32_t count = 0;
+		if (rag_seg_term_at(s, i, &t, &text, &err) < 0) {
+			bad++;
+			continue;
+		}
+		if (rag_seg_term_find(s, text, t.term_len, &t2, &err) != 1 ||
+		    t2.post_off != t.post_off)
+			bad++;
+		/* every posting, one by one */
+		if (rag_postings_open(&c, s, &t, &err) < 0) {
+			bad++;
+			continue;
+		}
+		while (c.docno != RAG_POST_END) {
+			check_cursor(&c, s, last);
+			last = c.docno;
+			if (++count > t.df)
+				abort(); /* more postings than the block counts allow */
+			if (rag_postings_next(&c, &err) < 0) {
+				bad++;
+				break;
+			}
+		}
+		/* skipping: to targets spread over the segment, then past the end */
+		if (rag_postings_open(&c, s, &t, &err) < 0) {
+			bad++;
+			continue;
+		}
+		for (uint32_t target = 0;; target += 1 + target / 2 + (i % 5)) {
+			uint32_t before = c.docno;
+			if (rag_postings_advance(&c, target, &err) < 0) {
+				bad++;
+				break;
+			}
+			if (c.docno == RAG_POST_END)
+				break;
+			if (c.docno >= n || c.docno < target || c.docno < before)
+				abort();
+			{
+				rag_seg_block b;
+				rag_postings_block(&c, &b);
+				if (b.last < c.docno)
+					abort(); /* a posting beyond its block */
+			}
+			if (target > n)
+				break;
+		}
+		if (rag_postings_advance(&c, UINT32_MAX - 1, &err) < 0)
+			bad++;
+		else if (c.docno != RAG_POST_END)
+			abort();
+	}
+	{
+		rag_seg_term t;
+		static const char *const probe[] = {"", "a", "the", "zzzz", "\xff\xff"};
+		for (size_t i = 0; i < sizeof probe / sizeof *probe; i++)
+			if (rag_seg_term_find(s, probe[i], strlen(probe[i]), &t, &err) < 0)
+				bad++;
+	}
+	return bad;
+}
+
+static void try_segment(const uint8_t *data, size_t size)
+{
+	memfile f;
+	rag_error err;
+	rag_seg *s;
+
+	if (memfile_open(&f, data, size) < 0)
+		return;
+	s = rag_seg_open(f.path, &err);
+	if (s) {
+		int bad = read_all(s);
+		if (rag_seg_verify(s, &err) == 0 && bad) {
+			fprintf(stderr,
+			        "rag_seg_verify accepts a segment that reads with %d errors\n",
+			        bad);
+			abort();
+		}
+		rag_seg_close(s);
+	} else if (err.code != RAG_EDATA || !err.text[0]) {
+		abort(); /* damage is a data error with a message */
+	}
+	memfile_close(&f);
+}
+
+/* The segment with its size field and checksums made right, when its table allows. */
+static void try_segment_fixed(const uint8_t *data, size_t size)
+{
+	unsigned char *b;
+	uint32_t nsec;
+
+	if (size < HEADER_SIZE)
+		return;
+	nsec = get32(data + 24);
+	if (nsec > MAX_SECTIONS || HEADER_SIZE + (size_t)nsec * SECTION_SIZE > size)
+		return;
+	if (!(b = malloc(size)))
+		return;
+	memcpy(b, data, size);
+	put64(b + 16, size);
+	for (uint32_t i = 0; i < nsec; i++) {
+		unsigned char *e = b + HEADER_SIZE + (size_t)i * SECTION_SIZE;
+		uint64_t off = get64(e + 8), len = get64(e + 16);
+		if (off <= size && len <= size - off)
+			put32(e + 24, rag_crc32c(0, b + off, len));
+	}
+	put32(b + 28, 0);
+	put32(b + 28, rag_crc32c(0, b, HEADER_SIZE + (size_t)nsec * SECTION_SIZE));
+	try_segment(b, size);
+	free(b);
+}
+
+static void try_deletions(const uint8_t *data, size_t size, int fix)
+{
+	unsigned char *b = malloc(size + 1);
+	unsigned char *bits;
+	uint32_t n, ndel;
+	memfile f;
+	rag_error err;
+
+	if (!b)
+		return;
+	memcpy(b, data, size);
+	/* the record count the file claims, or one that fits its size */
+	n = size >= 20 ? get32(b + 16) : (uint32_t)size * 8;
+	if (fix && size > DEL_HEADER) {
+		n = (uint32_t)(size - DEL_HEADER) * 8 - (b[16] & 7);
+		put32(b + 16, n);
+		if (b[17] & 1)
+			put32(b + 24, rag_crc32c(0, b + DEL_HEADER, size - DEL_HEADER));
+		put32(b + 28, rag_crc32c(0, b, 28));
+	}
+	if (memfile_open(&f, b, size) == 0) {
+		for (int full = 0; full < 2; full++) {
+			if (rag_del_read(f.path, n, &bits, &ndel, full, &err) == 0) {
+				size_t nb = ((size_t)n + 7) / 8;
+				uint32_t set = 0;
+				for (size_t i = 0; i < nb; i++)
+					set += (uint32_t)__builtin_popcount(bits[i]);
+				if (n % 8 && bits[nb - 1] >> (n % 8))
+					abort(); /* bits beyond the records */
+				if (full && set != ndel)
+					abort();
+				free(bits);
+			} else if (bits) {
+				abort();
+			}
+		}
+		memfile_close(&f);
+	}
+	free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	try_segment(data, size);
+	try_segment_fixed(data, size);
+	try_deletions(data, size, 0);
+	try_deletions(data, size, 1);
+	return 0;
+}

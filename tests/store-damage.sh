@@ -1,0 +1,237 @@
+#!/bin/sh
+# Damaged store files: bytes flipped in the header, the section table and
+# the sections of a segment, in a deletion file and in MANIFEST; files cut
+# short, grown, deleted or replaced by a foreign file.  On every damaged
+# copy, rag-index --check fails with one line naming the damaged file, and
+# rag-search (a query, and --all) either answers with whole NDJSON records
+# or fails with one line naming it: never a crash or a sanitizer report.
+. "${top_srcdir:-.}/tests/lib.sh"
+
+small=0
+[ "${RAG_VALGRIND:-0}" = 1 ] && small=1
+
+# The store: two segments of 12 records, two records deleted from the first.
+awk 'BEGIN {
+	for (i = 0; i < 24; i++)
+		printf "{\"id\":\"r%02d\",\"doc\":\"d%d\",\"text\":\"record %d about apples, pears and plums, number %d\",\"n\":%d}\n", \
+			i, i / 4, i, i * 7, i
+}' > input.jsonl
+run rag-index -q --batch 12 base input.jsonl
+expect_status 0
+printf 'r03\nr05\n' > gone.ids
+run rag-index -q --delete base gone.ids
+expect_status 0
+run rag-index --check base
+expect_status 0
+expect_out "base: ok, 22 records"
+seg=$(cd base && ls seg-*.rseg | head -n 1)
+del=$(cd base && ls seg-*.del)
+check '[ -n "$seg" ] && [ -n "$del" ]' "the store has no segment or no deletion file: $(ls base | tr '\n' ' ')"
+# Another store, for foreign files.
+run rag-index -q other "$data/texts-sample.jsonl"
+expect_status 0
+foreign=$(ls other/seg-*.rseg | head -n 1)
+
+size_of()
+{
+	wc -c < "$1" | tr -d ' '
+}
+
+# An unsigned little-endian 32-bit number at byte $2 of file $1.
+u32()
+{
+	od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '
+}
+
+# Flips every bit of byte $2 of file $1.
+flip()
+{
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	printf "$(printf '\\%03o' $((b ^ 255)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2> /dev/null
+}
+
+fresh()
+{
+	rm -rf t
+	cp -r base t
+}
+
+mkdir answers
+ncase=0
+
+# Checks the damaged copy t, where file $2 was damaged as $1 says.
+damaged()
+{
+	what="$1 ($2)"
+	file=$2
+	ncase=$((ncase + 1))
+	run rag-index --check t
+	expect_status 1
+	check '[ "$(wc -l < "$err")" -eq 1 ]' "rag-index --check, $what: not one line of message"
+	check 'grep -q "^rag-index: " "$err" && grep -qF "$file" "$err"' \
+		"rag-index --check, $what: the message does not name $file"
+	check '! grep -qiE "sanitizer|runtime error" "$err"' "rag-index --check, $what: a sanitizer report"
+	for mode in query all; do
+		if [ "$mode" = all ]; then
+			run rag-search --all t
+		else
+			run rag-search -k 30 t "apples number 7"
+		fi
+		check '! grep -qiE "sanitizer|runtime error" "$err"' "rag-search ($mode), $what: a sanitizer report"
+		case $status in
+		0)
+			expect_err ""
+			cp "$out" "answers/$ncase-$mode"
+			echo "$what" > "answers/$ncase-$mode.what"
+			;;
+		1)
+			check '[ "$(wc -l < "$err")" -eq 1 ]' "rag-search ($mode), $what: not one line of message"
+			check 'grep -q "^rag-search: " "$err" && grep -qF "$file" "$err"' \
+				"rag-search ($mode), $what: the message does not name $file"
+			;;
+		*)
+			fail "rag-search ($mode), $what: status $status"
+			;;
+		esac
+	done
+}
+
+# ---- flipped bytes ----
+
+segsize=$(size_of "base/$seg")
+nsec=$(u32 "base/$seg" 24)
+check '[ "$nsec" -ge 13 ] && [ "$nsec" -le 64 ]' "the segment has $nsec sections"
+# the header: magic, version, byte order, size, section count, checksum,
+# records, total length, terms, reserved; the table: each field of the
+# first entry and the offset of the fifth
+if [ "$small" = 1 ]; then
+	positions="0 29 72"
+else
+	positions="0 9 13 17 25 29 33 41 49 57 64 68 72 80 88 92 $((64 + 4 * 32 + 8))"
+fi
+# and the middle of every section (or, under valgrind, of the records and
+# the postings)
+i=0
+while [ "$i" -lt "$nsec" ]; do
+	e=$((64 + 32 * i))
+	kind=$(u32 "base/$seg" "$e")
+	off=$(u32 "base/$seg" $((e + 8)))
+	len=$(u32 "base/$seg" $((e + 16)))
+	if [ "$len" -gt 0 ] && { [ "$small" = 0 ] || [ "$kind" = 1 ] || [ "$kind" = 11 ]; }; then
+		positions="$positions $((off + len / 2))"
+	fi
+	# the stored records (kind 1), compressed or not, at more places:
+	# damage there may still read as a record
+	if [ "$kind" = 1 ] && [ "$len" -gt 40 ]; then
+		positions="$positions $((off + 16)) $((off + len / 4))"
+		[ "$small" = 1 ] || positions="$positions $((off + len * 3 / 4)) $((off + len - 8))"
+	fi
+	i=$((i + 1))
+done
+# and the last byte
+positions="$positions $((segsize - 1))"
+for pos in $positions; do
+	fresh
+	flip "t/$seg" "$pos"
+	damaged "byte $pos flipped" "$seg"
+done
+
+delsize=$(size_of "base/$del")
+if [ "$small" = 1 ]; then
+	positions="16 32"
+else
+	positions="0 8 12 16 20 24 28 32 $((delsize - 1))"
+fi
+for pos in $positions; do
+	fresh
+	flip "t/$del" "$pos"
+	damaged "byte $pos flipped" "$del"
+done
+
+mansize=$(size_of base/MANIFEST)
+if [ "$small" = 1 ]; then
+	positions="40"
+else
+	positions="0 8 12 16 20 24 28 32 $((mansize / 2)) $((mansize - 1))"
+fi
+for pos in $positions; do
+	fresh
+	flip t/MANIFEST "$pos"
+	damaged "byte $pos flipped" MANIFEST
+done
+
+# ---- cut short, grown ----
+
+for f in "$seg" "$del" MANIFEST; do
+	size=$(size_of "base/$f")
+	if [ "$small" = 1 ]; then
+		lengths=$((size / 2))
+	else
+		lengths="0 10 $((size / 2)) $((size - 1))"
+	fi
+	for len in $lengths; do
+		fresh
+		truncate -s "$len" "t/$f"
+		damaged "cut to $len bytes" "$f"
+	done
+	if [ "$small" = 0 ] || [ "$f" = "$seg" ]; then
+		fresh
+		printf 'some garbage\n' >> "t/$f"
+		damaged "garbage appended" "$f"
+	fi
+done
+
+# ---- missing and foreign files ----
+
+fresh
+rm "t/$seg"
+damaged "deleted" "$seg"
+if [ "$small" = 0 ]; then
+	fresh
+	rm "t/$del"
+	damaged "deleted" "$del"
+fi
+fresh
+cp "$foreign" t/MANIFEST
+damaged "replaced by another store's segment" MANIFEST
+if [ "$small" = 0 ]; then
+	fresh
+	cp "$foreign" "t/$seg"
+	damaged "replaced by another store's segment" "$seg"
+	fresh
+	cp base/MANIFEST "t/$seg"
+	damaged "replaced by the manifest" "$seg"
+fi
+
+# ---- what the damaged stores answered ----
+
+# Every answer is whole NDJSON: one valid UTF-8 JSON object a line.
+python3 - answers > bad-answers <<'EOF'
+import json, os, sys
+d = sys.argv[1]
+for name in sorted(os.listdir(d)):
+    if name.endswith(".what"):
+        continue
+    with open(os.path.join(d, name), "rb") as f:
+        data = f.read()
+    what = open(os.path.join(d, name + ".what")).read().strip()
+    mode = name.split("-", 1)[1]
+    for n, line in enumerate(data.split(b"\n")[:-1], 1):
+        try:
+            if not isinstance(json.loads(line.decode("utf-8")), dict):
+                raise ValueError("not an object")
+        except Exception as e:
+            print("rag-search (%s), %s: line %d is not a JSON object: %s" % (mode, what, n, e))
+            break
+    if data and not data.endswith(b"\n"):
+        print("rag-search (%s), %s: the last line is cut short" % (mode, what))
+EOF
+py_status=$?
+check '[ "$py_status" = 0 ]' "the answers could not be checked"
+: > "$err" # (fail shows the last command's messages: none of these)
+while IFS= read -r line; do
+	fail "$line"
+done < bad-answers
+echo "$ncase damaged copies; $(ls answers | grep -vc '\.what$') answers"
+
+finish
