@@ -233,9 +233,14 @@ static int wanted(const rag_fieldset *f, const char *key, size_t n)
 /* A stored record that does not parse: the store is damaged. */
 static int damaged(rag_error *err)
 {
+	char why[RAG_ERROR_TEXT_MAX - 32];
+
 	if (err->code == RAG_ENOMEM)
 		return -1;
-	return rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: %s", err->text);
+	/* the message quotes the parser's, which lives in the same buffer */
+	memcpy(why, err->text, sizeof why);
+	why[sizeof why - 1] = '\0';
+	return rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: %s", why);
 }
 
 int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, size_t rank,
