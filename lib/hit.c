@@ -231,6 +231,30 @@ static int wanted(const rag_fieldset *f, const char *key, size_t n)
 }
 
 /* A stored record that does not parse: the store is damaged. */
+static int damaged(rag_error *err);
+
+/*
+ * A stored record parsed (with its member spans when members is not
+ * NULL): a new reference to an object, or NULL with err set.
+ */
+static json_t *stored_object(const char *json, size_t len, rag_json_members *members,
+			     rag_error *err)
+{
+	json_t *obj = members ? rag_json_parse_members(json, len, members, err)
+			      : rag_json_parse(json, len, err);
+
+	if (!obj) {
+		damaged(err);
+		return NULL;
+	}
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: not an object");
+		return NULL;
+	}
+	return obj;
+}
+
 static int damaged(rag_error *err)
 {
 	char why[RAG_ERROR_TEXT_MAX - 32];
@@ -252,14 +276,9 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
 	size_t i, n, start = out->len;
 	int first = 1, dups, rc = -1;
 
-	obj = rag_json_parse_members(json, len, members, err);
+	obj = stored_object(json, len, members, err);
 	if (!obj)
-		return damaged(err);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return rag_error_set(err, RAG_EDATA, NULL, 0,
-		                     "damaged stored record: not an object");
-	}
+		return -1;
 	dups = json_object_size(obj) != members->n;
 	rag_buf_init(&scratch, 0);
 	if (rag_buf_addc(out, '{') < 0)
@@ -467,18 +486,13 @@ static const json_t *shown_text(const json_t *obj)
 int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score, size_t rank,
                         size_t width, rag_error *err)
 {
-	json_t *obj = rag_json_parse(json, len, err);
+	json_t *obj = stored_object(json, len, NULL, err);
 	const json_t *src, *ls, *le, *t;
 	size_t start = out->len;
 	int rc;
 
 	if (!obj)
-		return damaged(err);
-	if (!json_is_object(obj)) {
-		json_decref(obj);
-		return rag_error_set(err, RAG_EDATA, NULL, 0,
-		                     "damaged stored record: not an object");
-	}
+		return -1;
 	src = json_object_get(obj, "source");
 	ls = json_object_get(obj, "line_start");
 	le = json_object_get(obj, "line_end");
