@@ -42,6 +42,7 @@
 #include "analyze.h"
 #include "crc32c.h"
 #include "json.h"
+#include "le.h"
 #include "segment.h"
 
 #define SEG_MAGIC "\x89RAGSEG\n"
@@ -51,42 +52,6 @@
 #define SECTION_SIZE 32
 #define MAX_SECTIONS 64
 #define DEL_HEADER 32
-
-/* ---- little-endian access ---- */
-
-static inline uint32_t get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static inline uint64_t get64be(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static inline void put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)v;
-	p[1] = (unsigned char)(v >> 8);
-	p[2] = (unsigned char)(v >> 16);
-	p[3] = (unsigned char)(v >> 24);
-}
-
-static inline void put64(unsigned char *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
 
 uint64_t rag_seg_keyhash(const char *p, size_t n)
 {
@@ -1937,35 +1902,34 @@ static uint32_t popcount_bits(const unsigned char *b, size_t n)
 	return c;
 }
 
-int rag_del_write(const char *path, const unsigned char *bits, uint32_t n,
-		  uint32_t ndel, rag_error *err)
+int rag_write_file(const char *path, const void *a, size_t na, const void *b, size_t nb,
+		   const char *what, rag_error *err)
 {
-	size_t nb = ((size_t)n + 7) / 8;
-	unsigned char h[DEL_HEADER];
-	int fd;
+	const void *part[2] = {a, b};
+	size_t len[2] = {na, nb};
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
-	memcpy(h, DEL_MAGIC, 8);
-	put32(h + 8, RAG_SEG_VERSION);
-	put32(h + 12, ENDIAN_MARK);
-	put32(h + 16, n);
-	put32(h + 20, ndel);
-	put32(h + 24, rag_crc32c(0, bits, nb));
-	put32(h + 28, rag_crc32c(0, h, 28));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
-		return rag_error_sys(err, errno, path, "cannot create deletion file");
-	if (write(fd, h, sizeof h) != (ssize_t)sizeof h ||
-	    write(fd, bits, nb) != (ssize_t)nb) {
-		rag_error_sys(err, errno ? errno : EIO, path, "cannot write deletion file");
-		goto fail;
-	}
+		return rag_error_sys(err, errno, path, "cannot create %s", what);
+	for (int i = 0; i < 2; i++)
+		for (const char *c = part[i]; len[i];) {
+			ssize_t k = write(fd, c, len[i]);
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k <= 0) {
+				rag_error_sys(err, k < 0 ? errno : EIO, path, "cannot write %s", what);
+				goto fail;
+			}
+			c += k;
+			len[i] -= (size_t)k;
+		}
 	if (fsync(fd) < 0) {
-		rag_error_sys(err, errno, path, "cannot sync deletion file");
+		rag_error_sys(err, errno, path, "cannot sync %s", what);
 		goto fail;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		rag_error_sys(err, errno, path, "cannot write deletion file");
+		rag_error_sys(err, errno, path, "cannot write %s", what);
 		goto fail;
 	}
 	return 0;
@@ -1974,6 +1938,22 @@ fail:
 		close(fd);
 	unlink(path);
 	return -1;
+}
+
+int rag_del_write(const char *path, const unsigned char *bits, uint32_t n,
+		  uint32_t ndel, rag_error *err)
+{
+	size_t nb = ((size_t)n + 7) / 8;
+	unsigned char h[DEL_HEADER];
+
+	memcpy(h, DEL_MAGIC, 8);
+	put32(h + 8, RAG_SEG_VERSION);
+	put32(h + 12, ENDIAN_MARK);
+	put32(h + 16, n);
+	put32(h + 20, ndel);
+	put32(h + 24, rag_crc32c(0, bits, nb));
+	put32(h + 28, rag_crc32c(0, h, 28));
+	return rag_write_file(path, h, sizeof h, bits, nb, "deletion file", err);
 }
 
 int rag_del_read(const char *path, uint32_t n, unsigned char **bits,

@@ -222,6 +222,13 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		  const char *path, rag_error *err);
 
+/*
+ * Writes a small file whole: a then b, fsynced and closed; on failure the
+ * file is removed.  what names it in messages ("manifest").
+ */
+int rag_write_file(const char *path, const void *a, size_t na, const void *b, size_t nb,
+		   const char *what, rag_error *err);
+
 /* ---- deletion files ---- */
 
 /*

@@ -41,6 +41,7 @@
 #include "bm25.h"
 #include "crc32c.h"
 #include "json.h"
+#include "le.h"
 #include "segment.h"
 
 #define MAN_MAGIC "\x89RAGMAN\n"
@@ -187,17 +188,6 @@ static void del_name(char *buf, size_t size, uint64_t no, uint64_t gen)
 		 (unsigned long long)gen);
 }
 
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
 static int nomem(rag_error *err)
 {
 	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
@@ -302,28 +292,28 @@ static int manifest_read(const char *dir, const char *path, manifest *m, rag_err
 		rag_error_set(err, RAG_EDATA, path, 0, "not a ragkit store manifest (bad magic number)");
 		goto out;
 	}
-	if (le32(h + 12) != ENDIAN_MARK) {
+	if (get32(h + 12) != ENDIAN_MARK) {
 		rag_error_set(err, RAG_EDATA, path, 0, "damaged manifest: bad byte-order mark");
 		goto out;
 	}
-	if (le32(h + 8) != MAN_VERSION) {
+	if (get32(h + 8) != MAN_VERSION) {
 		rag_error_set(err, RAG_EDATA, path, 0,
-			      "store format version %u; this ragkit reads version %d", le32(h + 8),
+			      "store format version %u; this ragkit reads version %d", get32(h + 8),
 			      MAN_VERSION);
 		goto out;
 	}
-	size_t blen = le32(h + 16);
+	size_t blen = get32(h + 16);
 	if (blen != (size_t)st.st_size - MAN_HEADER) {
 		rag_error_set(err, RAG_EDATA, path, 0,
 			      "truncated or damaged manifest: the header says %zu bytes of body, the file has %zu",
 			      blen, (size_t)st.st_size - MAN_HEADER);
 		goto out;
 	}
-	if (rag_crc32c(0, body + MAN_HEADER, blen) != le32(h + 20)) {
+	if (rag_crc32c(0, body + MAN_HEADER, blen) != get32(h + 20)) {
 		rag_error_set(err, RAG_EDATA, path, 0, "damaged manifest: checksum mismatch");
 		goto out;
 	}
-	m->generation = (uint64_t)le32(h + 24) | (uint64_t)le32(h + 28) << 32;
+	m->generation = (uint64_t)get32(h + 24) | (uint64_t)get32(h + 28) << 32;
 	m->bytes = (uint64_t)st.st_size;
 	{
 		rag_error e;
@@ -421,22 +411,6 @@ static int fsync_dir(const char *dir, rag_error *err)
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t k = write(fd, c, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		c += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Writes the writer's state as generation gen and makes it the committed one. */
 static int manifest_write(local *l, uint64_t gen, rag_error *err)
 {
@@ -444,7 +418,7 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 	unsigned char h[MAN_HEADER];
 	char tmp[PATH_MAX], name[64];
 	const char *final;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
 	rag_buf_init(&b, MAN_MAX);
 	if (rag_buf_addf(&b, "{\"format\":\"ragkit-store\",\"version\":%d,\"generation\":%llu,"
@@ -469,32 +443,15 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 	if (rag_buf_adds(&b, "]}\n") < 0)
 		goto nomem;
 	memcpy(h, MAN_MAGIC, 8);
-	put_le32(h + 8, MAN_VERSION);
-	put_le32(h + 12, ENDIAN_MARK);
-	put_le32(h + 16, (uint32_t)b.len);
-	put_le32(h + 20, rag_crc32c(0, b.data, b.len));
-	put_le32(h + 24, (uint32_t)gen);
-	put_le32(h + 28, (uint32_t)(gen >> 32));
+	put32(h + 8, MAN_VERSION);
+	put32(h + 12, ENDIAN_MARK);
+	put32(h + 16, (uint32_t)b.len);
+	put32(h + 20, rag_crc32c(0, b.data, b.len));
+	put32(h + 24, (uint32_t)gen);
+	put32(h + 28, (uint32_t)(gen >> 32));
 	snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", l->dir);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		rag_error_sys(err, errno, tmp, "cannot create manifest");
+	if (rag_write_file(tmp, h, sizeof h, b.data, b.len, "manifest", err) < 0)
 		goto out;
-	}
-	if (write_all(fd, h, sizeof h) < 0 || write_all(fd, b.data, b.len) < 0) {
-		rag_error_sys(err, errno ? errno : EIO, tmp, "cannot write manifest");
-		goto out;
-	}
-	if (fsync(fd) < 0) {
-		rag_error_sys(err, errno, tmp, "cannot sync manifest");
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		rag_error_sys(err, errno, tmp, "cannot write manifest");
-		goto out;
-	}
-	fd = -1;
 	/* the new files' names first, so that the manifest never names a lost one */
 	if (fsync_dir(l->dir, err) < 0)
 		goto out;
@@ -527,10 +484,6 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 nomem:
 	nomem(err);
 out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
 	rag_buf_free(&b);
 	return rc;
 }
@@ -996,27 +949,38 @@ static int settings_differ(local *l, const rag_store_settings *want, unsigned se
 	return 0;
 }
 
-static rag_store *local_open(const char *location, int flags, const rag_store_settings *want,
-			     unsigned set, rag_error *err)
+/* An empty handle on the store at location; NULL when memory runs out. */
+static local *local_new(const char *location)
 {
 	local *l = calloc(1, sizeof *l);
-	struct stat st;
-	int r;
 
 	if (!l || !(l->dir = strdup(location))) {
 		free(l);
-		nomem(err);
 		return NULL;
 	}
 	l->base.be = &rag_backend_local;
 	l->lockfd = -1;
-	l->writer = (flags & RAG_STORE_WRITE) != 0;
 	rag_buf_init(&l->cand_ids, 0);
 	rag_buf_init(&l->qtext, 0);
 	rag_buf_init(&l->hitbuf, 0);
 	/* "kb/" and "kb" are the same store */
 	for (size_t n = strlen(l->dir); n > 1 && l->dir[n - 1] == '/'; n--)
 		l->dir[n - 1] = '\0';
+	return l;
+}
+
+static rag_store *local_open(const char *location, int flags, const rag_store_settings *want,
+			     unsigned set, rag_error *err)
+{
+	local *l = local_new(location);
+	struct stat st;
+	int r;
+
+	if (!l) {
+		nomem(err);
+		return NULL;
+	}
+	l->writer = (flags & RAG_STORE_WRITE) != 0;
 	if (stat(l->dir, &st) < 0) {
 		if (errno != ENOENT || !(flags & RAG_STORE_CREATE)) {
 			if (errno == ENOENT)
@@ -1362,13 +1326,13 @@ static int local_delete(rag_store *st, const char *id, size_t len, rag_error *er
 
 	if (need_writer(l, err) < 0)
 		return -1;
-	bd = batch_find(l, id, len, rag_seg_keyhash(id, len));
+	uint64_t h = rag_seg_keyhash(id, len);
+	bd = batch_find(l, id, len, h);
 	if (bd >= 0) {
 		rag_bit_set(l->drop, (uint32_t)bd);
 		l->pending++;
 		return 1;
 	}
-	uint64_t h = rag_seg_keyhash(id, len);
 	r = committed_find(l, id, len, h, !session_has(l, h), &seg, &docno, err);
 	if (r <= 0)
 		return r;
@@ -1499,10 +1463,16 @@ static void old_free(oldfiles *o)
 
 static int merge(local *l, size_t *idx, size_t n, rag_error *err);
 
+/* Live records of a segment. */
+static uint64_t live_of(const lseg *s)
+{
+	return rag_seg_records(s->seg) - s->ndel;
+}
+
 /* The size class of a segment, by live records: 0 up to 9, 1 up to 99, ... */
 static int size_class(const lseg *s)
 {
-	uint64_t live = rag_seg_records(s->seg) - s->ndel;
+	uint64_t live = live_of(s);
 	int c = 0;
 
 	while (live >= 10) {
@@ -1524,24 +1494,20 @@ static int size_class(const lseg *s)
 #define MERGE_MAX_CLASS 5
 #define MERGE_MAX_SEGMENTS 32
 
+/* The want segments with the fewest live records, as ascending indexes. */
 static size_t smallest(const local *l, size_t *idx, size_t want)
 {
 	size_t n = 0;
 
+	/* a selection by insertion: idx[0..n) by live records */
 	for (size_t i = 0; i < l->nsegs; i++) {
-		uint64_t live = rag_seg_records(l->segs[i].seg) - l->segs[i].ndel;
 		size_t j = n < want ? n++ : want;
-		if (j == want) {
-			/* replace the largest kept if this one is smaller */
-			size_t big = 0;
-			for (size_t k = 1; k < want; k++)
-				if (rag_seg_records(l->segs[idx[k]].seg) - l->segs[idx[k]].ndel >
-				    rag_seg_records(l->segs[idx[big]].seg) - l->segs[idx[big]].ndel)
-					big = k;
-			if (live >= rag_seg_records(l->segs[idx[big]].seg) - l->segs[idx[big]].ndel)
-				continue;
-			j = big;
-		}
+		if (j == want && live_of(&l->segs[i]) >= live_of(&l->segs[idx[want - 1]]))
+			continue;
+		if (j == want)
+			j--;
+		for (; j > 0 && live_of(&l->segs[idx[j - 1]]) > live_of(&l->segs[i]); j--)
+			idx[j] = idx[j - 1];
 		idx[j] = i;
 	}
 	/* merge keeps store order: ascending indexes */
@@ -1793,13 +1759,15 @@ static int qterm_cb(const char *term, size_t len, void *arg)
 	return rag_buf_add(&l->qtext, term, len) < 0 ? 1 : 0;
 }
 
-/* qsort's comparison of hit numbers by where their records lie. */
-static const rag_bm25_hit *hit_sort_base;
+/* A hit's place in the store, and its rank. */
+typedef struct hitref {
+	uint32_t seg, docno;
+	size_t rank;
+} hitref;
 
-static int hit_store_order(const void *a, const void *b)
+static int hitref_cmp(const void *a, const void *b)
 {
-	const rag_bm25_hit *x = &hit_sort_base[*(const size_t *)a];
-	const rag_bm25_hit *y = &hit_sort_base[*(const size_t *)b];
+	const hitref *x = a, *y = b;
 
 	if (x->seg != y->seg)
 		return x->seg < y->seg ? -1 : 1;
@@ -1812,7 +1780,8 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	local *l = (local *)st;
 	rag_seg **segs = NULL;
 	const unsigned char **del = NULL;
-	size_t nb = 0, *order = NULL, *offs = NULL;
+	size_t nb = 0, *offs = NULL;
+	hitref *order = NULL;
 	int rc = -1, r;
 
 	*hits = NULL;
@@ -1868,14 +1837,13 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		goto out;
 	}
 	for (size_t i = 0; i < nb; i++)
-		order[i] = i;
-	hit_sort_base = l->bhits;
-	qsort(order, nb, sizeof *order, hit_store_order);
+		order[i] = (hitref){l->bhits[i].seg, l->bhits[i].docno, i};
+	qsort(order, nb, sizeof *order, hitref_cmp);
 	rag_buf_truncate(&l->hitbuf, 0);
 	for (size_t j = 0; j < nb; j++) {
-		size_t i = order[j], rlen;
+		size_t i = order[j].rank, rlen;
 		const char *p;
-		if (rag_seg_record(segs[l->bhits[i].seg], l->bhits[i].docno, &p, &rlen, err) < 0)
+		if (rag_seg_record(segs[order[j].seg], order[j].docno, &p, &rlen, err) < 0)
 			goto out;
 		offs[i] = l->hitbuf.len;
 		if (rag_buf_add(&l->hitbuf, p, rlen) < 0) {
@@ -1944,16 +1912,8 @@ static int local_check(const char *location, uint64_t *records, rag_error *err)
 
 	if (records)
 		*records = 0;
-	l = calloc(1, sizeof *l);
-	if (!l || !(l->dir = strdup(location))) {
-		free(l);
+	if (!(l = local_new(location)))
 		return nomem(err);
-	}
-	l->base.be = &rag_backend_local;
-	l->lockfd = -1;
-	rag_buf_init(&l->cand_ids, 0);
-	rag_buf_init(&l->qtext, 0);
-	rag_buf_init(&l->hitbuf, 0);
 	r = load(l, 1, err);
 	if (r == 0)
 		rag_error_set(err, RAG_EDATA, location, 0, "not a store: it has no MANIFEST");
