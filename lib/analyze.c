@@ -83,24 +83,63 @@ static inline size_t stop_slot(uint64_t lo, uint64_t hi)
 }
 
 /*
- * Stemming costs more than everything else, and word frequencies are
- * skewed, so the stems of short words are kept in a direct-mapped cache
- * (a slot is one 64-byte cache line).
+ * For indexing, an analyzer numbers the terms it makes (rag_analyze_ids):
+ * its vocabulary holds each term once, and a word memo remembers what
+ * became of each word it met, so that a word seen before costs one probe
+ * of one table, without the stop-word test, the stemmer or a second
+ * lookup.  The memo's slots are 32 bytes and hold the word itself (words
+ * of up to MEMO_WORD bytes; longer ones are rare and take the long way).
+ * Both grow until rag_analyzer_forget.
  */
-#define STEM_CACHE_SLOTS 4096 /* a power of two */
-#define STEM_CACHE_WORD 31
+#define MEMO_WORD 23
+#define FRONT_SLOTS 2048 /* a power of two */
+/*
+ * The memo's first size, in slots: large enough for the words of a
+ * typical batch, so that it is seldom rebuilt (its pages are only touched
+ * as words arrive).
+ */
+#define MEMO_FIRST 32768
+#define STOP_ID UINT32_MAX /* the memo's id for a stop word */
 
-struct stem_slot {
-	unsigned char wlen, slen; /* wlen 0: empty */
-	char word[STEM_CACHE_WORD];
-	char stem[STEM_CACHE_WORD];
+/*
+ * A memo key: the word's bytes, zero-padded, with its length in the last
+ * byte (0 in an empty slot), compared as three integers.
+ */
+typedef struct memo_key {
+	uint64_t w[3];
+} memo_key;
+
+struct memo_slot {
+	memo_key k;
+	uint32_t id, hash;
+};
+
+struct vocab_ent {
+	uint32_t hash, off, len;
+};
+
+struct vocab {
+	/*
+	 * The memo proper, and in front of it a small direct-mapped copy of
+	 * the slots used last (a few thousand frequent words make most of
+	 * any text, and the front stays in the processor's cache).
+	 */
+	struct memo_slot *front;
+	struct memo_slot *memo;
+	size_t memo_size, memo_n; /* slots: a power of two, at most 3/4 full */
+	uint32_t *slot;           /* term id + 1; 0 for an empty slot */
+	size_t size;              /* a power of two, at least twice the terms */
+	struct vocab_ent *ent;
+	size_t n, cap;
+	char *text;
+	size_t len, text_cap;
 };
 
 struct rag_analyzer {
 	enum kind kind;
 	locale_t loc;                /* C.UTF-8 for LC_CTYPE; (locale_t)0 if unavailable */
 	struct sb_stemmer *stemmer;  /* english and lucene only */
-	struct stem_slot *cache;     /* STEM_CACHE_SLOTS of them, with the stemmer */
+	struct vocab v;              /* for rag_analyze_ids */
 	uint64_t (*stop)[2];         /* english: its stop words, hashed; empty slots 0 */
 	char term[RAG_TERM_MAX + 1]; /* the word being built, lower-cased */
 };
@@ -390,96 +429,241 @@ static int is_stop(const rag_analyzer *a, const char *t, size_t n)
 	return 0;
 }
 
-/* A hash of t[0..n) for the stem cache: its first and last eight bytes. */
-static size_t stem_hash(const char *t, size_t n)
-{
-	uint64_t h = 0;
-
-	if (n >= 8) {
-		h = rag_load64(t) ^ (rag_load64(t + n - 8) * 0x9E3779B97F4A7C15ULL);
-	} else {
-		memcpy(&h, t, n);
-	}
-	h = (h ^ n) * 0xFF51AFD7ED558CCDULL;
-	return (size_t)(h >> 40) & (STEM_CACHE_SLOTS - 1);
-}
-
 /*
- * The stem of t[0..n), through the cache; *len gets its length.  The
- * result lives in a (the cache or the stemmer) until the next call.  NULL
+ * The term of word t[0..n) (a word of english, lucene or simple, the
+ * possessive cut): NULL for a stop word, else the stem or the word itself,
+ * *len its length, living in a or in t until the next call.  *bad is set
  * when the stemmer runs out of memory.
  */
-static const char *stem(rag_analyzer *a, const char *t, size_t n, size_t *len)
+static const char *normalize(rag_analyzer *a, const char *t, size_t n, size_t *len, int *bad)
 {
-	struct stem_slot *slot = NULL;
 	const sb_symbol *st;
 	size_t sl;
+	int latin = 0;
 
-	if (n <= STEM_CACHE_WORD) {
-		slot = &a->cache[stem_hash(t, n)];
-		if (slot->wlen == n && memcmp(slot->word, t, n) == 0) {
-			*len = slot->slen;
-			return slot->stem;
-		}
-	}
-	st = sb_stemmer_stem(a->stemmer, (const sb_symbol *)t, (int)n);
-	if (!st)
+	*len = n;
+	if (a->kind == K_SIMPLE || a->kind == K_NONE)
+		return t;
+	if (is_stop(a, t, n))
 		return NULL;
-	sl = cut_utf8((const char *)st, (size_t)sb_stemmer_length(a->stemmer), RAG_TERM_MAX);
-	if (slot && sl <= STEM_CACHE_WORD) {
-		slot->wlen = (unsigned char)n;
-		slot->slen = (unsigned char)sl;
-		memcpy(slot->word, t, n);
-		memcpy(slot->stem, st, sl);
+	/*
+	 * Words of one or two letters are left alone, as Porter's own
+	 * implementation and Porter2 do ("us" stays "us", "s" is not emptied),
+	 * and so is a word without an ASCII letter, which an English stemmer
+	 * cannot change.
+	 */
+	for (size_t i = 0; i < n && !latin; i++)
+		latin = t[i] >= 'a' && t[i] <= 'z';
+	if (!latin || n <= 2)
+		return t;
+	st = sb_stemmer_stem(a->stemmer, (const sb_symbol *)t, (int)n);
+	if (!st) {
+		*bad = 1;
+		return NULL;
 	}
+	sl = cut_utf8((const char *)st, (size_t)sb_stemmer_length(a->stemmer), RAG_TERM_MAX);
+	if (sl == 0)
+		return t;
 	*len = sl;
 	return (const char *)st;
 }
 
-/*
- * Passes the word in a->term[0..tl) on to fn, after the possessive, the
- * stop words and the stemmer for english and lucene.  cut says the word
- * was cut short; latin that it holds an ASCII letter (a word without one
- * cannot change under an English stemmer).  The term fn gets lives in a
- * (the word, the stem cache or the stemmer).  Returns fn's value, or -1
- * with err set when the stemmer runs out of memory.
- */
-static int emit(rag_analyzer *a, size_t tl, int cut, int latin, rag_term_fn fn, void *arg,
-		rag_error *err)
+/* Doubles a table of uint32 ids + 1 whose keys' hashes ent gives.  0 or -1. */
+static int vocab_grow(struct vocab *v)
 {
-	const char *t = a->term, *st;
-	size_t sl;
+	size_t size = v->size ? 2 * v->size : 4096;
+	uint32_t *slot = calloc(size, sizeof *slot);
 
-	if (a->kind == K_SIMPLE)
-		return fn(t, tl, arg);
-	if (!cut && tl >= 3 && t[tl - 1] == 's' && t[tl - 2] == '\'')
+	if (!slot)
+		return -1;
+	for (size_t i = 0; i < v->n; i++) {
+		size_t j = v->ent[i].hash & (size - 1);
+		while (slot[j])
+			j = (j + 1) & (size - 1);
+		slot[j] = (uint32_t)i + 1;
+	}
+	free(v->slot);
+	v->slot = slot;
+	v->size = size;
+	return 0;
+}
+
+/* The id of term t[0..n), numbering it if it is new; UINT32_MAX when memory runs out. */
+static uint32_t vocab_id(struct vocab *v, const char *t, size_t n)
+{
+	uint32_t h = rag_hash_key(t, n);
+	size_t j;
+
+	if (v->size) {
+		for (j = h & (v->size - 1); v->slot[j]; j = (j + 1) & (v->size - 1)) {
+			const struct vocab_ent *e = &v->ent[v->slot[j] - 1];
+			if (e->hash == h && e->len == n && memcmp(v->text + e->off, t, n) == 0)
+				return v->slot[j] - 1;
+		}
+	}
+	if (v->n + 1 >= UINT32_MAX || v->len + n > UINT32_MAX ||
+	    (2 * (v->n + 1) > v->size && vocab_grow(v) < 0))
+		return UINT32_MAX;
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 1024;
+		struct vocab_ent *ne = realloc(v->ent, cap * sizeof *ne);
+		if (!ne)
+			return UINT32_MAX;
+		v->ent = ne;
+		v->cap = cap;
+	}
+	if (v->len + n > v->text_cap) {
+		size_t cap = v->text_cap ? 2 * v->text_cap : 16384;
+		char *nt;
+		while (cap < v->len + n)
+			cap *= 2;
+		if (!(nt = realloc(v->text, cap)))
+			return UINT32_MAX;
+		v->text = nt;
+		v->text_cap = cap;
+	}
+	memcpy(v->text + v->len, t, n);
+	v->ent[v->n] = (struct vocab_ent){h, (uint32_t)v->len, (uint32_t)n};
+	v->len += n;
+	for (j = h & (v->size - 1); v->slot[j]; j = (j + 1) & (v->size - 1))
+		;
+	v->slot[j] = (uint32_t)++v->n;
+	return (uint32_t)(v->n - 1);
+}
+
+static inline int key_eq(const memo_key *a, const memo_key *b)
+{
+	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2];
+}
+
+static inline int key_empty(const memo_key *k)
+{
+	return ((const unsigned char *)k)[MEMO_WORD] == 0;
+}
+
+/* Doubles the memo (the front stays valid).  0, or -1 when memory runs out. */
+static int memo_grow(struct vocab *v)
+{
+	size_t size = v->memo_size ? 2 * v->memo_size : MEMO_FIRST;
+	struct memo_slot *nm = calloc(size, sizeof *nm);
+
+	if (!nm)
+		return -1;
+	if (!v->front && !(v->front = calloc(FRONT_SLOTS, sizeof *v->front))) {
+		free(nm);
+		return -1;
+	}
+	for (size_t i = 0; i < v->memo_size; i++) {
+		size_t j;
+		if (key_empty(&v->memo[i].k))
+			continue;
+		for (j = v->memo[i].hash & (size - 1); !key_empty(&nm[j].k); j = (j + 1) & (size - 1))
+			;
+		nm[j] = v->memo[i];
+	}
+	free(v->memo);
+	v->memo = nm;
+	v->memo_size = size;
+	return 0;
+}
+
+/* The id of word t[0..n)'s term, STOP_ID for a stop word; -1 when memory runs out. */
+static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
+{
+	struct vocab *v = &a->v;
+	struct memo_slot *f, *m;
+	const char *term;
+	memo_key key = {{0, 0, 0}};
+	uint64_t x;
+	uint32_t h, id = STOP_ID;
+	size_t tl, j;
+	int bad = 0;
+
+	if (n > MEMO_WORD || n == 0) {
+		term = normalize(a, t, n, &tl, &bad);
+		if (bad || (term && (id = vocab_id(v, term, tl)) == UINT32_MAX))
+			return -1;
+		return id;
+	}
+	memcpy(&key, t, n);
+	((unsigned char *)&key)[MEMO_WORD] = (unsigned char)n;
+	x = key.w[0] * 0x9E3779B97F4A7C15ULL ^ key.w[1] * 0xC2B2AE3D27D4EB4FULL ^
+	    key.w[2] * 0x165667B19E3779F9ULL;
+	h = (uint32_t)(x >> 32) ^ (uint32_t)x;
+	if (v->memo_size) {
+		f = &v->front[h & (FRONT_SLOTS - 1)];
+		if (key_eq(&f->k, &key))
+			return f->id;
+		for (j = h & (v->memo_size - 1); !key_empty(&v->memo[j].k);
+		     j = (j + 1) & (v->memo_size - 1))
+			if (key_eq(&v->memo[j].k, &key)) {
+				*f = v->memo[j];
+				return f->id;
+			}
+	}
+	term = normalize(a, t, n, &tl, &bad);
+	if (bad || (term && (id = vocab_id(v, term, tl)) == UINT32_MAX))
+		return -1;
+	if (4 * (v->memo_n + 1) > 3 * v->memo_size && memo_grow(v) < 0)
+		return -1;
+	for (j = h & (v->memo_size - 1); !key_empty(&v->memo[j].k); j = (j + 1) & (v->memo_size - 1))
+		;
+	m = &v->memo[j];
+	m->k = key;
+	m->id = id;
+	m->hash = h;
+	v->memo_n++;
+	v->front[h & (FRONT_SLOTS - 1)] = *m;
+	return id;
+}
+
+/* Where the terms go: to fn as text (or as words, with words set), or to idfn as numbers. */
+typedef struct sink {
+	rag_term_fn fn;
+	rag_termid_fn idfn;
+	int words;
+	void *arg;
+} sink;
+
+/*
+ * Passes the word in a->term[0..tl) on, after the possessive, the stop
+ * words and the stemmer for english and lucene.  cut says the word was
+ * cut short.  A term handed to fn lives in a and is valid during the
+ * call.  Returns the callback's value, or -1 with err set when memory
+ * runs out.
+ */
+static int emit(rag_analyzer *a, size_t tl, int cut, const sink *k, rag_error *err)
+{
+	const char *t = a->term, *term;
+	size_t len;
+	int bad = 0;
+
+	if (a->kind != K_SIMPLE && !cut && tl >= 3 && t[tl - 1] == 's' && t[tl - 2] == '\'')
 		tl -= 2;
-	if (is_stop(a, t, tl))
-		return 0;
-	/*
-	 * Words of one or two letters are left alone, as Porter's own
-	 * implementation and Porter2 do ("us" stays "us", "s" is not emptied).
-	 */
-	if (!latin || tl <= 2)
-		return fn(t, tl, arg);
-	st = stem(a, t, tl, &sl);
-	if (!st)
+	if (k->idfn) {
+		int64_t id = word_id(a, t, tl);
+		if (id < 0)
+			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		return id == STOP_ID ? 0 : k->idfn((uint32_t)id, k->arg);
+	}
+	if (k->words)
+		return k->fn(t, tl, k->arg);
+	term = normalize(a, t, tl, &len, &bad);
+	if (bad)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-	if (sl == 0)
-		return fn(t, tl, arg);
-	return fn(st, sl, arg);
+	return term ? k->fn(term, len, k->arg) : 0;
 }
 
 /* english, lucene and simple: words, lower-cased. */
-static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, rag_term_fn fn,
-			 void *arg, rag_error *err)
+static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, const sink *sk,
+			 rag_error *err)
 {
 	char *t = a->term;
 	size_t i = 0;
 
 	while (i < n) {
 		size_t tl = 0, lim = RAG_TERM_MAX, k;
-		int last = B_SEP, latin = 0, cut = 0, c, x, r;
+		int last = B_SEP, cut = 0, c, x, r;
 		uint32_t cp;
 
 		/* Separators, and punctuation that joins nothing here. */
@@ -511,7 +695,7 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, rag_
 						break;
 					i += k;
 				}
-				if ((r = emit(a, tl, cut, 0, fn, arg, err)) != 0)
+				if ((r = emit(a, tl, cut, sk, err)) != 0)
 					return r;
 				continue;
 			}
@@ -528,7 +712,6 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, rag_
 					t[tl++] = (char)(s[i] | 0x20);
 				else
 					cut = 1;
-				latin = 1;
 				last = B_LETTER;
 				i++;
 			} else if (c == B_DIGIT) {
@@ -545,7 +728,6 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, rag_
 				x = classify(a, cp);
 				if (x == X_LETTER) {
 					cp = lower(a, cp);
-					latin |= cp < 0x80;
 					last = B_LETTER;
 				} else if (x == X_APOS && last == B_LETTER &&
 					   next_class(a, s, i + k, n) == B_LETTER) {
@@ -574,7 +756,7 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, rag_
 		}
 		if (tl == 0)
 			continue;
-		if ((r = emit(a, tl, cut, latin, fn, arg, err)) != 0)
+		if ((r = emit(a, tl, cut, sk, err)) != 0)
 			return r;
 	}
 	return 0;
@@ -584,7 +766,8 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, rag_
  * none: the text split at ASCII white space, the terms as written.  A
  * byte that is not part of valid UTF-8 separates terms too.
  */
-static int analyze_none(const char *text, size_t n, rag_term_fn fn, void *arg)
+static int analyze_none(rag_analyzer *a, const char *text, size_t n, const sink *sk,
+			rag_error *err)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0, start, k;
@@ -608,7 +791,15 @@ static int analyze_none(const char *text, size_t n, rag_term_fn fn, void *arg)
 				break;
 			i += k;
 		}
-		r = fn(text + start, cut_utf8(text + start, i - start, RAG_TERM_MAX), arg);
+		k = cut_utf8(text + start, i - start, RAG_TERM_MAX);
+		if (sk->idfn) {
+			uint32_t id = vocab_id(&a->v, text + start, k);
+			if (id == UINT32_MAX)
+				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+			r = sk->idfn(id, sk->arg);
+		} else {
+			r = sk->fn(text + start, k, sk->arg);
+		}
 		if (r)
 			return r;
 	}
@@ -655,12 +846,6 @@ rag_analyzer *rag_analyzer_new(const char *name, rag_error *err)
 		a->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
 	if (algorithms[k]) {
 		a->stemmer = sb_stemmer_new(algorithms[k], "UTF_8");
-		a->cache = calloc(STEM_CACHE_SLOTS, sizeof *a->cache);
-		if (a->stemmer && !a->cache) {
-			rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-			rag_analyzer_free(a);
-			return NULL;
-		}
 		if (!a->stemmer) {
 			rag_error_set(err, RAG_ENOMEM, NULL, 0,
 				      "cannot make the libstemmer stemmer %s for analyzer %s",
@@ -694,7 +879,12 @@ void rag_analyzer_free(rag_analyzer *a)
 	if (!a)
 		return;
 	sb_stemmer_delete(a->stemmer);
-	free(a->cache);
+	rag_analyzer_forget(a);
+	free(a->v.memo);
+	free(a->v.front);
+	free(a->v.slot);
+	free(a->v.ent);
+	free(a->v.text);
 	free(a->stop);
 	if (a->loc != (locale_t)0)
 		freelocale(a->loc);
@@ -714,9 +904,67 @@ const char *rag_analyzer_name(const rag_analyzer *a)
 int rag_analyze(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, void *arg,
 		rag_error *err)
 {
+	sink k = {fn, NULL, 0, arg};
+
 	if (n == 0)
 		return 0;
 	if (a->kind == K_NONE)
-		return analyze_none(text, n, fn, arg);
-	return analyze_words(a, (const unsigned char *)text, n, fn, arg, err);
+		return analyze_none(a, text, n, &k, err);
+	return analyze_words(a, (const unsigned char *)text, n, &k, err);
+}
+
+int rag_analyze_ids(rag_analyzer *a, const char *text, size_t n, rag_termid_fn fn, void *arg,
+		    rag_error *err)
+{
+	sink k = {NULL, fn, 0, arg};
+
+	if (n == 0)
+		return 0;
+	if (a->kind == K_NONE)
+		return analyze_none(a, text, n, &k, err);
+	return analyze_words(a, (const unsigned char *)text, n, &k, err);
+}
+
+int rag_analyze_words(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, void *arg,
+		      rag_error *err)
+{
+	sink k = {fn, NULL, 1, arg};
+
+	if (n == 0)
+		return 0;
+	if (a->kind == K_NONE)
+		return analyze_none(a, text, n, &k, err);
+	return analyze_words(a, (const unsigned char *)text, n, &k, err);
+}
+
+int64_t rag_analyzer_word_id(rag_analyzer *a, const char *word, size_t len)
+{
+	int64_t id = word_id(a, word, len);
+
+	return id == STOP_ID ? RAG_NO_TERM : id;
+}
+
+const char *rag_analyzer_term(const rag_analyzer *a, uint32_t id, size_t *len)
+{
+	*len = a->v.ent[id].len;
+	return a->v.text + a->v.ent[id].off;
+}
+
+size_t rag_analyzer_terms(const rag_analyzer *a)
+{
+	return a->v.n;
+}
+
+/* Keeps the memory for the terms to come. */
+void rag_analyzer_forget(rag_analyzer *a)
+{
+	struct vocab *v = &a->v;
+
+	if (v->memo) {
+		memset(v->memo, 0, v->memo_size * sizeof *v->memo);
+		memset(v->front, 0, FRONT_SLOTS * sizeof *v->front);
+	}
+	if (v->slot)
+		memset(v->slot, 0, v->size * sizeof *v->slot);
+	v->memo_n = v->n = v->len = 0;
 }

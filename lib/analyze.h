@@ -22,6 +22,7 @@
 #define RAG_ANALYZE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -50,5 +51,32 @@ typedef int (*rag_term_fn)(const char *term, size_t len, void *arg);
  */
 int rag_analyze(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn,
 		void *arg, rag_error *err);
+
+/*
+ * For indexing: the analyzer numbers the terms it makes, from 0, and hands
+ * fn the numbers instead of the text (a word it has met before costs one
+ * table probe).  The numbers stay valid, and rag_analyzer_term gives their
+ * text, until rag_analyzer_forget; rag_analyzer_terms tells how many there
+ * are.  rag_analyze neither uses nor changes the numbering.
+ */
+typedef int (*rag_termid_fn)(uint32_t id, void *arg);
+int rag_analyze_ids(rag_analyzer *a, const char *text, size_t n, rag_termid_fn fn,
+		    void *arg, rag_error *err);
+/*
+ * The same in two steps, which may run in two threads with an analyzer
+ * each: rag_analyze_words splits text into words (lower-cased, the
+ * possessive cut: all that needs no memory of earlier words) and hands
+ * them to fn; rag_analyzer_word_id gives a word's term number, or
+ * RAG_NO_TERM for a word that makes no term (a stop word), or -1 when
+ * memory runs out.  Feeding every word of rag_analyze_words to
+ * rag_analyzer_word_id numbers the same terms as rag_analyze_ids.
+ */
+#define RAG_NO_TERM ((int64_t)UINT32_MAX)
+int rag_analyze_words(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn,
+		      void *arg, rag_error *err);
+int64_t rag_analyzer_word_id(rag_analyzer *a, const char *word, size_t len);
+const char *rag_analyzer_term(const rag_analyzer *a, uint32_t id, size_t *len);
+size_t rag_analyzer_terms(const rag_analyzer *a);
+void rag_analyzer_forget(rag_analyzer *a);
 
 #endif

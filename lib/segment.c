@@ -44,6 +44,7 @@
 #include "json.h"
 #include "le.h"
 #include "segment.h"
+#include "text.h"
 
 #define SEG_MAGIC "\x89RAGSEG\n"
 #define DEL_MAGIC "\x89RAGDEL\n"
@@ -705,7 +706,7 @@ typedef struct fw {
 	int failed;
 } fw;
 
-#define FW_FLUSH (1u << 20)
+#define FW_FLUSH (1u << 16) /* small enough to stay in the cache */
 #define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS - 1) * SECTION_SIZE)
 
 static int fw_fail(fw *w, int errnum, const char *what)
@@ -1223,40 +1224,39 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 	int64_t prev = -1;
 
 	rag_buf_truncate(b, 0);
-	if (rag_buf_grow(b, 16 * nb) < 0)
+	/* at most 16 bytes of header per block, 5 + 5 bytes per posting */
+	if (rag_buf_grow(b, 16 * nb + 10 * m) < 0)
 		goto nomem;
 	memset(b->data, 0, 16 * nb);
 	b->len = 16 * nb;
 	for (size_t blk = 0; blk < nb; blk++) {
 		size_t a = blk * RAG_SEG_BLOCK, z = a + RAG_SEG_BLOCK < m ? a + RAG_SEG_BLOCK : m;
 		uint32_t bmax = 0, bmin = UINT32_MAX;
-		unsigned char *h;
+		unsigned char *h, *v = (unsigned char *)b->data + b->len;
 		size_t start = b->len - 16 * nb;
 		for (size_t i = a; i < z; i++) {
-			unsigned char v[20];
-			size_t k = 0;
+			/* the gap is under 2^32, so with its tf bit it fits in 5 bytes */
 			uint64_t g = (uint64_t)((int64_t)docs[i] - prev - 1) << 1;
 			if (tfs[i] == 1)
 				g |= 1;
 			do {
-				v[k++] = (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0);
+				*v++ = (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0);
 				g >>= 7;
 			} while (g);
 			if (tfs[i] != 1) {
-				uint64_t t = tfs[i];
+				uint32_t t = tfs[i];
 				do {
-					v[k++] = (unsigned char)(t & 0x7f) | (t > 0x7f ? 0x80 : 0);
+					*v++ = (unsigned char)(t & 0x7f) | (t > 0x7f ? 0x80 : 0);
 					t >>= 7;
 				} while (t);
 			}
-			if (rag_buf_add(b, v, k) < 0)
-				goto nomem;
 			prev = docs[i];
 			if (tfs[i] > bmax)
 				bmax = tfs[i];
 			if (dl[docs[i]] < bmin)
 				bmin = dl[docs[i]];
 		}
+		b->len = (size_t)(v - (unsigned char *)b->data);
 		h = (unsigned char *)b->data + 16 * blk;
 		put32(h, docs[z - 1]);
 		put32(h + 4, (uint32_t)start);
@@ -1334,40 +1334,57 @@ static int finish_terms(fw *w, termacc *acc)
 
 /* ---- the batch builder ---- */
 
+/*
+ * A batch's postings are kept compressed while it fills: each term has a
+ * chain of slices in a pool of large blocks, and its postings are written
+ * there as they will be on disk (a varint of the docno gap and a bit for
+ * tf 1, then the tf if not 1).  A slice's last four bytes hold the pool
+ * offset of the next slice; slices grow from 16 bytes to 4 KiB, so a rare
+ * term wastes little and a common one jumps rarely.  The posting of the
+ * record a term was last seen in stays in the term until the next record
+ * (its tf may still grow).
+ */
+#define POOL_BLOCK (1u << 18)
+#define SLICE_MIN 16u
+#define SLICE_LEVELS 9 /* 16 << 8 = 4 KiB */
+
+static size_t slice_size(unsigned level)
+{
+	return (size_t)SLICE_MIN << (level < SLICE_LEVELS ? level : SLICE_LEVELS - 1);
+}
+
 typedef struct wterm {
-	uint32_t off;  /* in termtext */
-	uint32_t len;
-	uint32_t hash;
-	uint32_t tail; /* its last posting, an index into posts */
-	uint32_t last_doc;
-	uint32_t count; /* at writing: its postings, then where they go */
+	uint32_t last_doc; /* the pending posting: its docno (UINT32_MAX: none) */
+	uint32_t tf;       /* and its tf */
+	uint32_t next_doc; /* one past the docno last written to the slices */
+	uint32_t head;     /* pool offset of the first slice */
+	uint32_t at, end;  /* where the next byte goes; the current slice's link */
+	uint32_t level;    /* of the current slice */
 } wterm;
 
-/* Postings in the order they were made: by docno, terms interleaved. */
-typedef struct wpost {
-	uint32_t docno, tf, term;
-} wpost;
-
 struct rag_segw {
-	rag_buf json, ids, docs, termtext;
+	rag_buf json, ids, docs;
 	uint64_t *recoff;
 	uint32_t *idoff, *docoff;
 	unsigned char *hashes;
 	size_t recoff_cap, idoff_cap, docoff_cap, hashes_cap;
 	/*
-	 * The index side, which rag_segw_term_doc alone touches (so that it
+	 * The index side, which rag_segw_post alone touches (so that it
 	 * may run in another thread than rag_segw_add): the lengths of the
 	 * records seen so far, the terms and the postings.
 	 */
 	uint32_t *doclen;
 	size_t doclen_cap, ndoclen;
 	uint32_t n;
-	wterm *terms;
-	size_t nterms, terms_cap;
-	uint32_t *table; /* term index + 1; 0 for an empty slot */
-	size_t table_size;
-	wpost *posts;
-	size_t nposts, posts_cap;
+	wterm *terms;       /* by term number; those in used are live */
+	size_t terms_cap;
+	uint32_t *used;     /* the term numbers with postings in the batch */
+	size_t nused, used_cap;
+	rag_segw_term_fn term_text;
+	void *term_arg;
+	unsigned char **pool; /* blocks of POOL_BLOCK bytes, kept across batches */
+	size_t nblocks, blocks_cap;
+	size_t pool_used, pool_at; /* blocks in use (the last is being filled); its next free byte */
 };
 
 rag_segw *rag_segw_new(rag_error *err)
@@ -1381,7 +1398,7 @@ rag_segw *rag_segw_new(rag_error *err)
 	rag_buf_init(&w->json, 0);
 	rag_buf_init(&w->ids, 0);
 	rag_buf_init(&w->docs, 0);
-	rag_buf_init(&w->termtext, 0);
+	w->pool_at = POOL_BLOCK;
 	return w;
 }
 
@@ -1392,15 +1409,16 @@ void rag_segw_free(rag_segw *w)
 	rag_buf_free(&w->json);
 	rag_buf_free(&w->ids);
 	rag_buf_free(&w->docs);
-	rag_buf_free(&w->termtext);
 	free(w->recoff);
 	free(w->idoff);
 	free(w->docoff);
 	free(w->doclen);
 	free(w->hashes);
 	free(w->terms);
-	free(w->table);
-	free(w->posts);
+	free(w->used);
+	for (size_t i = 0; i < w->nblocks; i++)
+		free(w->pool[i]);
+	free(w->pool);
 	free(w);
 }
 
@@ -1409,13 +1427,13 @@ void rag_segw_reset(rag_segw *w)
 	rag_buf_truncate(&w->json, 0);
 	rag_buf_truncate(&w->ids, 0);
 	rag_buf_truncate(&w->docs, 0);
-	rag_buf_truncate(&w->termtext, 0);
 	w->n = 0;
-	w->nterms = 0;
-	w->nposts = 0;
+	for (size_t i = 0; i < w->nused; i++)
+		w->terms[w->used[i]].head = UINT32_MAX;
+	w->nused = 0;
+	w->pool_used = 0;
+	w->pool_at = POOL_BLOCK;
 	w->ndoclen = 0;
-	if (w->table)
-		memset(w->table, 0, w->table_size * sizeof *w->table);
 }
 
 uint32_t rag_segw_records(const rag_segw *w)
@@ -1478,50 +1496,82 @@ const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i)
 	return w->hashes + 16 * (size_t)i;
 }
 
-static uint32_t term_hash(const char *p, size_t n)
+void rag_segw_set_terms(rag_segw *w, rag_segw_term_fn fn, void *arg)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)p[i]) * 16777619u;
-	return h ^ (h >> 15);
+	w->term_text = fn;
+	w->term_arg = arg;
 }
 
-static int table_grow(rag_segw *w)
+/* A new slice of the given level: its pool offset, or UINT32_MAX when memory runs out. */
+static uint32_t slice_new(rag_segw *w, unsigned level)
 {
-	size_t size = w->table_size ? 2 * w->table_size : 1024;
-	uint32_t *t = calloc(size, sizeof *t);
+	size_t size = slice_size(level);
 
-	if (!t)
-		return -1;
-	rag_prefault(t, size * sizeof *t);
-	for (size_t i = 0; i < w->nterms; i++) {
-		size_t j = w->terms[i].hash & (size - 1);
-		while (t[j])
-			j = (j + 1) & (size - 1);
-		t[j] = (uint32_t)i + 1;
+	if (w->pool_at + size > POOL_BLOCK) {
+		/* the next block: one kept from an earlier batch, or a new one */
+		if (w->pool_used == w->nblocks) {
+			unsigned char *blk;
+			if ((uint64_t)(w->nblocks + 1) * POOL_BLOCK > UINT32_MAX ||
+			    rag_array_reserve(&w->pool, &w->blocks_cap, w->nblocks + 1,
+					      sizeof *w->pool) < 0 ||
+			    !(blk = malloc(POOL_BLOCK)))
+				return UINT32_MAX;
+			w->pool[w->nblocks++] = blk;
+		}
+		w->pool_used++;
+		w->pool_at = 0;
 	}
-	free(w->table);
-	w->table = t;
-	w->table_size = size;
+	w->pool_at += size;
+	return (uint32_t)((w->pool_used - 1) * POOL_BLOCK + w->pool_at - size);
+}
+
+static unsigned char *pool_ptr(const rag_segw *w, uint32_t off)
+{
+	return w->pool[off / POOL_BLOCK] + off % POOL_BLOCK;
+}
+
+/* Appends byte c to t's postings.  0, or -1 when memory runs out. */
+static int post_byte(rag_segw *w, wterm *t, unsigned char c)
+{
+	if (t->at == t->end) {
+		uint32_t s = slice_new(w, t->level + 1);
+		if (s == UINT32_MAX)
+			return -1;
+		put32(pool_ptr(w, t->end), s);
+		t->level++;
+		t->at = s;
+		t->end = s + (uint32_t)slice_size(t->level) - 4;
+	}
+	*pool_ptr(w, t->at++) = c;
 	return 0;
 }
 
-int rag_segw_term(rag_segw *w, const char *term, size_t len, rag_error *err)
+/* Writes t's pending posting to its slices.  0, or -1 when memory runs out. */
+static int post_flush(rag_segw *w, wterm *t)
 {
-	if (w->n == 0)
-		return 0;
-	return rag_segw_term_doc(w, w->n - 1, term, len, err);
+	uint64_t g = (uint64_t)(t->last_doc - t->next_doc) << 1 | (t->tf == 1);
+
+	do {
+		if (post_byte(w, t, (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0)) < 0)
+			return -1;
+		g >>= 7;
+	} while (g);
+	if (t->tf != 1) {
+		uint32_t tf = t->tf;
+		do {
+			if (post_byte(w, t, (unsigned char)(tf & 0x7f) | (tf > 0x7f ? 0x80 : 0)) < 0)
+				return -1;
+			tf >>= 7;
+		} while (tf);
+	}
+	t->next_doc = t->last_doc + 1;
+	return 0;
 }
 
-int rag_segw_term_doc(rag_segw *w, uint32_t doc, const char *term, size_t len, rag_error *err)
+int rag_segw_post(rag_segw *w, uint32_t doc, uint32_t term, rag_error *err)
 {
-	uint32_t h = term_hash(term, len);
 	wterm *t;
-	size_t j;
 
-	if (len == 0 || len > RAG_TERM_MAX)
-		return 0;
 	if (doc >= w->ndoclen) {
 		if (rag_array_reserve(&w->doclen, &w->doclen_cap, (size_t)doc + 1,
 				      sizeof *w->doclen) < 0)
@@ -1529,41 +1579,91 @@ int rag_segw_term_doc(rag_segw *w, uint32_t doc, const char *term, size_t len, r
 		memset(w->doclen + w->ndoclen, 0, ((size_t)doc + 1 - w->ndoclen) * sizeof *w->doclen);
 		w->ndoclen = (size_t)doc + 1;
 	}
-	if (2 * (w->nterms + 1) > w->table_size && table_grow(w) < 0)
-		goto nomem;
-	for (j = h & (w->table_size - 1); w->table[j]; j = (j + 1) & (w->table_size - 1)) {
-		t = &w->terms[w->table[j] - 1];
-		if (t->hash == h && t->len == len &&
-		    memcmp(w->termtext.data + t->off, term, len) == 0)
-			goto found;
+	if (term >= w->terms_cap) {
+		size_t old = w->terms_cap;
+		if (term == UINT32_MAX ||
+		    rag_array_reserve(&w->terms, &w->terms_cap, (size_t)term + 1, sizeof *w->terms) < 0)
+			goto nomem;
+		for (size_t i = old; i < w->terms_cap; i++)
+			w->terms[i].head = UINT32_MAX;
 	}
-	if (rag_array_reserve(&w->terms, &w->terms_cap, w->nterms + 1, sizeof *w->terms) < 0 ||
-	    w->termtext.len + len > UINT32_MAX)
-		goto nomem;
-	t = &w->terms[w->nterms];
-	t->off = (uint32_t)w->termtext.len;
-	t->len = (uint32_t)len;
-	t->hash = h;
-	t->tail = UINT32_MAX;
-	t->last_doc = UINT32_MAX;
-	if (rag_buf_add(&w->termtext, term, len) < 0)
-		goto nomem;
-	w->table[j] = (uint32_t)++w->nterms;
-found:
+	t = &w->terms[term];
 	w->doclen[doc]++;
-	if (t->last_doc == doc) {
-		w->posts[t->tail].tf++;
+	if (t->head == UINT32_MAX) {
+		/* the term's first posting in the batch */
+		if (rag_array_reserve(&w->used, &w->used_cap, w->nused + 1, sizeof *w->used) < 0 ||
+		    (t->head = slice_new(w, 0)) == UINT32_MAX)
+			goto nomem;
+		w->used[w->nused++] = term;
+		*t = (wterm){.last_doc = doc, .tf = 1, .head = t->head, .at = t->head,
+			     .end = t->head + SLICE_MIN - 4};
 		return 0;
 	}
-	if (w->nposts + 1 >= UINT32_MAX ||
-	    rag_array_reserve(&w->posts, &w->posts_cap, w->nposts + 1, sizeof *w->posts) < 0)
+	if (t->last_doc == doc) {
+		t->tf++;
+		return 0;
+	}
+	if (post_flush(w, t) < 0)
 		goto nomem;
-	w->posts[w->nposts] = (wpost){doc, 1, (uint32_t)(t - w->terms)};
-	t->tail = (uint32_t)w->nposts++;
 	t->last_doc = doc;
+	t->tf = 1;
 	return 0;
 nomem:
 	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+}
+
+/*
+ * Reads t's postings back, pending one included, renumbered by newno
+ * (UINT32_MAX: the record is dropped), into docs and tfs.  Returns how
+ * many there are.
+ */
+static size_t post_read(const rag_segw *w, const wterm *t, const uint32_t *newno,
+			uint32_t *docs, uint32_t *tfs)
+{
+	uint32_t at = t->head, end = t->head + SLICE_MIN - 4, doc = 0, stop = t->at;
+	unsigned level = 0;
+	size_t m = 0;
+
+#define NEXT_BYTE(c)                                             \
+	do {                                                     \
+		if (at == end) {                                 \
+			at = get32(pool_ptr(w, end));            \
+			end = at + (uint32_t)slice_size(++level) - 4; \
+		}                                                \
+		(c) = *pool_ptr(w, at++);                        \
+	} while (0)
+	while (at != stop) {
+		uint64_t g = 0;
+		uint32_t tf = 1, v = 0;
+		unsigned char c;
+		int shift = 0;
+		do {
+			NEXT_BYTE(c);
+			g |= (uint64_t)(c & 0x7f) << shift;
+			shift += 7;
+		} while (c & 0x80);
+		if (!(g & 1)) {
+			shift = 0;
+			do {
+				NEXT_BYTE(c);
+				v |= (uint32_t)(c & 0x7f) << shift;
+				shift += 7;
+			} while (c & 0x80);
+			tf = v;
+		}
+		doc += (uint32_t)(g >> 1);
+		if (newno[doc] != UINT32_MAX) {
+			docs[m] = newno[doc];
+			tfs[m++] = tf;
+		}
+		doc++;
+	}
+#undef NEXT_BYTE
+	if (newno[t->last_doc] != UINT32_MAX) {
+		docs[m] = newno[t->last_doc];
+		tfs[m++] = t->tf;
+	}
+	return m;
 }
 
 typedef struct segw_ctx {
@@ -1589,17 +1689,68 @@ static int segw_get(void *ctx, uint32_t i, recview *v, rag_error *err)
 }
 
 typedef struct sortterm {
+	uint64_t key; /* term_prefix: most comparisons end with it */
 	const char *p;
 	uint32_t len, idx;
 } sortterm;
 
-static int sortterm_cmp(const void *a, const void *b)
+static inline int sortterm_less(const sortterm *x, const sortterm *y)
 {
-	const sortterm *x = a, *y = b;
-	size_t m = x->len < y->len ? x->len : y->len;
-	int c = memcmp(x->p, y->p, m);
+	size_t m;
+	int c;
 
-	return c ? c : (x->len > y->len) - (x->len < y->len);
+	if (x->key != y->key)
+		return x->key < y->key;
+	m = x->len < y->len ? x->len : y->len;
+	c = memcmp(x->p, y->p, m);
+	return c ? c < 0 : x->len < y->len;
+}
+
+/*
+ * Sorts t[0..n) by term, bytewise: a quicksort on the eight-byte prefixes
+ * (most comparisons end there), insertion sort for short runs.
+ */
+static void sort_terms(sortterm *t, size_t n)
+{
+	while (n > 16) {
+		size_t i = 0, j = n - 1, mid = n / 2;
+		sortterm pivot, tmp;
+		/* the median of three as the pivot */
+		if (sortterm_less(&t[mid], &t[0]))
+			tmp = t[mid], t[mid] = t[0], t[0] = tmp;
+		if (sortterm_less(&t[n - 1], &t[0]))
+			tmp = t[n - 1], t[n - 1] = t[0], t[0] = tmp;
+		if (sortterm_less(&t[n - 1], &t[mid]))
+			tmp = t[n - 1], t[n - 1] = t[mid], t[mid] = tmp;
+		pivot = t[mid];
+		for (;;) {
+			while (sortterm_less(&t[i], &pivot))
+				i++;
+			while (sortterm_less(&pivot, &t[j]))
+				j--;
+			if (i >= j)
+				break;
+			tmp = t[i], t[i] = t[j], t[j] = tmp;
+			i++;
+			j--;
+		}
+		/* recurse into the smaller side, loop on the larger */
+		if (j + 1 < n - j - 1) {
+			sort_terms(t, j + 1);
+			t += j + 1;
+			n -= j + 1;
+		} else {
+			sort_terms(t + j + 1, n - j - 1);
+			n = j + 1;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		sortterm x = t[i];
+		size_t j = i;
+		for (; j > 0 && sortterm_less(&x, &t[j - 1]); j--)
+			t[j] = t[j - 1];
+		t[j] = x;
+	}
 }
 
 int rag_segw_compress(const rag_segw *w, const unsigned char *drop, rag_blocks **out,
@@ -1632,8 +1783,8 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 	segw_ctx ctx = {w, NULL};
 	uint32_t *newno = NULL, *dl = NULL, *docs = NULL, *tfs = NULL, nout = 0;
 	sortterm *order = NULL;
-	wpost *sorted = NULL;
 	uint64_t total;
+	size_t textlen = 0;
 	termacc acc;
 	fw f;
 	int rc = -1;
@@ -1646,7 +1797,7 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 	dl = malloc(((size_t)w->n + 1) * sizeof *dl);
 	docs = malloc(((size_t)w->n + 1) * sizeof *docs);
 	tfs = malloc(((size_t)w->n + 1) * sizeof *tfs);
-	order = malloc((w->nterms + 1) * sizeof *order);
+	order = malloc((w->nused + 1) * sizeof *order);
 	if (!ctx.kept || !newno || !dl || !docs || !tfs || !order) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
 		goto out;
@@ -1663,59 +1814,24 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 	if (write_records(&f, nout, segw_get, &ctx, HOST_LE && nout == w->n && nout ? &bk : NULL,
 			  wait != NULL, dl, &total, err) < 0)
 		goto out;
-	for (size_t i = 0; i < w->nterms; i++)
-		order[i] = (sortterm){w->termtext.data + w->terms[i].off, w->terms[i].len,
-				      (uint32_t)i};
-	qsort(order, w->nterms, sizeof *order, sortterm_cmp);
-	/*
-	 * Group the postings by term with a counting sort: they were made in
-	 * docno order, and a stable scatter keeps that order within a term.
-	 */
-	if (!(sorted = malloc((w->nposts + 1) * sizeof *sorted))) {
-		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
-		goto out;
+	for (size_t i = 0; i < w->nused; i++) {
+		size_t len;
+		const char *p = w->term_text(w->term_arg, w->used[i], &len);
+		order[i] = (sortterm){term_prefix(p, len), p, (uint32_t)len, w->used[i]};
+		textlen += len;
 	}
-	rag_prefault(sorted, (w->nposts + 1) * sizeof *sorted);
-	for (size_t i = 0; i < w->nterms; i++)
-		w->terms[i].count = 0;
-	for (size_t i = 0; i < w->nposts; i++)
-		if (newno[w->posts[i].docno] != UINT32_MAX)
-			w->terms[w->posts[i].term].count++;
-	{
-		uint32_t at = 0;
-		for (size_t i = 0; i < w->nterms; i++) {
-			wterm *t = &w->terms[order[i].idx];
-			uint32_t c = t->count;
-			t->count = at;
-			at += c;
-		}
-	}
-	for (size_t i = 0; i < w->nposts; i++) {
-		uint32_t d = newno[w->posts[i].docno];
-		if (d != UINT32_MAX)
-			sorted[w->terms[w->posts[i].term].count++] = (wpost){d, w->posts[i].tf, 0};
-	}
-	if (rag_buf_grow(&acc.entries, 32 * w->nterms) < 0 ||
-	    rag_buf_grow(&acc.text, w->termtext.len) < 0 ||
-	    rag_buf_grow(&acc.index, 8 * (w->nterms / RAG_SEG_TERM_STRIDE + 1)) < 0) {
+	sort_terms(order, w->nused);
+	if (rag_buf_grow(&acc.entries, 32 * w->nused) < 0 || rag_buf_grow(&acc.text, textlen) < 0 ||
+	    rag_buf_grow(&acc.index, 8 * (w->nused / RAG_SEG_TERM_STRIDE + 1)) < 0) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
 		goto out;
 	}
 	if (fw_begin(&f, SEC_POSTINGS) < 0)
 		goto out;
-	{
-		uint32_t at = 0;
-		for (size_t i = 0; i < w->nterms; i++) {
-			const wterm *t = &w->terms[order[i].idx];
-			size_t m = 0;
-			for (; at < t->count; at++) {
-				docs[m] = sorted[at].docno;
-				tfs[m++] = sorted[at].tf;
-			}
-			if (m && add_term(&f, &acc, order[i].p, order[i].len, docs, tfs, m, dl,
-					  err) < 0)
-				goto out;
-		}
+	for (size_t i = 0; i < w->nused; i++) {
+		size_t m = post_read(w, &w->terms[order[i].idx], newno, docs, tfs);
+		if (m && add_term(&f, &acc, order[i].p, order[i].len, docs, tfs, m, dl, err) < 0)
+			goto out;
 	}
 	if (finish_terms(&f, &acc) < 0)
 		goto out;
@@ -1731,7 +1847,6 @@ out:
 	if (rc < 0)
 		fw_abort(&f);
 	termacc_free(&acc);
-	free(sorted);
 	free(ctx.kept);
 	free(newno);
 	free(dl);

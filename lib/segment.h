@@ -170,23 +170,23 @@ uint32_t rag_segw_records(const rag_segw *w);
 /* Bytes of records (JSON, ids, document ids) held. */
 size_t rag_segw_bytes(const rag_segw *w);
 
-/*
- * Adds a record: returns its docno, or -1.  Then rag_segw_term for each
- * term of its text, in any order, repeats included.
- */
+/* Adds a record: returns its docno, or -1.  Then rag_segw_post for its terms. */
 long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
 		  const char *id, size_t id_len, const char *doc, size_t doc_len,
 		  const unsigned char hash[16], rag_error *err);
-int rag_segw_term(rag_segw *w, const char *term, size_t len, rag_error *err);
 /*
- * A term of record docno, which may be any record added so far; records
- * must come in docno order.  This side of the builder (terms, postings,
- * lengths) shares nothing with rag_segw_add, so one thread may add records
- * while another adds their terms, as long as rag_segw_write and
- * rag_segw_reset wait for both.
+ * An occurrence of term number term in record docno, which may be any
+ * record added so far; records must come in docno order.  Terms are
+ * numbered by the caller (an analyzer's rag_analyze_ids), and
+ * rag_segw_set_terms says how to get their text when the segment is
+ * written.  This side of the builder (postings, lengths) shares nothing
+ * with rag_segw_add, so one thread may add records while another adds
+ * their terms, as long as rag_segw_write and rag_segw_reset wait for both.
  */
-int rag_segw_term_doc(rag_segw *w, uint32_t docno, const char *term, size_t len,
-		      rag_error *err);
+int rag_segw_post(rag_segw *w, uint32_t docno, uint32_t term, rag_error *err);
+/* The text of term number id: its bytes, *len its length. */
+typedef const char *(*rag_segw_term_fn)(void *arg, uint32_t id, size_t *len);
+void rag_segw_set_terms(rag_segw *w, rag_segw_term_fn fn, void *arg);
 /* The id and content hash of batch record i (pointers valid until the next add). */
 void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n);
 const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i);

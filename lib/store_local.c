@@ -70,24 +70,28 @@ typedef struct cand {
 } cand;
 
 /*
- * Analysis in a second thread.  A writer spends about half its time
- * turning text into terms; that work goes to a thread of its own, which
- * owns the index side of the batch builder (rag_segw_term_doc) and its own
- * analyzer, while the caller's thread reads, looks up and stores records.
- * Texts travel in chunks of up to CHUNK_RECORDS records; a commit waits
- * until every chunk is done.  The terms of a record are thus in the
- * builder before any commit that includes the record.
+ * Indexing in two threads.  The caller's thread reads records, looks them
+ * up, stores them and splits their texts into words; a second thread,
+ * with an analyzer of its own, turns the words into numbered terms and the
+ * numbers into postings (it owns the index side of the batch builder,
+ * rag_segw_post), and at a commit compresses the records while the caller
+ * writes the index.  Words travel in chunks of up to CHUNK_RECORDS
+ * records, each word a length byte and its bytes; a commit waits until
+ * every chunk is done, so the postings of a record are in the builder
+ * before any commit that includes it.
  */
-#define CHUNK_RECORDS 256
+#define CHUNK_RECORDS 64
 #define CHUNK_BYTES (1u << 20)
 #define NCHUNKS 4
+/* An analyzer forgets its numbering at a commit once it has this many terms. */
+#define VOCAB_KEEP (1u << 21)
 
 typedef struct chunk {
-	rag_buf text;
+	rag_buf words;
 	uint32_t docno[CHUNK_RECORDS];
 	size_t off[CHUNK_RECORDS + 1];
 	size_t n;
-	int busy; /* queued or being analyzed */
+	int busy; /* queued or being indexed */
 } chunk;
 
 typedef struct indexer {
@@ -97,7 +101,7 @@ typedef struct indexer {
 	chunk chunks[NCHUNKS];
 	int queue[NCHUNKS]; /* chunks waiting, oldest first */
 	size_t qn;
-	int working; /* the thread is analyzing a chunk */
+	int working; /* the thread is indexing a chunk */
 	int filling; /* the chunk the caller fills, or -1 */
 	int stop;
 	int failed;
@@ -626,13 +630,10 @@ static void sweep(local *l)
 
 /* ---- the analysis thread ---- */
 
-static int ix_term(const char *term, size_t len, void *arg)
+/* How the batch builder names its terms: the analyzer that numbered them. */
+static const char *term_text(void *arg, uint32_t id, size_t *len)
 {
-	void **a = arg;
-	indexer *ix = a[0];
-	uint32_t *docno = a[1];
-
-	return rag_segw_term_doc(ix->w, *docno, term, len, a[2]) < 0 ? 1 : 0;
+	return rag_analyzer_term(arg, id, len);
 }
 
 static void *ix_main(void *arg)
@@ -668,10 +669,16 @@ static void *ix_main(void *arg)
 		rag_error e;
 		rag_error_clear(&e);
 		for (size_t i = 0; i < c->n && !failed; i++) {
-			void *a[3] = {ix, &c->docno[i], &e};
-			int r = rag_analyze(ix->an, c->text.data + c->off[i], c->off[i + 1] - c->off[i],
-					    ix_term, a, &e);
-			failed = r != 0;
+			const unsigned char *p = (const unsigned char *)c->words.data + c->off[i];
+			const unsigned char *end = (const unsigned char *)c->words.data + c->off[i + 1];
+			while (p < end && !failed) {
+				int64_t id = rag_analyzer_word_id(ix->an, (const char *)p + 1, *p);
+				p += 1 + (size_t)*p;
+				if (id < 0)
+					failed = nomem(&e);
+				else if (id != RAG_NO_TERM)
+					failed = rag_segw_post(ix->w, c->docno[i], (uint32_t)id, &e) < 0;
+			}
 		}
 
 		pthread_mutex_lock(&ix->mu);
@@ -680,7 +687,7 @@ static void *ix_main(void *arg)
 			ix->err = e;
 		}
 		c->n = 0;
-		rag_buf_truncate(&c->text, 0);
+		rag_buf_truncate(&c->words, 0);
 		c->busy = 0;
 		ix->working = 0;
 		pthread_cond_broadcast(&ix->cv);
@@ -701,12 +708,15 @@ static void ix_free(indexer *ix)
 	pthread_mutex_destroy(&ix->mu);
 	pthread_cond_destroy(&ix->cv);
 	for (int i = 0; i < NCHUNKS; i++)
-		rag_buf_free(&ix->chunks[i].text);
+		rag_buf_free(&ix->chunks[i].words);
 	rag_analyzer_free(ix->an);
 	free(ix);
 }
 
-/* Starts the thread; NULL when it cannot be (then the caller analyzes). */
+/*
+ * Starts the thread, which numbers the batch's terms from then on; NULL
+ * when it cannot be (then the caller indexes).
+ */
 static indexer *ix_new(local *l)
 {
 	indexer *ix = calloc(1, sizeof *ix);
@@ -717,7 +727,7 @@ static indexer *ix_new(local *l)
 	ix->filling = -1;
 	ix->w = l->batch;
 	for (int i = 0; i < NCHUNKS; i++)
-		rag_buf_init(&ix->chunks[i].text, 0);
+		rag_buf_init(&ix->chunks[i].words, 0);
 	if (!(ix->an = rag_analyzer_new(l->settings.analyzer, &e)) ||
 	    pthread_mutex_init(&ix->mu, NULL) != 0) {
 		rag_analyzer_free(ix->an);
@@ -737,6 +747,7 @@ static indexer *ix_new(local *l)
 		free(ix);
 		return NULL;
 	}
+	rag_segw_set_terms(l->batch, term_text, ix->an);
 	return ix;
 }
 
@@ -754,10 +765,23 @@ static void ix_submit_locked(indexer *ix)
 	ix->filling = -1;
 }
 
-/* Hands the text of record docno to the thread.  0, or -1 with err set. */
-static int ix_add(indexer *ix, uint32_t docno, const char *text, size_t len, rag_error *err)
+static int ix_word(const char *word, size_t len, void *arg)
+{
+	rag_buf *b = arg;
+	unsigned char n = (unsigned char)len;
+
+	return rag_buf_add(b, (const char *)&n, 1) < 0 || rag_buf_add(b, word, len) < 0 ? 1 : 0;
+}
+
+/*
+ * Splits the text of record docno into words with an, and hands them to
+ * the thread.  0, or -1 with err set.
+ */
+static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *text, size_t len,
+		  rag_error *err)
 {
 	chunk *c;
+	int r;
 
 	if (ix->filling < 0) {
 		pthread_mutex_lock(&ix->mu);
@@ -779,12 +803,14 @@ static int ix_add(indexer *ix, uint32_t docno, const char *text, size_t len, rag
 		pthread_mutex_unlock(&ix->mu);
 	}
 	c = &ix->chunks[ix->filling];
-	if (rag_buf_add(&c->text, text, len) < 0)
-		return nomem(err);
+	if ((r = rag_analyze_words(an, text, len, ix_word, &c->words, err)) != 0) {
+		rag_buf_truncate(&c->words, c->off[c->n]);
+		return r < 0 ? -1 : nomem(err);
+	}
 	c->docno[c->n] = docno;
-	c->off[c->n + 1] = c->text.len;
+	c->off[c->n + 1] = c->words.len;
 	c->n++;
-	if (c->n == CHUNK_RECORDS || c->text.len >= CHUNK_BYTES) {
+	if (c->n == CHUNK_RECORDS || c->words.len >= CHUNK_BYTES) {
 		pthread_mutex_lock(&ix->mu);
 		ix_submit_locked(ix);
 		pthread_mutex_unlock(&ix->mu);
@@ -1036,8 +1062,11 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 		if (l->writer)
 			sweep(l);
 	}
-	if (l->writer && !(l->batch = rag_segw_new(err)))
-		goto fail;
+	if (l->writer) {
+		if (!(l->batch = rag_segw_new(err)))
+			goto fail;
+		rag_segw_set_terms(l->batch, term_text, l->an);
+	}
 	return &l->base;
 fail:
 	local_close(&l->base);
@@ -1238,11 +1267,12 @@ static void touch(local *l, const char *id, size_t len)
 			l->cands[i].touched = 1;
 }
 
-static int term_cb(const char *term, size_t len, void *arg)
+static int post_cb(uint32_t id, void *arg)
 {
 	void **a = arg;
+	rag_segw *w = a[0];
 
-	return rag_segw_term(a[0], term, len, a[1]) < 0 ? -1 : 0;
+	return rag_segw_post(w, rag_segw_records(w) - 1, id, a[1]) < 0 ? 1 : 0;
 }
 
 static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
@@ -1302,11 +1332,11 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 	if (!l->ix && !l->no_thread && !(l->ix = ix_new(l)))
 		l->no_thread = 1;
 	if (l->ix) {
-		if (ix_add(l->ix, (uint32_t)d, r->text, r->text_len, err) < 0)
+		if (ix_add(l->ix, l->an, (uint32_t)d, r->text, r->text_len, err) < 0)
 			goto broken;
 	} else {
 		void *arg[2] = {l->batch, err};
-		if (rag_analyze(l->an, r->text, r->text_len, term_cb, arg, err) != 0)
+		if (rag_analyze_ids(l->an, r->text, r->text_len, post_cb, arg, err) != 0)
 			goto broken;
 	}
 	l->pending++;
@@ -1621,6 +1651,11 @@ static int local_commit(rag_store *st, rag_error *err)
 	l->unsaved = 0;
 	old_remove(l, &old);
 	rag_segw_reset(l->batch);
+	{
+		rag_analyzer *an = l->ix ? l->ix->an : l->an;
+		if (rag_analyzer_terms(an) > VOCAB_KEEP)
+			rag_analyzer_forget(an);
+	}
 	if (l->btab)
 		memset(l->bdoc, 0, l->btab_size * sizeof *l->bdoc);
 	l->bcount = 0;

@@ -41,4 +41,27 @@ static inline uint64_t rag_load64(const char *p)
 	return v;
 }
 
+/*
+ * A quick hash of a short key (a word, a term) for in-memory tables: eight
+ * bytes at a time, then a final mix.  It depends on the machine's byte
+ * order, so it is never stored.
+ */
+static inline uint32_t rag_hash_key(const char *p, size_t n)
+{
+	uint64_t h = (uint64_t)n * 0x9E3779B97F4A7C15ULL, v;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		h = (h ^ rag_load64(p)) * 0xBF58476D1CE4E5B9ULL;
+		h ^= h >> 31;
+	}
+	if (n) {
+		v = 0;
+		memcpy(&v, p, n);
+		h = (h ^ v) * 0xBF58476D1CE4E5B9ULL;
+	}
+	h ^= h >> 32;
+	h *= 0x94D049BB133111EBULL;
+	return (uint32_t)(h ^ (h >> 29));
+}
+
 #endif
