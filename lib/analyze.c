@@ -98,7 +98,7 @@ static inline size_t stop_slot(uint64_t lo, uint64_t hi)
  * typical batch, so that it is seldom rebuilt (its pages are only touched
  * as words arrive).
  */
-#define MEMO_FIRST 32768
+#define MEMO_FIRST 4096
 #define STOP_ID UINT32_MAX /* the memo's id for a stop word */
 
 /*
@@ -879,7 +879,6 @@ void rag_analyzer_free(rag_analyzer *a)
 	if (!a)
 		return;
 	sb_stemmer_delete(a->stemmer);
-	rag_analyzer_forget(a);
 	free(a->v.memo);
 	free(a->v.front);
 	free(a->v.slot);
