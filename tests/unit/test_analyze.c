@@ -69,6 +69,58 @@ static const char *terms(rag_analyzer *a, const char *text)
 	return terms_n(a, text, strlen(text));
 }
 
+/* The analyzer whose numbers collect_id and collect_word take. */
+static rag_analyzer *numbering;
+
+static int collect_id(uint32_t id, void *arg)
+{
+	size_t n;
+	const char *t;
+
+	if (id >= rag_analyzer_terms(numbering)) {
+		bad_terms++;
+		return 0;
+	}
+	t = rag_analyzer_term(numbering, id, &n);
+	return collect(t, n, arg);
+}
+
+/* A word from rag_analyze_words, numbered by the analyzer in arg. */
+static int collect_word(const char *w, size_t n, void *arg)
+{
+	int64_t id = rag_analyzer_word_id(arg, w, n);
+
+	if (id < 0)
+		return -1;
+	return id == RAG_NO_TERM ? 0 : collect_id((uint32_t)id, NULL);
+}
+
+/*
+ * As terms_n, through the numbering: with two 0, rag_analyze_ids; else
+ * rag_analyze_words on a and rag_analyzer_word_id on two (an analyzer of
+ * the same kind, as the two threads of an index writer use them).
+ */
+static const char *numbered_n(rag_analyzer *a, rag_analyzer *two, const char *text, size_t n)
+{
+	char *copy = malloc(n ? n : 1);
+	rag_error err;
+	int r;
+
+	got[0] = '\0';
+	got_len = 0;
+	got_count = 0;
+	if (!a || !copy) {
+		free(copy);
+		return "(error)";
+	}
+	memcpy(copy, text, n);
+	numbering = two ? two : a;
+	r = two ? rag_analyze_words(a, copy, n, collect_word, two, &err)
+		: rag_analyze_ids(a, copy, n, collect_id, NULL, &err);
+	free(copy);
+	return r == 0 ? got : "(error)";
+}
+
 static void names(void)
 {
 	const char *const *v = rag_analyzer_names();
@@ -247,11 +299,83 @@ static void stem_cache(void)
 				if (got_count != 1 || !want || got_len != wlen ||
 				    memcmp(got, want, got_len) != 0)
 					bad++;
+				/* the memo, which meets every word twice */
+				numbered_n(a, NULL, word, (size_t)len);
+				if (got_count != 1 || !want || got_len != wlen ||
+				    memcmp(got, want, got_len) != 0)
+					bad++;
 			}
 		}
 		CHECK_EQ(bad, 0);
 		rag_analyzer_free(a);
 		sb_stemmer_delete(st);
+	}
+}
+
+/*
+ * The numbered terms (rag_analyze_ids, and rag_analyze_words with
+ * rag_analyzer_word_id) are the terms rag_analyze gives, one number per
+ * term, for every analyzer, before and after rag_analyzer_forget.
+ */
+static void numbered(void)
+{
+	static const char *const texts[] = {
+		"The quick brown fox's jumps, and THE lazy dogs' naps.",
+		"John's JOHN'S John\u2019s U.S.A. 3.14 1,000 don't",
+		"\xce\x91\xce\xb8\xce\xae\xce\xbd\xce\xb1 \xe6\x9d\xb1\xe4\xba\xac\xe9\x83\xbd "
+		"\xc4\xb0stanbul caf\xc3\xa9 na\xc3\xafve",
+		"internationalizationalistically antidisestablishmentarianism "
+		"pneumonoultramicroscopicsilicovolcanoconiosis x",
+		"a an the of and or but is are was to in it this that with",
+		"tab\there\nnewline  two  spaces\x01control",
+	};
+	const char *const kinds[] = {"english", "lucene", "simple", "none"};
+	char big[2048], want[16384];
+	int bad = 0;
+
+	memset(big, 'k', sizeof big);
+	for (int k = 0; k < 4; k++) {
+		rag_analyzer *a = make(kinds[k]), *two = make(kinds[k]);
+		CHECK(a != NULL && two != NULL);
+		if (!a || !two) {
+			rag_analyzer_free(a);
+			rag_analyzer_free(two);
+			continue;
+		}
+		for (int round = 0; round < 2; round++) {
+			for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+				snprintf(want, sizeof want, "%s", terms(a, texts[i]));
+				CHECK_STR(numbered_n(a, NULL, texts[i], strlen(texts[i])), want);
+				CHECK_STR(numbered_n(a, two, texts[i], strlen(texts[i])), want);
+			}
+			/* a word longer than any term, cut the same way */
+			snprintf(want, sizeof want, "%s", terms_n(a, big, sizeof big));
+			CHECK_STR(numbered_n(a, NULL, big, sizeof big), want);
+			CHECK_STR(numbered_n(a, two, big, sizeof big), want);
+			/* enough distinct words to grow the tables several times */
+			for (int i = 0; i < 40000 && !bad; i++) {
+				char w[32];
+				size_t n = (size_t)snprintf(w, sizeof w, "w%dx%s", i, i % 3 ? "ing" : "s");
+				snprintf(want, sizeof want, "%s", terms_n(a, w, n));
+				if (strcmp(numbered_n(a, NULL, w, n), want) != 0 ||
+				    strcmp(numbered_n(a, two, w, n), want) != 0)
+					bad++;
+			}
+			CHECK_EQ(bad, 0);
+			CHECK(rag_analyzer_terms(a) >= 40000 / 3);
+			/* the same term has the same number, seen again */
+			{
+				size_t n0 = rag_analyzer_terms(a);
+				numbered_n(a, NULL, texts[0], strlen(texts[0]));
+				CHECK_EQ(rag_analyzer_terms(a), n0);
+			}
+			rag_analyzer_forget(a);
+			rag_analyzer_forget(two);
+			CHECK_EQ(rag_analyzer_terms(a), 0);
+		}
+		CHECK_EQ(bad_terms, 0);
+		rag_analyzer_free(a);
+		rag_analyzer_free(two);
 	}
 }
 
@@ -478,6 +602,7 @@ int main(void)
 	RUN(stop_words);
 	RUN(stemmers);
 	RUN(stem_cache);
+	RUN(numbered);
 	RUN(possessive);
 	RUN(joins);
 	RUN(unicode);
