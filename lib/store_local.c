@@ -138,7 +138,7 @@ typedef struct local {
 	uint64_t manifest_bytes;
 
 	/* pending changes */
-	indexer *ix; /* the analysis thread, once started */
+	indexer *ix; /* the indexing thread, once started */
 	int no_thread; /* it could not be started: analyze in this thread */
 	rag_segw *batch;
 	unsigned char *drop;
@@ -628,7 +628,7 @@ static void sweep(local *l)
 	closedir(d);
 }
 
-/* ---- the analysis thread ---- */
+/* ---- the indexing thread ---- */
 
 /* How the batch builder names its terms: the analyzer that numbered them. */
 static const char *term_text(void *arg, uint32_t id, size_t *len)
