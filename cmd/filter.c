@@ -1,0 +1,223 @@
+/*
+ * rag-filter - pass on the records that match a filter expression.
+ *
+ * Options and I/O only: lib/filter.c compiles and evaluates expressions,
+ * lib/ndjson.c reads and writes the records.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "filter.h"
+#include "ndjson.h"
+
+static const char usage[] =
+	"Usage: rag-filter [OPTION]... EXPR [FILE]...\n"
+	"Write the NDJSON records of the FILEs (standard input when there are none,\n"
+	"or for -) that match the filter expression EXPR, unchanged, byte for byte.\n"
+	"EXPR is a Milvus boolean expression, for example\n"
+	"  'year >= 2020 and source in [\"arxiv\", \"acl\"] and not title like \"%draft%\"'\n"
+	"rag-filter(1) describes the language.\n"
+	"\n"
+	"  -v, --invert-match      write the records that do not match\n"
+	"  -c, --count             write only the number of records written otherwise\n"
+	"  -p, --param NAME=VALUE  the value of {NAME} in EXPR: JSON (2020, \"x\", [1, 2],\n"
+	"                          true) or else the text as a string; repeatable\n"
+	"      --skip-bad          report bad records and go on without them\n"
+	"      --help              show this help and exit\n"
+	"      --version           show the version and exit\n"
+	"\n"
+	"Exit status: 0 some record was written (or counted), 1 none was, 2 an\n"
+	"error (a bad expression, a bad record, a file that cannot be read).\n";
+
+enum { OPT_SKIP_BAD = 256, OPT_HELP, OPT_VERSION };
+
+static const struct option options[] = {
+	{"invert-match", no_argument, NULL, 'v'},
+	{"count", no_argument, NULL, 'c'},
+	{"param", required_argument, NULL, 'p'},
+	{"skip-bad", no_argument, NULL, OPT_SKIP_BAD},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+#define EXIT_NONE 1  /* nothing matched */
+#define EXIT_ERROR 2 /* as grep */
+
+typedef struct {
+	rag_filter *f;
+	rag_writer *w;
+	int invert, count, skip_bad;
+	unsigned long long written, skipped;
+} run_t;
+
+/* Filters one input.  0, or -1 with err set. */
+static int one_input(run_t *r, const char *path, rag_error *err)
+{
+	rag_reader *rd = rag_reader_open(path, 0, err);
+	int rc = 0;
+
+	if (!rd)
+		return -1;
+	for (;;) {
+		json_t *rec = NULL;
+		const char *line;
+		size_t len;
+		int k = rag_reader_next(rd, &rec, err);
+		if (k == 0)
+			break;
+		if (k < 0) {
+			if (r->skip_bad && err->code == RAG_EDATA) {
+				cmd_report(err);
+				r->skipped++;
+				continue;
+			}
+			rc = -1;
+			break;
+		}
+		k = rag_filter_match(r->f, rec, err);
+		json_decref(rec);
+		if (k < 0) {
+			/* a regex resource limit: about this record */
+			err->line = rag_reader_lineno(rd);
+			snprintf(err->source, sizeof err->source, "%s", rag_reader_name(rd));
+			if (r->skip_bad) {
+				cmd_report(err);
+				r->skipped++;
+				continue;
+			}
+			rc = -1;
+			break;
+		}
+		if (k == r->invert)
+			continue;
+		r->written++;
+		if (r->count)
+			continue;
+		line = rag_reader_line(rd, &len);
+		if (rag_writer_put_raw(r->w, line, len, err) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	rag_reader_free(rd);
+	return rc;
+}
+
+/* Reports a bad expression with the expression and a caret under the fault. */
+static void report_expr(const char *expr, const rag_error *err)
+{
+	char caret[4096];
+
+	cmd_report(err);
+	fputs(rag_filter_caret(expr, err, caret, sizeof caret), stderr);
+}
+
+int main(int argc, char **argv)
+{
+	run_t r;
+	rag_error err;
+	rag_filter_param *params = NULL;
+	size_t nparams = 0;
+	const char *expr;
+	int opt, status = EXIT_ERROR, i;
+
+	cmd_init("rag-filter");
+	memset(&r, 0, sizeof r);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":vcp:", options, NULL)) != -1) {
+		switch (opt) {
+		case 'v': r.invert = 1; break;
+		case 'c': r.count = 1; break;
+		case 'p': {
+			const char *eq = strchr(optarg, '=');
+			rag_filter_param *np;
+			char *name;
+			if (!eq || eq == optarg) {
+				cmd_usage_error("--param wants NAME=VALUE, not %s", rag_quote(0, optarg));
+				goto out;
+			}
+			np = realloc(params, (nparams + 1) * sizeof *np);
+			if (!np || !(name = strndup(optarg, (size_t)(eq - optarg)))) {
+				free(np ? np : params);
+				params = NULL;
+				nparams = 0;
+				cmd_say("out of memory");
+				goto out;
+			}
+			params = np;
+			params[nparams].name = name;
+			if (!(params[nparams].value = rag_filter_param_value(eq + 1))) {
+				free(name);
+				cmd_usage_error("--param %s: the value is not valid UTF-8",
+						rag_quote(0, params[nparams].name));
+				goto out;
+			}
+			nparams++;
+			break;
+		}
+		case OPT_SKIP_BAD: r.skip_bad = 1; break;
+		case OPT_HELP: status = cmd_print(usage) ? EXIT_ERROR : EXIT_SUCCESS; goto out;
+		case OPT_VERSION: status = cmd_version() ? EXIT_ERROR : EXIT_SUCCESS; goto out;
+		default:
+			cmd_bad_option(opt, argv);
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		cmd_usage_error("no filter expression given");
+		goto out;
+	}
+	expr = argv[optind++];
+	if (!(r.f = rag_filter_compile(expr, params, nparams, &err))) {
+		report_expr(expr, &err);
+		goto out;
+	}
+	if (!(r.w = rag_writer_new(STDOUT_FILENO))) {
+		cmd_say("out of memory");
+		goto out;
+	}
+	if (optind >= argc) {
+		if (one_input(&r, "-", &err) < 0)
+			goto failed;
+	}
+	for (i = optind; i < argc; i++)
+		if (one_input(&r, argv[i], &err) < 0)
+			goto failed;
+	if (r.count) {
+		rag_buf *b = rag_writer_begin(r.w);
+		if (!b || rag_buf_addf(b, "%llu", r.written) < 0) {
+			rag_writer_cancel(r.w);
+			cmd_say("out of memory");
+			goto out;
+		}
+		if (rag_writer_end(r.w, &err) < 0)
+			goto failed;
+	}
+	if (rag_writer_close(r.w, &err) < 0) {
+		r.w = NULL;
+		goto failed;
+	}
+	r.w = NULL;
+	status = r.skipped ? EXIT_ERROR : r.written ? EXIT_SUCCESS : EXIT_NONE;
+	goto out;
+failed:
+	if (err.code != RAG_EPIPE)
+		cmd_report(&err);
+	status = err.code == RAG_EPIPE ? (r.written ? EXIT_SUCCESS : EXIT_NONE) : EXIT_ERROR;
+out:
+	if (r.w) {
+		rag_error e2;
+		rag_writer_close(r.w, &e2);
+	}
+	rag_filter_free(r.f);
+	for (size_t k = 0; k < nparams; k++) {
+		free((char *)params[k].name);
+		json_decref(params[k].value);
+	}
+	free(params);
+	return status;
+}

@@ -1,0 +1,85 @@
+/*
+ * filter.h - metadata filters: Milvus's boolean expressions over records.
+ *
+ * One expression language serves rag-filter on any NDJSON stream and
+ * rag-search --filter inside a store; it is the syntax of Milvus's filter
+ * expressions, so that the same string works unchanged against a Milvus
+ * backend.  rag-filter(1) documents the language and its semantics for
+ * users; in short:
+ *
+ *   fields      name, a.b, a["b"], a[0], $meta["odd key"]
+ *   literals    "str", 'str', r"raw", 42, -1.5e3, true, false, null, [1, "a"]
+ *   parameters  {name}, a value given at compile time (--param name=VALUE)
+ *   compare     == != < <= > >=, chained: 2020 <= year < 2024
+ *   logic       and && or || not !, parentheses
+ *   sets        x in [..], x not in [..]
+ *   patterns    x like "a%b_", x =~ "regex", x !~ "regex" (PCRE2, (?i) etc.)
+ *   nulls       exists x, x is null, x is not null
+ *   arithmetic  + - * / % ** on numbers
+ *   functions   array_contains(a, v), array_contains_all(a, [..]),
+ *               array_contains_any(a, [..]), array_length(a),
+ *               json_contains, json_contains_all, json_contains_any
+ *
+ * A comparison that meets a missing field, a null or a value of another
+ * type is false (not an error); a syntax error is an error that names the
+ * column.  Keywords and function names are case-insensitive.
+ *
+ * A compiled filter keeps working memory and is not safe for use from two
+ * threads at once.
+ */
+#ifndef RAG_FILTER_H
+#define RAG_FILTER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "error.h"
+
+typedef struct rag_filter rag_filter;
+
+/* A template parameter: {name} in the expression stands for value. */
+typedef struct rag_filter_param {
+	const char *name;
+	json_t *value; /* borrowed; the filter takes its own reference */
+} rag_filter_param;
+
+/*
+ * Compiles expr (NUL-terminated UTF-8).  Returns the filter, or NULL with
+ * err set: RAG_EUSAGE for a bad expression, with source "expression" and
+ * the 1-based line and column of the fault (rag_filter_caret shows it), or
+ * RAG_ENOMEM.
+ */
+rag_filter *rag_filter_compile(const char *expr, const rag_filter_param *params, size_t nparams,
+			       rag_error *err);
+void rag_filter_free(rag_filter *f);
+
+/*
+ * Whether record (any JSON value; fields are looked up in an object)
+ * matches: 1 or 0, or -1 with err set when a regular expression hits a
+ * PCRE2 resource limit or memory runs out.
+ */
+int rag_filter_match(rag_filter *f, const json_t *record, rag_error *err);
+
+/*
+ * The top-level fields the expression reads, each once, in the order they
+ * first appear; NULL-terminated, owned by f.  With *whole set when the
+ * expression reads the record as a whole ($meta without a key).
+ */
+const char *const *rag_filter_fields(const rag_filter *f, int *whole);
+
+/*
+ * Parses the text of a --param value: JSON if it is JSON (42, 2.5, "s",
+ * [1, 2], true, null), else the text itself as a string.  A new
+ * reference, or NULL when memory runs out.
+ */
+json_t *rag_filter_param_value(const char *text);
+
+/*
+ * Writes into buf the line of expr that err points at and, under it, a
+ * caret at err's column: two lines, each ending in a newline; "" when err
+ * has no column.  Returns buf.
+ */
+const char *rag_filter_caret(const char *expr, const rag_error *err, char *buf, size_t size);
+
+#endif
