@@ -44,6 +44,18 @@ static inline void cmd_report(const rag_error *e)
 	fprintf(stderr, "%s\n", buf);
 }
 
+/*
+ * A bad filter expression: the error, then the expression's line with a
+ * caret under the fault.
+ */
+static inline void cmd_report_expr(const char *expr, const rag_error *e)
+{
+	char caret[4096];
+
+	cmd_report(e);
+	fputs(rag_filter_caret(expr, e, caret, sizeof caret), stderr);
+}
+
 /* "PROG: message" */
 static inline void cmd_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline void cmd_say(const char *fmt, ...)

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "filter.h"
 #include "ndjson.h"
 
 static const char usage[] =
@@ -107,21 +106,11 @@ static int one_input(run_t *r, const char *path, rag_error *err)
 	return rc;
 }
 
-/* Reports a bad expression with the expression and a caret under the fault. */
-static void report_expr(const char *expr, const rag_error *err)
-{
-	char caret[4096];
-
-	cmd_report(err);
-	fputs(rag_filter_caret(expr, err, caret, sizeof caret), stderr);
-}
-
 int main(int argc, char **argv)
 {
 	run_t r;
 	rag_error err;
-	rag_filter_param *params = NULL;
-	size_t nparams = 0;
+	rag_filter_params params = {NULL, 0};
 	const char *expr;
 	int opt, status = EXIT_ERROR, i;
 
@@ -132,33 +121,15 @@ int main(int argc, char **argv)
 		switch (opt) {
 		case 'v': r.invert = 1; break;
 		case 'c': r.count = 1; break;
-		case 'p': {
-			const char *eq = strchr(optarg, '=');
-			rag_filter_param *np;
-			char *name;
-			if (!eq || eq == optarg) {
-				cmd_usage_error("--param wants NAME=VALUE, not %s", rag_quote(0, optarg));
+		case 'p':
+			if (rag_filter_params_add(&params, optarg, &err) < 0) {
+				if (err.code == RAG_EUSAGE)
+					cmd_usage_error("%s", err.text);
+				else
+					cmd_report(&err);
 				goto out;
 			}
-			np = realloc(params, (nparams + 1) * sizeof *np);
-			if (!np || !(name = strndup(optarg, (size_t)(eq - optarg)))) {
-				free(np ? np : params);
-				params = NULL;
-				nparams = 0;
-				cmd_say("out of memory");
-				goto out;
-			}
-			params = np;
-			params[nparams].name = name;
-			if (!(params[nparams].value = rag_filter_param_value(eq + 1))) {
-				free(name);
-				cmd_usage_error("--param %s: the value is not valid UTF-8",
-						rag_quote(0, params[nparams].name));
-				goto out;
-			}
-			nparams++;
 			break;
-		}
 		case OPT_SKIP_BAD: r.skip_bad = 1; break;
 		case OPT_HELP: status = cmd_print(usage) ? EXIT_ERROR : EXIT_SUCCESS; goto out;
 		case OPT_VERSION: status = cmd_version() ? EXIT_ERROR : EXIT_SUCCESS; goto out;
@@ -172,8 +143,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	expr = argv[optind++];
-	if (!(r.f = rag_filter_compile(expr, params, nparams, &err))) {
-		report_expr(expr, &err);
+	if (!(r.f = rag_filter_compile(expr, params.v, params.n, &err))) {
+		cmd_report_expr(expr, &err);
 		goto out;
 	}
 	if (!(r.w = rag_writer_new(STDOUT_FILENO))) {
@@ -214,10 +185,6 @@ out:
 		rag_writer_close(r.w, &e2);
 	}
 	rag_filter_free(r.f);
-	for (size_t k = 0; k < nparams; k++) {
-		free((char *)params[k].name);
-		json_decref(params[k].value);
-	}
-	free(params);
+	rag_filter_params_free(&params);
 	return status;
 }

@@ -28,6 +28,10 @@ static const char usage[] =
 	"                          that cannot make the top k (same results, slower;\n"
 	"                          for checking)\n"
 	"      --all               write every record of the store, and search nothing\n"
+	"      --filter=EXPR       only records that match EXPR, a Milvus boolean\n"
+	"                          expression (rag-filter(1)), can be hits: the best\n"
+	"                          k of those; with --all, the records written\n"
+	"  -p, --param=NAME=VALUE  the value of {NAME} in the filter (repeatable)\n"
 	"\n"
 	"Output:\n"
 	"      --fields=LIST       keep only these stored fields (comma-separated);\n"
@@ -46,6 +50,7 @@ enum {
 	OPT_MODE,
 	OPT_EXHAUSTIVE,
 	OPT_ALL,
+	OPT_FILTER,
 	OPT_SKIP_BAD,
 	OPT_HELP,
 	OPT_VERSION
@@ -57,6 +62,8 @@ static const struct option options[] = {
 	{"mode", required_argument, NULL, OPT_MODE},
 	{"exhaustive", no_argument, NULL, OPT_EXHAUSTIVE},
 	{"all", no_argument, NULL, OPT_ALL},
+	{"filter", required_argument, NULL, OPT_FILTER},
+	{"param", required_argument, NULL, 'p'},
 	{"skip-bad", no_argument, NULL, OPT_SKIP_BAD},
 	{"help", no_argument, NULL, OPT_HELP},
 	{"version", no_argument, NULL, OPT_VERSION},
@@ -74,6 +81,8 @@ typedef struct {
 	rag_writer *w;
 	rag_json_members members;
 	long blocks; /* queries answered, for --format text */
+	const char *filter_expr;
+	rag_filter_params params;
 } run_t;
 
 /*
@@ -193,6 +202,17 @@ static int put_record(const char *json, size_t len, void *arg)
 	scan_ctx *c = arg;
 	run_t *r = c->r;
 
+	if (r->o.filter) {
+		json_t *rec = rag_json_parse(json, len, &c->err);
+		int k;
+		if (!rec)
+			return 1;
+		k = rag_filter_match(r->o.filter, rec, &c->err);
+		json_decref(rec);
+		if (k <= 0)
+			return k < 0 ? 1 : 0;
+	}
+
 	if (!r->have_fields)
 		return rag_writer_put_raw(r->w, json, len, &c->err) < 0 ? 1 : 0;
 	if (rag_hit_format(rag_writer_begin(r->w), json, len, 0, 0, NULL, &r->fields, &r->members,
@@ -209,6 +229,13 @@ static int run(run_t *r, const char *location, int nq, char **queries)
 	rag_query q;
 	int i, k;
 
+	if (r->filter_expr &&
+	    !(r->o.filter = rag_filter_compile(r->filter_expr, r->params.v, r->params.n, &err))) {
+		if (err.code != RAG_EUSAGE)
+			return failed(&err);
+		cmd_report_expr(r->filter_expr, &err);
+		return EXIT_USAGE;
+	}
 	r->s = rag_store_open(location, RAG_STORE_READ, NULL, 0, &err);
 	if (!r->s)
 		return failed(&err);
@@ -259,7 +286,7 @@ int main(int argc, char **argv)
 	r.o.mode = RAG_MODE_LEXICAL;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":k:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":k:p:", options, NULL)) != -1) {
 		char why[256];
 		switch (opt) {
 		case 'k':
@@ -296,6 +323,14 @@ int main(int argc, char **argv)
 			break;
 		case OPT_EXHAUSTIVE: r.o.exhaustive = 1; break;
 		case OPT_ALL: r.all = 1; break;
+		case OPT_FILTER: r.filter_expr = optarg; break;
+		case 'p':
+			if (rag_filter_params_add(&r.params, optarg, &err) < 0) {
+				status = err.code == RAG_EUSAGE ? cmd_usage_error("%s", err.text)
+								: failed(&err);
+				goto out;
+			}
+			break;
 		case OPT_SKIP_BAD: r.skip_bad = 1; break;
 		case OPT_HELP: status = cmd_print(usage); goto out;
 		case OPT_VERSION: status = cmd_version(); goto out;
@@ -333,5 +368,7 @@ out:
 	rag_store_close(r.s);
 	rag_fieldset_clear(&r.fields);
 	rag_json_members_free(&r.members);
+	rag_filter_free(r.o.filter);
+	rag_filter_params_free(&r.params);
 	return status;
 }

@@ -13,6 +13,7 @@
 typedef struct topk {
 	rag_bm25_hit *h;
 	size_t n, k;
+	const rag_bm25_filter *filter;
 } topk;
 
 /* a ranks below b: a lower score, or the same score later in store order. */
@@ -59,6 +60,15 @@ static void topk_push(topk *t, double score, uint32_t seg, uint32_t docno)
 		t->h[0] = x;
 		sift_down(t, 0);
 	}
+}
+
+/*
+ * Whether record docno of segment seg, with a score that would get it in,
+ * may go in: 1, 0, or -1 with err set.
+ */
+static inline int topk_accepts(const topk *t, uint32_t seg, uint32_t docno, rag_error *err)
+{
+	return t->filter ? t->filter->accept(t->filter->arg, seg, docno, err) : 1;
 }
 
 /* The score a record must beat to get in; -1 while the heap is not full. */
@@ -149,9 +159,16 @@ static int search_exhaustive(const rag_seg *s, const unsigned char *del, uint32_
 				goto out;
 		}
 	}
-	for (uint32_t d = 0; d < n; d++)
-		if (hit[d] && !rag_bit(del, d))
+	for (uint32_t d = 0; d < n; d++) {
+		rag_bm25_hit x = {acc[d], segno, d};
+		int ok;
+		if (!hit[d] || rag_bit(del, d) || (t->n == t->k && !worse(&t->h[0], &x)))
+			continue;
+		if ((ok = topk_accepts(t, segno, d, err)) < 0)
+			goto out;
+		if (ok)
 			topk_push(t, acc[d], segno, d);
+	}
 	rc = 0;
 out:
 	free(acc);
@@ -217,7 +234,10 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del, uint32_t 
 			}
 			if (j == 0) {
 				double score = full_score(p, q, nq, dl);
-				if (score > floor) {
+				int ok = 0;
+				if (score > floor && (ok = topk_accepts(t, segno, d, err)) < 0)
+					return -1;
+				if (ok) {
 					topk_push(t, score, segno, d);
 					while (first < m && prefix[first] <= topk_floor(t))
 						first++;
@@ -233,14 +253,14 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del, uint32_t 
 
 int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_t nseg,
 		    const rag_bm25_term *terms, size_t nterms, double k1, double b,
-		    size_t k, int exhaustive, rag_bm25_hit *out, size_t *nout,
-		    rag_error *err)
+		    size_t k, int exhaustive, const rag_bm25_filter *filter,
+		    rag_bm25_hit *out, size_t *nout, rag_error *err)
 {
 	qterm *q = NULL, **order = NULL;
 	double *prefix = NULL;
 	uint64_t *df = NULL, N = 0, total = 0;
 	rag_seg_term *te = NULL;
-	topk t = {out, 0, k};
+	topk t = {out, 0, k, filter};
 	params p = {k1, b, 1};
 	int rc = -1;
 

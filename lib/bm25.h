@@ -43,13 +43,25 @@ typedef struct rag_bm25_hit {
 } rag_bm25_hit;
 
 /*
+ * Which records may be hits (a metadata filter): accept(arg, seg, docno)
+ * returns 1 for a record that may, 0 for one that may not, or -1 with err
+ * set.  It is asked only about a record whose score would put it among
+ * the best k so far, so that a selective filter costs little and the hits
+ * are still the best k of the records it accepts.
+ */
+typedef struct rag_bm25_filter {
+	int (*accept)(void *arg, uint32_t seg, uint32_t docno, rag_error *err);
+	void *arg;
+} rag_bm25_filter;
+
+/*
  * Searches segs[0..nseg) (del[i] the deletion bitmap of segs[i], or NULL)
  * for terms[0..nterms) and writes at most k hits, best first, to out
- * (room for k), their number to *nout.
+ * (room for k), their number to *nout.  filter may be NULL.
  */
 int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_t nseg,
 		    const rag_bm25_term *terms, size_t nterms, double k1, double b,
-		    size_t k, int exhaustive, rag_bm25_hit *out, size_t *nout,
-		    rag_error *err);
+		    size_t k, int exhaustive, const rag_bm25_filter *filter,
+		    rag_bm25_hit *out, size_t *nout, rag_error *err);
 
 #endif

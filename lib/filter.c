@@ -1895,6 +1895,57 @@ json_t *rag_filter_param_value(const char *text)
 	return json_stringn(text, n);
 }
 
+int rag_filter_params_add(rag_filter_params *ps, const char *arg, rag_error *err)
+{
+	const char *eq = strchr(arg, '=');
+	rag_filter_param *v;
+	json_t *value;
+	char *name;
+	size_t i;
+
+	if (!eq || eq == arg)
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0, "--param wants NAME=VALUE, not %s",
+				     rag_quote(0, arg));
+	for (const char *c = arg; c < eq; c++)
+		if (!is_ident((unsigned char)*c) || *c == '$')
+			return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+					     "--param %s: a name is letters, digits and '_'",
+					     rag_quote(0, arg));
+	if (!(value = rag_filter_param_value(eq + 1)))
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+				     "--param %s: the value is not valid UTF-8", rag_quote(0, arg));
+	for (i = 0; i < ps->n; i++)
+		if (strlen(ps->v[i].name) == (size_t)(eq - arg) &&
+		    memcmp(ps->v[i].name, arg, (size_t)(eq - arg)) == 0) {
+			json_decref(ps->v[i].value);
+			ps->v[i].value = value;
+			return 0;
+		}
+	if (!(v = realloc(ps->v, (ps->n + 1) * sizeof *v)) ||
+	    !(name = strndup(arg, (size_t)(eq - arg)))) {
+		if (v)
+			ps->v = v;
+		json_decref(value);
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	}
+	ps->v = v;
+	ps->v[ps->n].name = name;
+	ps->v[ps->n].value = value;
+	ps->n++;
+	return 0;
+}
+
+void rag_filter_params_free(rag_filter_params *ps)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		free((char *)ps->v[i].name);
+		json_decref(ps->v[i].value);
+	}
+	free(ps->v);
+	ps->v = NULL;
+	ps->n = 0;
+}
+
 const char *rag_filter_caret(const char *expr, const rag_error *err, char *buf, size_t size)
 {
 	const char *line = expr;

@@ -68,6 +68,20 @@ int rag_filter_match(rag_filter *f, const json_t *record, rag_error *err);
  */
 const char *const *rag_filter_fields(const rag_filter *f, int *whole);
 
+/* Template parameters gathered from the command line. */
+typedef struct rag_filter_params {
+	rag_filter_param *v;
+	size_t n;
+} rag_filter_params;
+
+/*
+ * Adds the parameter of a --param argument NAME=VALUE, the value read as
+ * rag_filter_param_value does; a later one of the same name wins.  0, or
+ * -1 with err set (RAG_EUSAGE for an argument without NAME=).
+ */
+int rag_filter_params_add(rag_filter_params *ps, const char *arg, rag_error *err);
+void rag_filter_params_free(rag_filter_params *ps);
+
 /*
  * Parses the text of a --param value: JSON if it is JSON (42, 2.5, "s",
  * [1, 2], true, null), else the text itself as a string.  A new

@@ -13,6 +13,7 @@
 #include "utf8.h"
 #include "json.h"
 #include "ndjson.h"
+#include "filter.h"
 
 /* The package version, as configure knows it. */
 const char *rag_version(void);

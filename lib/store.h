@@ -155,6 +155,11 @@ typedef struct rag_search_opts {
 	size_t k;        /* hits wanted, at least 1 */
 	int mode;        /* enum rag_search_mode */
 	int exhaustive;  /* score every posting (for checking the pruned search) */
+	/*
+	 * Only records that match this filter (filter.h) are hits: the best k
+	 * of those, not the best k filtered afterwards.  NULL for all.
+	 */
+	struct rag_filter *filter;
 } rag_search_opts;
 
 /* A hit: the record as stored, and its score. */

@@ -40,6 +40,7 @@
 #include "backend.h"
 #include "bm25.h"
 #include "crc32c.h"
+#include "filter.h"
 #include "json.h"
 #include "le.h"
 #include "segment.h"
@@ -1809,6 +1810,37 @@ static int hitref_cmp(const void *a, const void *b)
 	return x->docno < y->docno ? -1 : x->docno > y->docno;
 }
 
+/* A search's metadata filter, asked about records as ranking meets them. */
+typedef struct filter_ctx {
+	rag_seg **segs;
+	rag_filter *filter;
+	const char *dir;
+} filter_ctx;
+
+static int filter_accept(void *arg, uint32_t seg, uint32_t docno, rag_error *err)
+{
+	filter_ctx *c = arg;
+	const char *p;
+	size_t len;
+	json_t *rec;
+	int r;
+
+	if (rag_seg_record(c->segs[seg], docno, &p, &len, err) < 0)
+		return -1;
+	if (!(rec = rag_json_parse(p, len, err))) {
+		if (err->code == RAG_EDATA) {
+			char why[RAG_ERROR_TEXT_MAX];
+			snprintf(why, sizeof why, "%s", err->text);
+			rag_error_set(err, RAG_EDATA, c->dir, 0,
+				      "damaged store: a stored record is not JSON (%s)", why);
+		}
+		return -1;
+	}
+	r = rag_filter_match(c->filter, rec, err);
+	json_decref(rec);
+	return r;
+}
+
 static int local_search(rag_store *st, const char *query, size_t len, const rag_search_opts *o,
 			const rag_hit **hits, size_t *n, rag_error *err)
 {
@@ -1859,8 +1891,11 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		segs[i] = l->segs[i].seg;
 		del[i] = l->segs[i].del;
 	}
+	filter_ctx fc = {segs, o->filter, l->dir};
+	rag_bm25_filter bf = {filter_accept, &fc};
 	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
-			    l->settings.b, k, o->exhaustive, l->bhits, &nb, err) < 0)
+			    l->settings.b, k, o->exhaustive, o->filter ? &bf : NULL, l->bhits, &nb,
+			    err) < 0)
 		goto out;
 	/*
 	 * The records, read in store order so that each compressed block is
