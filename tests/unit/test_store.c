@@ -108,7 +108,7 @@ static int commit(rag_store *s)
 static const char *search(rag_store *s, const char *q, size_t k, int exhaustive)
 {
 	static char out[65536];
-	rag_search_opts o = {k, RAG_MODE_LEXICAL, exhaustive};
+	rag_search_opts o = {k, RAG_MODE_LEXICAL, exhaustive, NULL};
 	const rag_hit *h;
 	size_t n, len = 0;
 	rag_error e;
