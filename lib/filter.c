@@ -1253,9 +1253,15 @@ static node *parse_logic(parser *p, int type)
 {
 	const char *word = type == N_AND ? "and" : "or";
 	int sym = type == N_AND ? T_ANDAND : T_OROR;
-	node *a = type == N_AND ? parse_not(p) : parse_logic(p, N_AND), *n = NULL;
+	node *a = type == N_AND ? parse_not(p) : parse_logic(p, N_AND), *n;
 
-	while (a && (is_kw(p, word) || p->t.kind == sym)) {
+	if (!a || !(is_kw(p, word) || p->t.kind == sym))
+		return a;
+	if (!(n = new_node(p, type)))
+		return node_free(a), NULL;
+	if (!(n = and_add(p, n, a)))
+		return NULL;
+	while (is_kw(p, word) || p->t.kind == sym) {
 		size_t off = p->t.off, len = p->t.len;
 		node *b;
 		if (lex(p) < 0)
@@ -1265,30 +1271,16 @@ static node *parse_logic(parser *p, int type)
 			expected(p, "a condition", off, len);
 			break;
 		}
-		b = type == N_AND ? parse_not(p) : parse_logic(p, N_AND);
-		if (!b)
+		if (!(b = type == N_AND ? parse_not(p) : parse_logic(p, N_AND)))
 			break;
-		if (!n) {
-			if (!(n = new_node(p, type))) {
-				node_free(b);
-				break;
-			}
-			if (!(n = and_add(p, n, a))) {
-				a = NULL;
-				node_free(b);
-				break;
-			}
-		}
-		a = NULL;
 		if (!(n = and_add(p, n, b)))
-			break;
+			return NULL;
 	}
 	if (p->failed) {
-		node_free(a);
 		node_free(n);
 		return NULL;
 	}
-	return n ? n : a;
+	return n;
 }
 
 static node *parse_expr(parser *p)
