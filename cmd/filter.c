@@ -24,7 +24,8 @@ static const char usage[] =
 	"  -c, --count             write only the number of records written otherwise\n"
 	"  -p, --param NAME=VALUE  the value of {NAME} in EXPR: JSON (2020, \"x\", [1, 2],\n"
 	"                          true) or else the text as a string; repeatable\n"
-	"      --skip-bad          report bad records and go on without them\n"
+	"      --skip-bad          report bad records and unreadable files and go on\n"
+	"                          without them (the exit status is still 2)\n"
 	"      --help              show this help and exit\n"
 	"      --version           show the version and exit\n"
 	"\n"
@@ -59,8 +60,15 @@ static int one_input(run_t *r, const char *path, rag_error *err)
 	rag_reader *rd = rag_reader_open(path, 0, err);
 	int rc = 0;
 
-	if (!rd)
+	if (!rd) {
+		/* With --skip-bad, a file that cannot be read is left out like a bad record. */
+		if (r->skip_bad && err->code != RAG_ENOMEM) {
+			cmd_report(err);
+			r->skipped++;
+			return 0;
+		}
 		return -1;
+	}
 	for (;;) {
 		json_t *rec = NULL;
 		const char *line;
@@ -173,6 +181,8 @@ int main(int argc, char **argv)
 		goto failed;
 	}
 	r.w = NULL;
+	if (r.skipped)
+		cmd_say("left out %llu bad input%s (--skip-bad)", r.skipped, r.skipped == 1 ? "" : "s");
 	status = r.skipped ? EXIT_ERROR : r.written ? EXIT_SUCCESS : EXIT_NONE;
 	goto out;
 failed:

@@ -89,8 +89,13 @@ typedef struct node {
 	like_pat like;
 } node;
 
+/* The JIT stack a regex may grow to: deep backtracking needs more than the default 32 KiB. */
+#define JIT_STACK_MAX (8u << 20)
+
 struct rag_filter {
 	node *root;
+	pcre2_match_context *mctx; /* with jit, when any regex was JIT-compiled */
+	pcre2_jit_stack *jit;
 	char **fields; /* NULL-terminated */
 	size_t nfields;
 	int whole;
@@ -177,24 +182,32 @@ typedef struct parser {
 
 #define MAX_DEPTH 200
 
+/* The 1-based line and byte column of offset off of the expression. */
+static void pos_of(const parser *p, size_t off, long *line, long *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < off && i < p->n; i++) {
+		if (p->src[i] == '\n') {
+			++*line;
+			*col = 1;
+		} else {
+			++*col;
+		}
+	}
+}
+
 /* Sets the error at byte offset off of the expression. */
 __attribute__((format(printf, 3, 4))) static node *fail_at(parser *p, size_t off,
 							    const char *fmt, ...)
 {
 	va_list ap;
-	long line = 1, col = 1;
+	long line, col;
 
 	if (p->failed)
 		return NULL;
 	p->failed = 1;
-	for (size_t i = 0; i < off && i < p->n; i++) {
-		if (p->src[i] == '\n') {
-			line++;
-			col = 1;
-		} else {
-			col++;
-		}
-	}
+	pos_of(p, off, &line, &col);
 	va_start(ap, fmt);
 	rag_error_vset(p->err, RAG_EUSAGE, "expression", line, fmt, ap);
 	va_end(ap);
@@ -817,8 +830,10 @@ static node *parse_primary(parser *p)
 			node_free(n);
 			if (p->t.kind == T_END)
 				return fail_at(p, open, "this '(' has no closing ')'");
-			return fail_at(p, p->t.off, "expected ')' to close the '(' at column %zu, not %s",
-				       open + 1, tok_text(p, b, sizeof b));
+			long line, col;
+			pos_of(p, open, &line, &col);
+			return fail_at(p, p->t.off, "expected ')' to close the '(' at %ld:%ld, not %s",
+				       line, col, tok_text(p, b, sizeof b));
 		}
 		return lex(p) == 0 ? n : (node_free(n), NULL);
 	}
@@ -837,7 +852,8 @@ static node *parse_primary(parser *p)
 		{
 			/* a function call, or a field */
 			size_t i = p->pos;
-			while (i < p->n && (p->src[i] == ' ' || p->src[i] == '\t'))
+			while (i < p->n && (p->src[i] == ' ' || p->src[i] == '\t' ||
+					    p->src[i] == '\n' || p->src[i] == '\r'))
 				i++;
 			if (i < p->n && p->src[i] == '(') {
 				for (size_t f = 0; f < sizeof functions / sizeof *functions; f++)
@@ -853,6 +869,8 @@ static node *parse_primary(parser *p)
 		return fail_at(p, p->t.off, "expected a value, not %s", tok_text(p, b, sizeof b));
 	}
 }
+
+static node *parse_power(parser *p);
 
 /* -x, +x and what they apply to. */
 static node *parse_prefix(parser *p)
@@ -889,7 +907,7 @@ static node *parse_prefix(parser *p)
 		n->a = a;
 		return n;
 	}
-	return parse_primary(p);
+	return parse_power(p);
 }
 
 static node *binary(parser *p, int type, int op, node *a, node *b)
@@ -912,9 +930,10 @@ static node *binary(parser *p, int type, int op, node *a, node *b)
 	return n;
 }
 
+/* A value and its power: a ** b, right-associative, binding tighter than a sign. */
 static node *parse_power(parser *p)
 {
-	node *a = parse_prefix(p);
+	node *a = parse_primary(p);
 
 	if (a && p->t.kind == T_POW) {
 		size_t off = p->t.off;
@@ -924,7 +943,7 @@ static node *parse_power(parser *p)
 			return node_free(a), expected(p, "a value", off, 2);
 		if (++p->depth > MAX_DEPTH)
 			return node_free(a), fail_at(p, off, "the expression nests too deeply");
-		node *b = parse_power(p);
+		node *b = parse_prefix(p);
 		p->depth--;
 		return binary(p, N_ARITH, AR_POW, a, b);
 	}
@@ -933,7 +952,7 @@ static node *parse_power(parser *p)
 
 static node *parse_product(parser *p)
 {
-	node *a = parse_power(p);
+	node *a = parse_prefix(p);
 
 	while (a && (p->t.kind == T_STAR || p->t.kind == T_SLASH || p->t.kind == T_PERCENT)) {
 		int op = p->t.kind == T_STAR ? AR_MUL : p->t.kind == T_SLASH ? AR_DIV : AR_MOD;
@@ -942,7 +961,7 @@ static node *parse_product(parser *p)
 			return node_free(a), NULL;
 		if (!starts_value(p))
 			return node_free(a), expected(p, "a value", off, 1);
-		a = binary(p, N_ARITH, op, a, parse_power(p));
+		a = binary(p, N_ARITH, op, a, parse_prefix(p));
 	}
 	return a;
 }
@@ -1294,6 +1313,18 @@ static node *parse_expr(parser *p)
 	return n;
 }
 
+static int has_regex(const node *n)
+{
+	if (!n)
+		return 0;
+	if (n->type == N_REGEX || has_regex(n->a) || has_regex(n->b))
+		return 1;
+	for (size_t i = 0; i < n->nkids; i++)
+		if (has_regex(n->kids[i]))
+			return 1;
+	return 0;
+}
+
 /* Records the top-level fields the tree reads. */
 static int collect_fields(rag_filter *f, const node *n)
 {
@@ -1366,6 +1397,15 @@ rag_filter *rag_filter_compile(const char *expr, const rag_filter_param *params,
 		nomem(&p);
 		goto fail;
 	}
+	if (has_regex(f->root)) {
+		if (!(f->mctx = pcre2_match_context_create(NULL))) {
+			nomem(&p);
+			goto fail;
+		}
+		/* without a JIT stack (no JIT here), matching just uses the interpreter */
+		if ((f->jit = pcre2_jit_stack_create(32u << 10, JIT_STACK_MAX, NULL)))
+			pcre2_jit_stack_assign(f->mctx, NULL, f->jit);
+	}
 	if (!f->fields && !(f->fields = calloc(1, sizeof *f->fields))) {
 		nomem(&p);
 		goto fail;
@@ -1383,6 +1423,10 @@ void rag_filter_free(rag_filter *f)
 	if (!f)
 		return;
 	node_free(f->root);
+	if (f->mctx)
+		pcre2_match_context_free(f->mctx);
+	if (f->jit)
+		pcre2_jit_stack_free(f->jit);
 	for (size_t i = 0; i < f->nfields; i++)
 		free(f->fields[i]);
 	free(f->fields);
@@ -1825,7 +1869,11 @@ static val eval(rag_filter *f, const node *n, const json_t *rec)
 		a = eval(f, n->a, rec);
 		if (a.t != V_STR)
 			return boolean(n->neg);
-		r = pcre2_match(n->re, (PCRE2_SPTR)a.s, a.n, 0, PCRE2_NO_UTF_CHECK, n->md, NULL);
+		r = pcre2_match(n->re, (PCRE2_SPTR)a.s, a.n, 0, PCRE2_NO_UTF_CHECK, n->md, f->mctx);
+		if (r == PCRE2_ERROR_JIT_STACKLIMIT)
+			/* the interpreter backtracks on the heap, within PCRE2's own limits */
+			r = pcre2_match(n->re, (PCRE2_SPTR)a.s, a.n, 0,
+					PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, n->md, f->mctx);
 		if (r < 0 && r != PCRE2_ERROR_NOMATCH && !f->failed) {
 			PCRE2_UCHAR msg[256];
 			pcre2_get_error_message(r, msg, sizeof msg);
@@ -1963,10 +2011,15 @@ const char *rag_filter_caret(const char *expr, const rag_error *err, char *buf, 
 	int k = snprintf(buf, size, "  %.*s\n  ", (int)len, line);
 	for (size_t i = 0; i < col && k >= 0 && (size_t)k + 2 < size; i += char_len(line + i, col - i))
 		buf[k++] = line[i] == '\t' ? '\t' : ' ';
-	if (k >= 0 && (size_t)k + 2 < size) {
+	if (k < 0) {
+		buf[0] = '\0';
+	} else if ((size_t)k + 2 < size) {
 		buf[k++] = '^';
 		buf[k++] = '\n';
 		buf[k] = '\0';
+	} else {
+		/* cut short: the spaces may have overwritten the end */
+		buf[(size_t)k < size ? (size_t)k : size - 1] = '\0';
 	}
 	return buf;
 }
