@@ -232,8 +232,11 @@ static const char *tok_text(parser *p, char *buf, size_t size)
 
 	if (p->t.kind == T_END)
 		return "the end of the expression";
-	if (len > 40)
+	if (len > 40) {
 		len = 40;
+		while (len > 0 && ((unsigned char)p->src[p->t.off + len] & 0xC0) == 0x80)
+			len--; /* not inside a character */
+	}
 	snprintf(buf, size, "'%.*s%s'", (int)len, p->src + p->t.off, len < p->t.len ? "..." : "");
 	return buf;
 }
@@ -431,7 +434,7 @@ static int lex(parser *p)
 		while (j < p->n && (s[j] == ' ' || s[j] == '\t'))
 			j++;
 		size_t a = j;
-		while (j < p->n && is_ident((unsigned char)s[j]))
+		while (j < p->n && is_ident((unsigned char)s[j]) && s[j] != '$')
 			j++;
 		size_t b = j;
 		while (j < p->n && (s[j] == ' ' || s[j] == '\t'))
@@ -588,8 +591,13 @@ static node *expected(parser *p, const char *what, size_t op_off, size_t op_len)
 static json_t *param_value(parser *p)
 {
 	for (size_t i = 0; i < p->nparams; i++)
-		if (strcmp(p->params[i].name, p->t.s.data) == 0)
-			return json_incref(p->params[i].value);
+		if (strcmp(p->params[i].name, p->t.s.data) == 0) {
+			/* a copy: folding a sign changes a literal in place */
+			json_t *v = json_deep_copy(p->params[i].value);
+			if (!v)
+				nomem(p);
+			return v;
+		}
 	fail_at(p, p->t.off, "no value given for the parameter {%s}", p->t.s.data);
 	return NULL;
 }
@@ -597,10 +605,12 @@ static json_t *param_value(parser *p)
 /* A list literal [v, ...] of literals (parameters and nested lists allowed). */
 static json_t *parse_list(parser *p)
 {
-	json_t *arr = json_array();
+	json_t *arr;
 	size_t open = p->t.off;
 
-	if (!arr)
+	if (++p->depth > MAX_DEPTH)
+		return fail_at(p, open, "the expression nests too deeply"), NULL;
+	if (!(arr = json_array()))
 		return nomem(p), NULL;
 	if (lex(p) < 0)
 		goto fail;
@@ -645,6 +655,7 @@ static json_t *parse_list(parser *p)
 	}
 	if (lex(p) < 0)
 		goto fail;
+	p->depth--;
 	return arr;
 fail:
 	json_decref(arr);
@@ -742,10 +753,12 @@ fail:
 
 static node *parse_call(parser *p, int fn, size_t name_off)
 {
-	node *n = new_node(p, N_CALL);
+	node *n;
 	size_t open;
 
-	if (!n)
+	if (++p->depth > MAX_DEPTH)
+		return fail_at(p, name_off, "the expression nests too deeply");
+	if (!(n = new_node(p, N_CALL)))
 		return NULL;
 	n->op = fn;
 	if (lex(p) < 0)
@@ -787,6 +800,7 @@ static node *parse_call(parser *p, int fn, size_t name_off)
 	}
 	if (lex(p) < 0)
 		goto fail;
+	p->depth--;
 	return n;
 fail:
 	node_free(n);
@@ -950,35 +964,47 @@ static node *parse_power(parser *p)
 	return a;
 }
 
+/*
+ * Sums and products group from the left, so each operator is one more
+ * level of the tree under it: a long chain nests as deeply as it is long.
+ */
 static node *parse_product(parser *p)
 {
 	node *a = parse_prefix(p);
+	int levels = 0;
 
 	while (a && (p->t.kind == T_STAR || p->t.kind == T_SLASH || p->t.kind == T_PERCENT)) {
 		int op = p->t.kind == T_STAR ? AR_MUL : p->t.kind == T_SLASH ? AR_DIV : AR_MOD;
 		size_t off = p->t.off;
+		if (levels++, ++p->depth > MAX_DEPTH)
+			return node_free(a), fail_at(p, off, "the expression nests too deeply");
 		if (lex(p) < 0)
 			return node_free(a), NULL;
 		if (!starts_value(p))
 			return node_free(a), expected(p, "a value", off, 1);
 		a = binary(p, N_ARITH, op, a, parse_prefix(p));
 	}
+	p->depth -= levels;
 	return a;
 }
 
 static node *parse_sum(parser *p)
 {
 	node *a = parse_product(p);
+	int levels = 0;
 
 	while (a && (p->t.kind == T_PLUS || p->t.kind == T_MINUS)) {
 		int op = p->t.kind == T_PLUS ? AR_ADD : AR_SUB;
 		size_t off = p->t.off;
+		if (levels++, ++p->depth > MAX_DEPTH)
+			return node_free(a), fail_at(p, off, "the expression nests too deeply");
 		if (lex(p) < 0)
 			return node_free(a), NULL;
 		if (!starts_value(p))
 			return node_free(a), expected(p, "a value", off, 1);
 		a = binary(p, N_ARITH, op, a, parse_product(p));
 	}
+	p->depth -= levels;
 	return a;
 }
 
@@ -1385,7 +1411,8 @@ rag_filter *rag_filter_compile(const char *expr, const rag_filter_param *params,
 		fail_at(&p, 0, "the expression is empty");
 		goto fail;
 	}
-	if (!(f->root = parse_expr(&p)))
+	/* the whole expression is not a level of nesting; parentheses are */
+	if (!(f->root = parse_logic(&p, N_OR)))
 		goto fail;
 	if (p.t.kind != T_END) {
 		char b[64];

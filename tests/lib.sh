@@ -35,7 +35,7 @@ for p in "$top_builddir"/rag "$top_builddir"/rag-*; do
 	if [ "${RAG_VALGRIND:-0}" = 1 ]; then
 		cat > "$bin/$name" <<WRAP
 #!/bin/sh
-exec valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --trace-children=no "$p" "\$@"
+exec valgrind -q --error-exitcode=99 --suppressions="$top_srcdir/tests/valgrind.supp" --leak-check=full --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect --trace-children=no "$p" "\$@"
 WRAP
 		chmod +x "$bin/$name"
 	else
