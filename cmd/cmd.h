@@ -50,10 +50,13 @@ static inline void cmd_report(const rag_error *e)
  */
 static inline void cmd_report_expr(const char *expr, const rag_error *e)
 {
-	char caret[4096];
+	size_t size = 2 * strlen(expr) + 16;
+	char *caret = malloc(size);
 
 	cmd_report(e);
-	fputs(rag_filter_caret(expr, e, caret, sizeof caret), stderr);
+	if (caret)
+		fputs(rag_filter_caret(expr, e, caret, size), stderr);
+	free(caret);
 }
 
 /* "PROG: message" */

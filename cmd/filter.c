@@ -82,6 +82,12 @@ static int one_input(run_t *r, const char *path, rag_error *err)
 				r->skipped++;
 				continue;
 			}
+			if (r->skip_bad && err->code == RAG_EIO) {
+				/* the rest of a file that cannot be read is left out */
+				cmd_report(err);
+				r->skipped++;
+				break;
+			}
 			rc = -1;
 			break;
 		}

@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Checks rag-filter against an independent model of its semantics.
 
-Usage: filtercheck.py [--seed N] [--records N] [--exprs N] [--program P]
+Usage: filtercheck.py [--seed N] [--records N] [--exprs N] [--program P] [--jobs N]
 
 Makes N random records (written with odd spacing, key orders, escapes,
-repeated keys and numbers of every form) and N random expressions over
-them, runs the program (rag-filter from PATH) on each expression, and
+repeated keys and numbers of every form) into fc-records.jsonl in the
+current directory, and N random expressions over them; runs the program
+(rag-filter from PATH) on each expression, some with -v or -c, and
 compares what it writes with what this model selects: the raw lines of
 the matching records, byte for byte; with -v the others; with -c their
-number; exit status 0 when something was written, else 1.
+number; exit status 0 when something was written, else 1; no messages.
+The same seed makes the same records and expressions.
 
 The model covers a safe subset of the language, as rag-filter(1) and
 lib/filter.h define it:
@@ -512,6 +514,19 @@ def show_cond(rnd, n, ctx):
     return paren(rnd, s, cond_level(n) < ctx)
 
 
+def differ(got, want):
+    """How output got differs from want, for messages."""
+    try:
+        g = [load(l)["id"] for l in got.splitlines()]
+        w = [load(l)["id"] for l in want.splitlines()]
+    except (ValueError, KeyError, TypeError):
+        return "got %r, want %r" % (got[:200], want[:200])
+    if g == w:
+        return "the same records, but not the same bytes" if got != want else "the same output"
+    return "records written but not selected: %s; selected but not written: %s" % (
+        [i for i in g if i not in w], [i for i in w if i not in g])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=1)
@@ -561,10 +576,10 @@ def main():
         expect = (b"%d\n" % len(sel)) if count else b"".join(l + b"\n" for l in sel)
         status = 0 if sel else 1
         if p.returncode != status or p.stdout != expect or p.stderr:
-            ids = lambda out: [load(l)["id"] for l in out.splitlines()] if not count else out
-            problems.append("expression %d: %s%s\n  status %d (want %d), stderr %r\n  got  %s\n  want %s" % (
-                k, "-v " if invert else "", expr, p.returncode, status, p.stderr.decode(errors="replace")[:300],
-                ids(p.stdout) if p.returncode < 2 else "", ids(expect)))
+            problems.append(
+                "expression %d: %s%s\n  status %d (want %d), stderr %r\n  %s" % (
+                    k, " ".join(args[1:-3]) + " " if invert or count else "", expr, p.returncode,
+                    status, p.stderr.decode(errors="replace")[:300], differ(p.stdout, expect)))
         if len(problems) >= 20:
             break
     for text in problems:

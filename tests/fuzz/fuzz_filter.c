@@ -69,33 +69,50 @@ static void setup(void)
 	}
 }
 
+/* rag_filter_caret into a buffer of exactly size bytes stays inside it, terminated. */
+static void check_caret_size(const char *expr, const rag_error *err, size_t size)
+{
+	char *buf = malloc(size);
+
+	if (!buf)
+		return;
+	memset(buf, 'x', size);
+	if (rag_filter_caret(expr, err, buf, size) != buf)
+		abort();
+	if (strnlen(buf, size) >= size)
+		abort(); /* not terminated inside the buffer */
+	free(buf);
+}
+
 /* The caret of err for expr must fit any buffer and end as promised. */
 static void check_caret(const char *expr, const rag_error *err)
 {
-	static const size_t sizes[] = {1, 2, 3, 7, 64, 8192};
+	static const size_t sizes[] = {1, 2, 3, 7, 64};
+	const char *line = expr;
+	size_t len = 0, col = err->column > 0 && err->column < 65536 ? (size_t)err->column : 0;
 	char big[8192];
 
 	rag_filter_caret(expr, err, big, 0); /* must not touch the buffer */
-	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-		char *buf = malloc(sizes[i]);
-		size_t n;
-		if (!buf)
-			return;
-		memset(buf, 'x', sizes[i]);
-		if (rag_filter_caret(expr, err, buf, sizes[i]) != buf)
-			abort();
-		n = strnlen(buf, sizes[i]);
-		if (n >= sizes[i])
-			abort(); /* not terminated inside the buffer */
-		free(buf);
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
+		check_caret_size(expr, err, sizes[i]);
+	/* every size around where the line, then the caret, stop fitting */
+	for (long l = 1; line && l < err->line; l++)
+		if ((line = strchr(line, '\n')))
+			line++;
+	if (line)
+		len = strcspn(line, "\n");
+	{
+		size_t lo = len, hi = 2 * len + col + 8;
+		size_t step = hi - lo > 256 ? (hi - lo) / 128 : 1;
+		for (size_t size = lo ? lo : 1; size <= hi; size += step)
+			check_caret_size(expr, err, size);
 	}
 	rag_filter_caret(expr, err, big, sizeof big);
-	if (big[0]) {
-		/* two lines, the second a caret; unless the line is too long */
+	if (big[0] && 2 * len + col + 8 < sizeof big) {
+		/* two lines, the second a caret */
 		size_t n = strlen(big);
 		const char *nl = strchr(big, '\n');
-		if (strlen(expr) + 16 < sizeof big / 4 &&
-		    (n < 4 || big[n - 1] != '\n' || big[n - 2] != '^' || !nl || nl + 1 == big + n))
+		if (n < 4 || big[n - 1] != '\n' || big[n - 2] != '^' || !nl || nl + 1 == big + n)
 			abort();
 	}
 }
