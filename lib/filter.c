@@ -450,27 +450,21 @@ static int lex(parser *p)
 		p->pos = j + 1;
 		return 0;
 	}
+	static const struct {
+		char a, b;
+		int kind;
+	} pairs[] = {
+		{'=', '=', T_EQ},    {'!', '=', T_NE},	    {'<', '=', T_LE},	 {'>', '=', T_GE},
+		{'=', '~', T_MATCH}, {'!', '~', T_NMATCH}, {'*', '*', T_POW},	 {'&', '&', T_ANDAND},
+		{'|', '|', T_OROR},
+	};
 	int two = i + 1 < p->n ? (unsigned char)s[i + 1] : 0;
+	p->t.kind = -1;
 	p->t.len = 2;
-	if (c == '=' && two == '=')
-		p->t.kind = T_EQ;
-	else if (c == '!' && two == '=')
-		p->t.kind = T_NE;
-	else if (c == '<' && two == '=')
-		p->t.kind = T_LE;
-	else if (c == '>' && two == '=')
-		p->t.kind = T_GE;
-	else if (c == '=' && two == '~')
-		p->t.kind = T_MATCH;
-	else if (c == '!' && two == '~')
-		p->t.kind = T_NMATCH;
-	else if (c == '*' && two == '*')
-		p->t.kind = T_POW;
-	else if (c == '&' && two == '&')
-		p->t.kind = T_ANDAND;
-	else if (c == '|' && two == '|')
-		p->t.kind = T_OROR;
-	else {
+	for (size_t k = 0; k < sizeof pairs / sizeof *pairs; k++)
+		if (c == pairs[k].a && two == pairs[k].b)
+			p->t.kind = pairs[k].kind;
+	if (p->t.kind < 0) {
 		p->t.len = 1;
 		switch (c) {
 		case '(': p->t.kind = T_LPAREN; break;

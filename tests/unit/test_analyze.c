@@ -40,12 +40,21 @@ static rag_analyzer *make(const char *name)
 	return a;
 }
 
+static int collect_word(const char *w, size_t n, void *arg);
+static int collect_id(uint32_t id, void *arg);
+
+/* The analyzer whose numbers collect_id and collect_word take. */
+static rag_analyzer *numbering;
+
 /*
  * Analyzes text[0..n) with a copy of exactly n bytes in its own block, so
  * that ASan or valgrind catch any read past the end.  Returns the terms
- * joined by '|', or "(error)".
+ * joined by '|', or "(error)".  how: 0 rag_analyze; 1 rag_analyze_ids;
+ * 2 rag_analyze_words on a and rag_analyzer_word_id on two (an analyzer of
+ * the same kind, as the two threads of an index writer use them).
  */
-static const char *terms_n(rag_analyzer *a, const char *text, size_t n)
+static const char *analyzed(rag_analyzer *a, rag_analyzer *two, int how, const char *text,
+			    size_t n)
 {
 	char *copy = malloc(n ? n : 1);
 	rag_error err;
@@ -59,18 +68,23 @@ static const char *terms_n(rag_analyzer *a, const char *text, size_t n)
 		return "(error)";
 	}
 	memcpy(copy, text, n);
-	r = rag_analyze(a, copy, n, collect, NULL, &err);
+	numbering = how == 2 ? two : a;
+	r = how == 0   ? rag_analyze(a, copy, n, collect, NULL, &err)
+	    : how == 1 ? rag_analyze_ids(a, copy, n, collect_id, NULL, &err)
+		       : rag_analyze_words(a, copy, n, collect_word, two, &err);
 	free(copy);
 	return r == 0 ? got : "(error)";
+}
+
+static const char *terms_n(rag_analyzer *a, const char *text, size_t n)
+{
+	return analyzed(a, NULL, 0, text, n);
 }
 
 static const char *terms(rag_analyzer *a, const char *text)
 {
 	return terms_n(a, text, strlen(text));
 }
-
-/* The analyzer whose numbers collect_id and collect_word take. */
-static rag_analyzer *numbering;
 
 static int collect_id(uint32_t id, void *arg)
 {
@@ -95,30 +109,10 @@ static int collect_word(const char *w, size_t n, void *arg)
 	return id == RAG_NO_TERM ? 0 : collect_id((uint32_t)id, NULL);
 }
 
-/*
- * As terms_n, through the numbering: with two 0, rag_analyze_ids; else
- * rag_analyze_words on a and rag_analyzer_word_id on two (an analyzer of
- * the same kind, as the two threads of an index writer use them).
- */
+/* As terms_n, through the numbering: rag_analyze_ids, or with two, the two steps. */
 static const char *numbered_n(rag_analyzer *a, rag_analyzer *two, const char *text, size_t n)
 {
-	char *copy = malloc(n ? n : 1);
-	rag_error err;
-	int r;
-
-	got[0] = '\0';
-	got_len = 0;
-	got_count = 0;
-	if (!a || !copy) {
-		free(copy);
-		return "(error)";
-	}
-	memcpy(copy, text, n);
-	numbering = two ? two : a;
-	r = two ? rag_analyze_words(a, copy, n, collect_word, two, &err)
-		: rag_analyze_ids(a, copy, n, collect_id, NULL, &err);
-	free(copy);
-	return r == 0 ? got : "(error)";
+	return analyzed(a, two, two ? 2 : 1, text, n);
 }
 
 static void names(void)
