@@ -103,7 +103,7 @@ static void check_caret(const char *expr, const rag_error *err)
 		len = strcspn(line, "\n");
 	{
 		size_t lo = len, hi = 2 * len + col + 8;
-		size_t step = hi - lo > 256 ? (hi - lo) / 128 : 1;
+		size_t step = (hi - lo) / 24 + 1;
 		for (size_t size = lo ? lo : 1; size <= hi; size += step)
 			check_caret_size(expr, err, size);
 	}
