@@ -51,6 +51,7 @@ typedef struct {
 	rag_filter *f;
 	rag_writer *w;
 	int invert, count, skip_bad;
+	int write_failed; /* the writer failed: it would say so again */
 	unsigned long long written, skipped;
 } run_t;
 
@@ -112,6 +113,7 @@ static int one_input(run_t *r, const char *path, rag_error *err)
 			continue;
 		line = rag_reader_line(rd, &len);
 		if (rag_writer_put_raw(r->w, line, len, err) < 0) {
+			r->write_failed = 1;
 			rc = -1;
 			break;
 		}
@@ -179,8 +181,10 @@ int main(int argc, char **argv)
 			cmd_say("out of memory");
 			goto out;
 		}
-		if (rag_writer_end(r.w, &err) < 0)
+		if (rag_writer_end(r.w, &err) < 0) {
+			r.write_failed = 1;
 			goto failed;
+		}
 	}
 	if (rag_writer_close(r.w, &err) < 0) {
 		r.w = NULL;
@@ -197,8 +201,10 @@ failed:
 	status = err.code == RAG_EPIPE ? (r.written ? EXIT_SUCCESS : EXIT_NONE) : EXIT_ERROR;
 out:
 	if (r.w) {
+		/* the records written before a failure still go out, or say why not */
 		rag_error e2;
-		rag_writer_close(r.w, &e2);
+		if (rag_writer_close(r.w, &e2) < 0 && e2.code != RAG_EPIPE && !r.write_failed)
+			cmd_report(&e2);
 	}
 	rag_filter_free(r.f);
 	rag_filter_params_free(&params);
