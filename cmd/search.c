@@ -203,12 +203,7 @@ static int put_record(const char *json, size_t len, void *arg)
 	run_t *r = c->r;
 
 	if (r->o.filter) {
-		json_t *rec = rag_json_parse(json, len, &c->err);
-		int k;
-		if (!rec)
-			return 1;
-		k = rag_filter_match(r->o.filter, rec, &c->err);
-		json_decref(rec);
+		int k = rag_filter_match_text(r->o.filter, json, len, &c->err);
 		if (k <= 0)
 			return k < 0 ? 1 : 0;
 	}

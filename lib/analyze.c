@@ -99,7 +99,7 @@ static inline size_t stop_slot(uint64_t lo, uint64_t hi)
  * as words arrive).
  */
 #define MEMO_FIRST 4096
-#define STOP_ID UINT32_MAX /* the memo's id for a stop word */
+#define STOP_ID ((uint32_t)RAG_NO_TERM) /* the memo's id for a stop word */
 
 /*
  * A memo key: the word's bytes, zero-padded, with its length in the last
@@ -531,6 +531,23 @@ static uint32_t vocab_id(struct vocab *v, const char *t, size_t n)
 	return (uint32_t)(v->n - 1);
 }
 
+/* The id of word t[0..n)'s term, STOP_ID for a stop word; -1 when memory runs out. */
+static int64_t term_id(rag_analyzer *a, const char *t, size_t n)
+{
+	const char *term;
+	size_t tl;
+	uint32_t id;
+	int bad = 0;
+
+	term = normalize(a, t, n, &tl, &bad);
+	if (bad)
+		return -1;
+	if (!term)
+		return STOP_ID;
+	id = vocab_id(&a->v, term, tl);
+	return id == UINT32_MAX ? -1 : (int64_t)id;
+}
+
 static inline int key_eq(const memo_key *a, const memo_key *b)
 {
 	return a->w[0] == b->w[0] && a->w[1] == b->w[1] && a->w[2] == b->w[2];
@@ -567,24 +584,19 @@ static int memo_grow(struct vocab *v)
 	return 0;
 }
 
-/* The id of word t[0..n)'s term, STOP_ID for a stop word; -1 when memory runs out. */
+/* term_id through the memo. */
 static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 {
 	struct vocab *v = &a->v;
 	struct memo_slot *f, *m;
-	const char *term;
 	memo_key key = {{0, 0, 0}};
 	uint64_t x;
-	uint32_t h, id = STOP_ID;
-	size_t tl, j;
-	int bad = 0;
+	uint32_t h;
+	int64_t id;
+	size_t j;
 
-	if (n > MEMO_WORD || n == 0) {
-		term = normalize(a, t, n, &tl, &bad);
-		if (bad || (term && (id = vocab_id(v, term, tl)) == UINT32_MAX))
-			return -1;
-		return id;
-	}
+	if (n > MEMO_WORD || n == 0)
+		return term_id(a, t, n);
 	memcpy(&key, t, n);
 	((unsigned char *)&key)[MEMO_WORD] = (unsigned char)n;
 	x = key.w[0] * 0x9E3779B97F4A7C15ULL ^ key.w[1] * 0xC2B2AE3D27D4EB4FULL ^
@@ -601,8 +613,7 @@ static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 				return f->id;
 			}
 	}
-	term = normalize(a, t, n, &tl, &bad);
-	if (bad || (term && (id = vocab_id(v, term, tl)) == UINT32_MAX))
+	if ((id = term_id(a, t, n)) < 0)
 		return -1;
 	if (4 * (v->memo_n + 1) > 3 * v->memo_size && memo_grow(v) < 0)
 		return -1;
@@ -610,7 +621,7 @@ static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 		;
 	m = &v->memo[j];
 	m->k = key;
-	m->id = id;
+	m->id = (uint32_t)id;
 	m->hash = h;
 	v->memo_n++;
 	v->front[h & (FRONT_SLOTS - 1)] = *m;
@@ -793,10 +804,10 @@ static int analyze_none(rag_analyzer *a, const char *text, size_t n, const sink 
 		}
 		k = cut_utf8(text + start, i - start, RAG_TERM_MAX);
 		if (sk->idfn) {
-			uint32_t id = vocab_id(&a->v, text + start, k);
-			if (id == UINT32_MAX)
+			int64_t id = word_id(a, text + start, k);
+			if (id < 0)
 				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-			r = sk->idfn(id, sk->arg);
+			r = sk->idfn((uint32_t)id, sk->arg);
 		} else {
 			r = sk->fn(text + start, k, sk->arg);
 		}
@@ -900,16 +911,22 @@ const char *rag_analyzer_name(const rag_analyzer *a)
  * The terms handed to fn are borrowed: they live in a or in text and are
  * valid only during the call.
  */
+/* text[0..n) into words or terms, for the sink. */
+static int analyze(rag_analyzer *a, const char *text, size_t n, const sink *k, rag_error *err)
+{
+	if (n == 0)
+		return 0;
+	if (a->kind == K_NONE)
+		return analyze_none(a, text, n, k, err);
+	return analyze_words(a, (const unsigned char *)text, n, k, err);
+}
+
 int rag_analyze(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, void *arg,
 		rag_error *err)
 {
 	sink k = {fn, NULL, 0, arg};
 
-	if (n == 0)
-		return 0;
-	if (a->kind == K_NONE)
-		return analyze_none(a, text, n, &k, err);
-	return analyze_words(a, (const unsigned char *)text, n, &k, err);
+	return analyze(a, text, n, &k, err);
 }
 
 int rag_analyze_ids(rag_analyzer *a, const char *text, size_t n, rag_termid_fn fn, void *arg,
@@ -917,11 +934,7 @@ int rag_analyze_ids(rag_analyzer *a, const char *text, size_t n, rag_termid_fn f
 {
 	sink k = {NULL, fn, 0, arg};
 
-	if (n == 0)
-		return 0;
-	if (a->kind == K_NONE)
-		return analyze_none(a, text, n, &k, err);
-	return analyze_words(a, (const unsigned char *)text, n, &k, err);
+	return analyze(a, text, n, &k, err);
 }
 
 int rag_analyze_words(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, void *arg,
@@ -929,18 +942,13 @@ int rag_analyze_words(rag_analyzer *a, const char *text, size_t n, rag_term_fn f
 {
 	sink k = {fn, NULL, 1, arg};
 
-	if (n == 0)
-		return 0;
-	if (a->kind == K_NONE)
-		return analyze_none(a, text, n, &k, err);
-	return analyze_words(a, (const unsigned char *)text, n, &k, err);
+	return analyze(a, text, n, &k, err);
 }
 
+/* STOP_ID is RAG_NO_TERM. */
 int64_t rag_analyzer_word_id(rag_analyzer *a, const char *word, size_t len)
 {
-	int64_t id = word_id(a, word, len);
-
-	return id == STOP_ID ? RAG_NO_TERM : id;
+	return word_id(a, word, len);
 }
 
 const char *rag_analyzer_term(const rag_analyzer *a, uint32_t id, size_t *len)

@@ -99,6 +99,7 @@ struct rag_filter {
 	char **fields; /* NULL-terminated */
 	size_t nfields;
 	int whole;
+	int regex;  /* some node is a regex */
 	int failed; /* set during a match when a regex fails */
 	rag_error err;
 };
@@ -958,17 +959,25 @@ static node *parse_power(parser *p)
 	return a;
 }
 
-/*
- * Sums and products group from the left, so each operator is one more
- * level of the tree under it: a long chain nests as deeply as it is long.
- */
-static node *parse_product(parser *p)
+/* The arithmetic operator of a token at a level (0 sums, 1 products), or -1. */
+static int arith_op(int level, int kind)
 {
-	node *a = parse_prefix(p);
-	int levels = 0;
+	if (level == 0)
+		return kind == T_PLUS ? AR_ADD : kind == T_MINUS ? AR_SUB : -1;
+	return kind == T_STAR ? AR_MUL : kind == T_SLASH ? AR_DIV : kind == T_PERCENT ? AR_MOD : -1;
+}
 
-	while (a && (p->t.kind == T_STAR || p->t.kind == T_SLASH || p->t.kind == T_PERCENT)) {
-		int op = p->t.kind == T_STAR ? AR_MUL : p->t.kind == T_SLASH ? AR_DIV : AR_MOD;
+/*
+ * Sums (level 0) and products (level 1).  They group from the left, so
+ * each operator is one more level of the tree under it: a long chain
+ * nests as deeply as it is long.
+ */
+static node *parse_arith(parser *p, int level)
+{
+	node *a = level ? parse_prefix(p) : parse_arith(p, 1);
+	int levels = 0, op;
+
+	while (a && (op = arith_op(level, p->t.kind)) >= 0) {
 		size_t off = p->t.off;
 		if (levels++, ++p->depth > MAX_DEPTH)
 			return node_free(a), fail_at(p, off, "the expression nests too deeply");
@@ -976,7 +985,7 @@ static node *parse_product(parser *p)
 			return node_free(a), NULL;
 		if (!starts_value(p))
 			return node_free(a), expected(p, "a value", off, 1);
-		a = binary(p, N_ARITH, op, a, parse_prefix(p));
+		a = binary(p, N_ARITH, op, a, level ? parse_prefix(p) : parse_arith(p, 1));
 	}
 	p->depth -= levels;
 	return a;
@@ -984,22 +993,7 @@ static node *parse_product(parser *p)
 
 static node *parse_sum(parser *p)
 {
-	node *a = parse_product(p);
-	int levels = 0;
-
-	while (a && (p->t.kind == T_PLUS || p->t.kind == T_MINUS)) {
-		int op = p->t.kind == T_PLUS ? AR_ADD : AR_SUB;
-		size_t off = p->t.off;
-		if (levels++, ++p->depth > MAX_DEPTH)
-			return node_free(a), fail_at(p, off, "the expression nests too deeply");
-		if (lex(p) < 0)
-			return node_free(a), NULL;
-		if (!starts_value(p))
-			return node_free(a), expected(p, "a value", off, 1);
-		a = binary(p, N_ARITH, op, a, parse_product(p));
-	}
-	p->depth -= levels;
-	return a;
+	return parse_arith(p, 0);
 }
 
 static int cmp_op(int kind)
@@ -1333,23 +1327,13 @@ static node *parse_expr(parser *p)
 	return n;
 }
 
-static int has_regex(const node *n)
-{
-	if (!n)
-		return 0;
-	if (n->type == N_REGEX || has_regex(n->a) || has_regex(n->b))
-		return 1;
-	for (size_t i = 0; i < n->nkids; i++)
-		if (has_regex(n->kids[i]))
-			return 1;
-	return 0;
-}
-
-/* Records the top-level fields the tree reads. */
+/* Records the top-level fields the tree reads, and whether it has a regex. */
 static int collect_fields(rag_filter *f, const node *n)
 {
 	if (!n)
 		return 0;
+	if (n->type == N_REGEX)
+		f->regex = 1;
 	if (n->type == N_FIELD) {
 		if (!n->nsteps || !n->steps[0].key) {
 			f->whole = 1;
@@ -1418,7 +1402,7 @@ rag_filter *rag_filter_compile(const char *expr, const rag_filter_param *params,
 		nomem(&p);
 		goto fail;
 	}
-	if (has_regex(f->root)) {
+	if (f->regex) {
 		if (!(f->mctx = pcre2_match_context_create(NULL))) {
 			nomem(&p);
 			goto fail;
@@ -1940,6 +1924,18 @@ int rag_filter_match(rag_filter *f, const json_t *record, rag_error *err)
 			*err = f->err;
 		return -1;
 	}
+	return r;
+}
+
+int rag_filter_match_text(rag_filter *f, const char *json, size_t len, rag_error *err)
+{
+	json_t *rec = rag_json_parse(json, len, err);
+	int r;
+
+	if (!rec)
+		return -2;
+	r = rag_filter_match(f, rec, err);
+	json_decref(rec);
 	return r;
 }
 

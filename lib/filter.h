@@ -62,6 +62,12 @@ void rag_filter_free(rag_filter *f);
 int rag_filter_match(rag_filter *f, const json_t *record, rag_error *err);
 
 /*
+ * rag_filter_match on the JSON text json[0..len): also -2 with err set
+ * when the text is not JSON (RAG_EDATA) or memory runs out parsing it.
+ */
+int rag_filter_match_text(rag_filter *f, const char *json, size_t len, rag_error *err);
+
+/*
  * The top-level fields the expression reads, each once, in the order they
  * first appear; NULL-terminated, owned by f.  With *whole set when the
  * expression reads the record as a whole ($meta without a key).

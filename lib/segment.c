@@ -44,7 +44,6 @@
 #include "json.h"
 #include "le.h"
 #include "segment.h"
-#include "text.h"
 
 #define SEG_MAGIC "\x89RAGSEG\n"
 #define DEL_MAGIC "\x89RAGDEL\n"
@@ -1209,6 +1208,31 @@ typedef struct termacc {
 	uint32_t nterms;
 } termacc;
 
+/* The longest encoded posting: a gap with its tf bit (35 bits), a tf (32 bits). */
+#define POSTING_MAX 10
+
+/*
+ * Writes one posting as the postings section holds it: a varint of the
+ * docno gap shifted left with a low bit for tf 1, then the tf when it is
+ * not 1.  Returns the end of what it wrote (at most POSTING_MAX bytes).
+ */
+static unsigned char *put_posting(unsigned char *v, uint32_t gap, uint32_t tf)
+{
+	uint64_t g = (uint64_t)gap << 1 | (tf == 1);
+
+	do {
+		*v++ = (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0);
+		g >>= 7;
+	} while (g);
+	if (tf != 1) {
+		do {
+			*v++ = (unsigned char)(tf & 0x7f) | (tf > 0x7f ? 0x80 : 0);
+			tf >>= 7;
+		} while (tf);
+	}
+	return v;
+}
+
 /*
  * Encodes one term's postings (docs ascending) into the postings section
  * and adds its dictionary entry.
@@ -1224,8 +1248,7 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 	int64_t prev = -1;
 
 	rag_buf_truncate(b, 0);
-	/* at most 16 bytes of header per block, 5 + 5 bytes per posting */
-	if (rag_buf_grow(b, 16 * nb + 10 * m) < 0)
+	if (rag_buf_grow(b, 16 * nb + POSTING_MAX * m) < 0)
 		goto nomem;
 	memset(b->data, 0, 16 * nb);
 	b->len = 16 * nb;
@@ -1235,21 +1258,7 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 		unsigned char *h, *v = (unsigned char *)b->data + b->len;
 		size_t start = b->len - 16 * nb;
 		for (size_t i = a; i < z; i++) {
-			/* the gap is under 2^32, so with its tf bit it fits in 5 bytes */
-			uint64_t g = (uint64_t)((int64_t)docs[i] - prev - 1) << 1;
-			if (tfs[i] == 1)
-				g |= 1;
-			do {
-				*v++ = (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0);
-				g >>= 7;
-			} while (g);
-			if (tfs[i] != 1) {
-				uint32_t t = tfs[i];
-				do {
-					*v++ = (unsigned char)(t & 0x7f) | (t > 0x7f ? 0x80 : 0);
-					t >>= 7;
-				} while (t);
-			}
+			v = put_posting(v, (uint32_t)((int64_t)docs[i] - prev - 1), tfs[i]);
 			prev = docs[i];
 			if (tfs[i] > bmax)
 				bmax = tfs[i];
@@ -1549,21 +1558,11 @@ static int post_byte(rag_segw *w, wterm *t, unsigned char c)
 /* Writes t's pending posting to its slices.  0, or -1 when memory runs out. */
 static int post_flush(rag_segw *w, wterm *t)
 {
-	uint64_t g = (uint64_t)(t->last_doc - t->next_doc) << 1 | (t->tf == 1);
+	unsigned char v[POSTING_MAX], *end = put_posting(v, t->last_doc - t->next_doc, t->tf);
 
-	do {
-		if (post_byte(w, t, (unsigned char)(g & 0x7f) | (g > 0x7f ? 0x80 : 0)) < 0)
+	for (const unsigned char *c = v; c < end; c++)
+		if (post_byte(w, t, *c) < 0)
 			return -1;
-		g >>= 7;
-	} while (g);
-	if (t->tf != 1) {
-		uint32_t tf = t->tf;
-		do {
-			if (post_byte(w, t, (unsigned char)(tf & 0x7f) | (tf > 0x7f ? 0x80 : 0)) < 0)
-				return -1;
-			tf >>= 7;
-		} while (tf);
-	}
 	t->next_doc = t->last_doc + 1;
 	return 0;
 }

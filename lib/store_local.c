@@ -132,6 +132,7 @@ typedef struct local {
 	int made_dir; /* this writer made the directory */
 	rag_store_settings settings;
 	rag_analyzer *an;
+	rag_analyzer *numbering; /* writer: the analyzer that numbers the batch's terms */
 
 	lseg *segs;
 	size_t nsegs, segs_cap;
@@ -637,6 +638,13 @@ static const char *term_text(void *arg, uint32_t id, size_t *len)
 	return rag_analyzer_term(arg, id, len);
 }
 
+/* From now on, an numbers the batch's terms. */
+static void numbered_by(local *l, rag_analyzer *an)
+{
+	l->numbering = an;
+	rag_segw_set_terms(l->batch, term_text, an);
+}
+
 static void *ix_main(void *arg)
 {
 	indexer *ix = arg;
@@ -748,7 +756,7 @@ static indexer *ix_new(local *l)
 		free(ix);
 		return NULL;
 	}
-	rag_segw_set_terms(l->batch, term_text, ix->an);
+	numbered_by(l, ix->an);
 	return ix;
 }
 
@@ -1066,7 +1074,7 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 	if (l->writer) {
 		if (!(l->batch = rag_segw_new(err)))
 			goto fail;
-		rag_segw_set_terms(l->batch, term_text, l->an);
+		numbered_by(l, l->an);
 	}
 	return &l->base;
 fail:
@@ -1652,11 +1660,8 @@ static int local_commit(rag_store *st, rag_error *err)
 	l->unsaved = 0;
 	old_remove(l, &old);
 	rag_segw_reset(l->batch);
-	{
-		rag_analyzer *an = l->ix ? l->ix->an : l->an;
-		if (rag_analyzer_terms(an) > VOCAB_KEEP)
-			rag_analyzer_forget(an);
-	}
+	if (rag_analyzer_terms(l->numbering) > VOCAB_KEEP)
+		rag_analyzer_forget(l->numbering);
 	if (l->btab)
 		memset(l->bdoc, 0, l->btab_size * sizeof *l->bdoc);
 	l->bcount = 0;
@@ -1822,23 +1827,18 @@ static int filter_accept(void *arg, uint32_t seg, uint32_t docno, rag_error *err
 	filter_ctx *c = arg;
 	const char *p;
 	size_t len;
-	json_t *rec;
 	int r;
 
 	if (rag_seg_record(c->segs[seg], docno, &p, &len, err) < 0)
 		return -1;
-	if (!(rec = rag_json_parse(p, len, err))) {
-		if (err->code == RAG_EDATA) {
-			char why[RAG_ERROR_TEXT_MAX];
-			snprintf(why, sizeof why, "%s", err->text);
-			rag_error_set(err, RAG_EDATA, c->dir, 0,
-				      "damaged store: a stored record is not JSON (%s)", why);
-		}
-		return -1;
+	r = rag_filter_match_text(c->filter, p, len, err);
+	if (r == -2 && err->code == RAG_EDATA) {
+		char why[RAG_ERROR_TEXT_MAX];
+		snprintf(why, sizeof why, "%s", err->text);
+		rag_error_set(err, RAG_EDATA, c->dir, 0,
+			      "damaged store: a stored record is not JSON (%s)", why);
 	}
-	r = rag_filter_match(c->filter, rec, err);
-	json_decref(rec);
-	return r;
+	return r < 0 ? -1 : r;
 }
 
 static int local_search(rag_store *st, const char *query, size_t len, const rag_search_opts *o,
