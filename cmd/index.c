@@ -44,6 +44,9 @@ static const char usage[] =
 	"                          lucene, simple or none\n"
 	"      --k1=X              when creating the store: BM25's k1 (default: 0.9)\n"
 	"      --b=X               when creating the store: BM25's b (default: 0.4)\n"
+	"      --index-field=PATH  index the values of a field for rag-search --filter\n"
+	"                          (a name, a.b, a[\"b\"] or a[0]; repeatable); the\n"
+	"                          store keeps it from then on\n"
 	"\n"
 	"Messages:\n"
 	"      --stats             write the counts and the store's size as one JSON\n"
@@ -72,6 +75,7 @@ enum {
 	OPT_ANALYZER,
 	OPT_K1,
 	OPT_B,
+	OPT_INDEX_FIELD,
 	OPT_STATS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -93,6 +97,7 @@ static const struct option options[] = {
 	{"analyzer", required_argument, NULL, OPT_ANALYZER},
 	{"k1", required_argument, NULL, OPT_K1},
 	{"b", required_argument, NULL, OPT_B},
+	{"index-field", required_argument, NULL, OPT_INDEX_FIELD},
 	{"stats", no_argument, NULL, OPT_STATS},
 	{"quiet", no_argument, NULL, 'q'},
 	{"progress", no_argument, NULL, OPT_PROGRESS},
@@ -137,6 +142,33 @@ static int real_option(const char *name, const char *v, double lo, double hi, do
 		return cmd_usage_error("%s must be between %g and %g, not %s", name, lo, hi, v);
 	}
 	*out = d;
+	return 0;
+}
+
+/* --index-field PATH: a field path, kept once.  0, or EXIT_USAGE. */
+static int index_field_option(run_t *r, const char *path)
+{
+	rag_error err;
+	rag_filter *f;
+
+	for (unsigned i = 0; i < r->want.nfields; i++)
+		if (strcmp(r->want.fields[i], path) == 0)
+			return 0;
+	if (strlen(path) >= RAG_FIELD_NAME_MAX)
+		return cmd_usage_error("--index-field: the path is longer than %d bytes",
+				       RAG_FIELD_NAME_MAX - 1);
+	if (r->want.nfields == RAG_FIELDS_MAX)
+		return cmd_usage_error("--index-field: at most %d fields", RAG_FIELDS_MAX);
+	if (!(f = rag_filter_path(path, &err))) {
+		if (err.code != RAG_EUSAGE) {
+			cmd_report(&err);
+			return EXIT_USAGE;
+		}
+		return cmd_usage_error("--index-field: %s", err.text);
+	}
+	rag_filter_free(f);
+	snprintf(r->want.fields[r->want.nfields++], RAG_FIELD_NAME_MAX, "%s", path);
+	r->set |= RAG_SET_FIELDS;
 	return 0;
 }
 
@@ -472,6 +504,10 @@ int main(int argc, char **argv)
 			if (real_option("--b", optarg, 0, 1, &r.want.b))
 				return EXIT_USAGE;
 			r.set |= RAG_SET_B;
+			break;
+		case OPT_INDEX_FIELD:
+			if (index_field_option(&r, optarg))
+				return EXIT_USAGE;
 			break;
 		case OPT_STATS: r.stats = 1; break;
 		case 'q': r.quiet = 1; break;

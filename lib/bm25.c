@@ -68,7 +68,9 @@ static void topk_push(topk *t, double score, uint32_t seg, uint32_t docno)
  */
 static inline int topk_accepts(const topk *t, uint32_t seg, uint32_t docno, rag_error *err)
 {
-	return t->filter ? t->filter->accept(t->filter->arg, seg, docno, err) : 1;
+	if (!t->filter || (t->filter->decided && t->filter->decided[seg]))
+		return 1;
+	return t->filter->accept(t->filter->arg, seg, docno, err);
 }
 
 /* The score a record must beat to get in; -1 while the heap is not full. */
@@ -137,8 +139,9 @@ static double full_score(const params *p, qterm *q, size_t nq, uint32_t dl)
 	return s;
 }
 
-static int search_exhaustive(const rag_seg *s, const unsigned char *del, uint32_t segno,
-			     const params *p, qterm *q, size_t nq, topk *t, rag_error *err)
+static int search_exhaustive(const rag_seg *s, const unsigned char *del,
+			     const unsigned char *allow, uint32_t segno, const params *p, qterm *q,
+			     size_t nq, topk *t, rag_error *err)
 {
 	uint32_t n = rag_seg_records(s);
 	double *acc = calloc((size_t)n + 1, sizeof *acc);
@@ -162,7 +165,8 @@ static int search_exhaustive(const rag_seg *s, const unsigned char *del, uint32_
 	for (uint32_t d = 0; d < n; d++) {
 		rag_bm25_hit x = {acc[d], segno, d};
 		int ok;
-		if (!hit[d] || rag_bit(del, d) || (t->n == t->k && !worse(&t->h[0], &x)))
+		if (!hit[d] || rag_bit(del, d) || (allow && !rag_bit(allow, d)) ||
+		    (t->n == t->k && !worse(&t->h[0], &x)))
 			continue;
 		if ((ok = topk_accepts(t, segno, d, err)) < 0)
 			goto out;
@@ -183,21 +187,84 @@ static int ub_cmp(const void *a, const void *b)
 	return (*x)->ub < (*y)->ub ? -1 : (*x)->ub > (*y)->ub;
 }
 
-/* order and prefix have room for nq entries. */
-static int search_maxscore(const rag_seg *s, const unsigned char *del, uint32_t segno,
-			   const params *p, qterm *q, size_t nq, topk *t, qterm **order,
-			   double *prefix, rag_error *err)
+/*
+ * Puts the terms present in the segment in order[0..m), by upper bound,
+ * and their running sums in prefix (both have room for nq entries).
+ */
+static size_t order_terms(qterm *q, size_t nq, qterm **order, double *prefix)
 {
-	size_t m = 0, first = 0;
+	size_t m = 0;
 
 	for (size_t i = 0; i < nq; i++)
 		if (q[i].present)
 			order[m++] = &q[i];
-	if (m == 0)
-		return 0;
 	qsort(order, m, sizeof *order, ub_cmp);
 	for (size_t i = 0; i < m; i++)
 		prefix[i] = (i ? prefix[i - 1] : 0) + order[i]->ub;
+	return m;
+}
+
+/*
+ * MaxScore driven by the allowed records rather than by the postings: for
+ * each allowed record, the terms are looked up from the highest bound
+ * down, while they can still lift it above the floor.
+ */
+static int search_allowed(const rag_seg *s, const unsigned char *del, const unsigned char *allow,
+			  uint32_t segno, const params *p, qterm *q, size_t nq, topk *t,
+			  qterm **order, double *prefix, rag_error *err)
+{
+	size_t m = order_terms(q, nq, order, prefix);
+	uint32_t n = rag_seg_records(s);
+
+	for (uint32_t base = 0; m && base < n; base += 8) {
+		unsigned byte = allow[base >> 3];
+		while (byte) {
+			uint32_t d = base + (uint32_t)__builtin_ctz(byte);
+			double floor = topk_floor(t), partial = 0;
+			size_t j;
+			int any = 0;
+			byte &= byte - 1;
+			if (d >= n)
+				break;
+			if (prefix[m - 1] <= floor)
+				return 0; /* nothing left can get in */
+			if (rag_bit(del, d))
+				continue;
+			uint32_t dl = rag_seg_doclen(s, d);
+			for (size_t i = 0; i < m; i++)
+				order[i]->matched = 0;
+			for (j = m; j > 0; j--) {
+				qterm *x = order[j - 1];
+				if (partial + prefix[j - 1] <= floor)
+					break;
+				if (rag_postings_advance(&x->c, d, err) < 0)
+					return -1;
+				if (x->c.docno == d) {
+					x->matched = 1;
+					x->tf = x->c.tf;
+					partial += contrib(p, x->w, x->tf, dl);
+					any = 1;
+				}
+			}
+			if (j == 0 && any) {
+				double score = full_score(p, q, nq, dl);
+				int ok = 0;
+				if (score > floor && (ok = topk_accepts(t, segno, d, err)) < 0)
+					return -1;
+				if (ok)
+					topk_push(t, score, segno, d);
+			}
+		}
+	}
+	return 0;
+}
+
+static int search_maxscore(const rag_seg *s, const unsigned char *del,
+			   const unsigned char *allow, uint32_t segno, const params *p, qterm *q,
+			   size_t nq, topk *t, qterm **order, double *prefix, rag_error *err)
+{
+	size_t m = order_terms(q, nq, order, prefix), first = 0;
+
 	/* terms order[0..first) are non-essential: together they cannot beat the floor */
 	while (first < m && prefix[first] <= topk_floor(t))
 		first++;
@@ -208,7 +275,7 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del, uint32_t 
 				d = order[i]->c.docno;
 		if (d == RAG_POST_END)
 			break;
-		if (!rag_bit(del, d)) {
+		if (!rag_bit(del, d) && (!allow || rag_bit(allow, d))) {
 			uint32_t dl = rag_seg_doclen(s, d);
 			double partial = 0, floor = topk_floor(t);
 			size_t j;
@@ -249,6 +316,24 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del, uint32_t 
 				return -1;
 	}
 	return 0;
+}
+
+/*
+ * Whether to look up the allowed records one by one rather than walk the
+ * postings: when they are far fewer than the postings (a lookup costs a
+ * few postings' decoding per term).
+ */
+static int few_allowed(const rag_seg *s, const unsigned char *allow, const qterm *q, size_t nq)
+{
+	uint64_t postings = 0, allowed = 0;
+	size_t bytes = ((size_t)rag_seg_records(s) + 7) / 8;
+
+	for (size_t i = 0; i < nq; i++)
+		if (q[i].present)
+			postings += q[i].c.df;
+	for (size_t i = 0; i < bytes; i++)
+		allowed += (uint64_t)__builtin_popcount(allow[i]);
+	return allowed * 4 * (nq ? nq : 1) < postings;
 }
 
 int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_t nseg,
@@ -308,9 +393,17 @@ int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_
 			q[i].ub = contrib(&p, q[i].w, e->max_tf, e->min_dl) * (1.0 + 1e-9);
 		}
 		const unsigned char *d = del ? del[s] : NULL;
-		if (exhaustive ? search_exhaustive(segs[s], d, (uint32_t)s, &p, q, nterms, &t, err)
-			       : search_maxscore(segs[s], d, (uint32_t)s, &p, q, nterms, &t, order,
-						 prefix, err))
+		const unsigned char *a = filter && filter->allow ? filter->allow[s] : NULL;
+		int r;
+		if (exhaustive)
+			r = search_exhaustive(segs[s], d, a, (uint32_t)s, &p, q, nterms, &t, err);
+		else if (a && few_allowed(segs[s], a, q, nterms))
+			r = search_allowed(segs[s], d, a, (uint32_t)s, &p, q, nterms, &t, order,
+					   prefix, err);
+		else
+			r = search_maxscore(segs[s], d, a, (uint32_t)s, &p, q, nterms, &t, order,
+					    prefix, err);
+		if (r < 0)
 			goto out;
 	}
 	qsort(out, t.n, sizeof *out, hit_cmp);

@@ -43,15 +43,22 @@ typedef struct rag_bm25_hit {
 } rag_bm25_hit;
 
 /*
- * Which records may be hits (a metadata filter): accept(arg, seg, docno)
- * returns 1 for a record that may, 0 for one that may not, or -1 with err
- * set.  It is asked only about a record whose score would put it among
- * the best k so far, so that a selective filter costs little and the hits
- * are still the best k of the records it accepts.
+ * Which records may be hits (a metadata filter).  allow (may be NULL)
+ * holds a bitmap per segment of the records that may match, NULL for a
+ * segment where any may: records outside it are passed over before they
+ * are scored, and when few records are allowed the search visits those
+ * alone.  Where decided[seg] is set, allow is exact and accept is not
+ * asked.  Otherwise accept(arg, seg, docno) returns 1 for a record that
+ * may be a hit, 0 for one that may not, or -1 with err set; it is asked
+ * only about a record whose score would put it among the best k so far,
+ * so that a selective filter costs little and the hits are still the best
+ * k of the records it accepts.
  */
 typedef struct rag_bm25_filter {
 	int (*accept)(void *arg, uint32_t seg, uint32_t docno, rag_error *err);
 	void *arg;
+	const unsigned char *const *allow;
+	const int *decided;
 } rag_bm25_filter;
 
 /*

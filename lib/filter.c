@@ -102,6 +102,13 @@ struct rag_filter {
 	int regex;  /* some node is a regex */
 	int failed; /* set during a match when a regex fails */
 	rag_error err;
+	/*
+	 * While rag_filter_select evaluates part of the tree on one value of
+	 * an indexed field: that field's path, and the value every reference
+	 * to it yields (NULL: missing).
+	 */
+	const node *as;
+	const json_t *as_value;
 };
 
 static void node_free(node *n)
@@ -1764,7 +1771,23 @@ static val boolean(int b)
 	return v;
 }
 
-static val lookup(const node *n, const json_t *rec)
+/* Whether field nodes a and b name the same path. */
+static int same_path(const node *a, const node *b)
+{
+	if (a->nsteps != b->nsteps)
+		return 0;
+	for (size_t i = 0; i < a->nsteps; i++) {
+		const step *x = &a->steps[i], *y = &b->steps[i];
+		if (!x->key != !y->key)
+			return 0;
+		if (x->key ? x->len != y->len || memcmp(x->key, y->key, x->len) != 0
+			   : x->index != y->index)
+			return 0;
+	}
+	return 1;
+}
+
+static const json_t *path_get(const node *n, const json_t *rec)
 {
 	const json_t *j = rec;
 
@@ -1775,7 +1798,14 @@ static val lookup(const node *n, const json_t *rec)
 		else
 			j = json_is_array(j) ? json_array_get(j, s->index) : NULL;
 	}
-	return from_json(j);
+	return j;
+}
+
+static val lookup(const rag_filter *f, const node *n, const json_t *rec)
+{
+	if (f->as && same_path(n, f->as))
+		return from_json(f->as_value);
+	return from_json(path_get(n, rec));
 }
 
 /* Whether the array arr holds a value equal to x. */
@@ -1839,7 +1869,7 @@ static val eval(rag_filter *f, const node *n, const json_t *rec)
 	case N_LIT:
 		return from_json(n->lit);
 	case N_FIELD:
-		return lookup(n, rec);
+		return lookup(f, n, rec);
 	case N_AND:
 		for (size_t i = 0; i < n->nkids; i++)
 			if (!truth(f, n->kids[i], rec))
@@ -1925,6 +1955,182 @@ int rag_filter_match(rag_filter *f, const json_t *record, rag_error *err)
 		return -1;
 	}
 	return r;
+}
+
+/* ---- indexed fields ---- */
+
+rag_filter *rag_filter_path(const char *path, rag_error *err)
+{
+	rag_filter *f = rag_filter_compile(path, NULL, 0, err);
+
+	if (f ? f->root->type != N_FIELD || f->root->nsteps == 0 : err->code == RAG_EUSAGE) {
+		rag_filter_free(f);
+		rag_error_set(err, RAG_EUSAGE, NULL, 0,
+			      "%s is not a field path (a name, a.b, a[\"b\"] or a[0])", rag_quote(0, path));
+		return NULL;
+	}
+	return f;
+}
+
+const json_t *rag_filter_path_get(const rag_filter *path, const json_t *record)
+{
+	return path_get(path->root, record);
+}
+
+/* Records that may match part of the tree: bits NULL for all of them. */
+typedef struct sel {
+	unsigned char *bits;
+	int exact; /* the records set (all, for NULL) match, and no others */
+} sel;
+
+/*
+ * The column that every field the subtree n reads is: its number, -2 when
+ * n reads no field at all, -1 when it reads another field or several.
+ */
+static long column_of(const rag_filter_columns *c, const node *n, long col)
+{
+	if (!n || col == -1)
+		return col;
+	if (n->type == N_FIELD) {
+		size_t i;
+		for (i = 0; i < c->n; i++)
+			if (n->nsteps && same_path(n, c->path(c->arg, i)->root))
+				break;
+		if (i == c->n || (col >= 0 && (size_t)col != i))
+			return -1;
+		col = (long)i;
+	}
+	col = column_of(c, n->a, column_of(c, n->b, col));
+	for (size_t i = 0; i < n->nkids && col != -1; i++)
+		col = column_of(c, n->kids[i], col);
+	return col;
+}
+
+static void trim_bits(unsigned char *bits, uint32_t n)
+{
+	if (n % 8)
+		bits[n / 8] &= (unsigned char)((1u << (n % 8)) - 1);
+}
+
+/* n evaluated on each distinct value of column col (-2: on nothing). */
+static int select_values(rag_filter *f, const rag_filter_columns *c, long col, const node *n,
+			 uint32_t nrec, sel *out, rag_error *err)
+{
+	size_t bytes = ((size_t)nrec + 7) / 8, nv = col >= 0 ? c->nvalues(c->arg, (size_t)col) : 0;
+	int missing;
+
+	f->failed = 0;
+	f->as = col >= 0 ? c->path(c->arg, (size_t)col)->root : NULL;
+	f->as_value = NULL;
+	missing = truth(f, n, NULL);
+	if (!(out->bits = malloc(bytes ? bytes : 1)))
+		goto nomem;
+	memset(out->bits, missing ? 0xff : 0, bytes);
+	for (size_t j = 0; j < nv && !f->failed; j++) {
+		int t;
+		if (!(f->as_value = c->value(c->arg, (size_t)col, j, err)))
+			goto fail;
+		t = truth(f, n, NULL);
+		if (t != missing && !f->failed &&
+		    c->mark(c->arg, (size_t)col, j, out->bits, t, err) < 0)
+			goto fail;
+	}
+	f->as = NULL;
+	if (f->failed) {
+		*err = f->err;
+		goto fail_freed;
+	}
+	trim_bits(out->bits, nrec);
+	out->exact = 1;
+	return 0;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+fail:
+	f->as = NULL;
+fail_freed:
+	free(out->bits);
+	out->bits = NULL;
+	return -1;
+}
+
+static int select_node(rag_filter *f, const rag_filter_columns *c, const node *n, uint32_t nrec,
+		       sel *out, rag_error *err)
+{
+	size_t bytes = ((size_t)nrec + 7) / 8;
+	long col = column_of(c, n, -2);
+
+	out->bits = NULL;
+	out->exact = 0;
+	if (col != -1)
+		return select_values(f, c, col, n, nrec, out, err);
+	switch (n->type) {
+	case N_AND:
+	case N_OR: {
+		int and = n->type == N_AND, any = 0;
+		out->exact = 1;
+		for (size_t i = 0; i < n->nkids; i++) {
+			sel k;
+			if (select_node(f, c, n->kids[i], nrec, &k, err) < 0) {
+				free(out->bits);
+				out->bits = NULL;
+				return -1;
+			}
+			out->exact &= k.exact;
+			if (!k.bits) {
+				/* and: no narrowing; or: any record may match */
+				if (!and)
+					any = 1;
+				continue;
+			}
+			if (!out->bits) {
+				out->bits = k.bits;
+				continue;
+			}
+			for (size_t b = 0; b < bytes; b++)
+				out->bits[b] = and ? out->bits[b] & k.bits[b] : out->bits[b] | k.bits[b];
+			free(k.bits);
+		}
+		if (any) {
+			free(out->bits);
+			out->bits = NULL;
+		}
+		return 0;
+	}
+	case N_NOT: {
+		sel k;
+		if (select_node(f, c, n->a, nrec, &k, err) < 0)
+			return -1;
+		if (!k.exact) {
+			free(k.bits);
+			return 0;
+		}
+		if (!k.bits) {
+			/* not (every record): none */
+			if (!(k.bits = calloc(bytes ? bytes : 1, 1)))
+				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		} else {
+			for (size_t b = 0; b < bytes; b++)
+				k.bits[b] = (unsigned char)~k.bits[b];
+			trim_bits(k.bits, nrec);
+		}
+		*out = k;
+		return 0;
+	}
+	default:
+		return 0;
+	}
+}
+
+int rag_filter_select(rag_filter *f, const rag_filter_columns *c, uint32_t n,
+		      unsigned char **bits, rag_error *err)
+{
+	sel s;
+
+	*bits = NULL;
+	if (select_node(f, c, f->root, n, &s, err) < 0)
+		return -1;
+	*bits = s.bits;
+	return s.exact;
 }
 
 int rag_filter_match_text(rag_filter *f, const char *json, size_t len, rag_error *err)

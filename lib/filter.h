@@ -31,6 +31,7 @@
 #define RAG_FILTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -73,6 +74,47 @@ int rag_filter_match_text(rag_filter *f, const char *json, size_t len, rag_error
  * expression reads the record as a whole ($meta without a key).
  */
 const char *const *rag_filter_fields(const rag_filter *f, int *whole);
+
+/* ---- indexed fields ---- */
+
+/*
+ * A field path as the language writes it (year, meta.source, a["b"],
+ * tags[0]), compiled as an expression that must be one field reference.
+ * NULL with err set (RAG_EUSAGE) for anything else.
+ */
+rag_filter *rag_filter_path(const char *path, rag_error *err);
+
+/* The value at path (from rag_filter_path) in record; NULL when missing. */
+const json_t *rag_filter_path_get(const rag_filter *path, const json_t *record);
+
+/*
+ * The indexed fields of n records (a segment), as rag_filter_select reads
+ * them: field i is at path(i) (from rag_filter_path); its distinct values
+ * are value(i, 0 .. nvalues(i) - 1) (borrowed; NULL with err set on
+ * failure), and mark sets (set 1) or clears (set 0) in bits the records
+ * that hold value j.  A record in no list lacks the field.
+ */
+typedef struct rag_filter_columns {
+	size_t n;
+	const rag_filter *(*path)(void *arg, size_t i);
+	size_t (*nvalues)(void *arg, size_t i);
+	const json_t *(*value)(void *arg, size_t i, size_t j, rag_error *err);
+	int (*mark)(void *arg, size_t i, size_t j, unsigned char *bits, int set, rag_error *err);
+	void *arg;
+} rag_filter_columns;
+
+/*
+ * Works out from the indexed fields which of n records may match f.  Each
+ * part of the expression that reads one indexed field only is evaluated
+ * once per distinct value of that field, and the parts are combined with
+ * the expression's and, or and not.  *bits gets a new bitmap of
+ * (n + 7) / 8 bytes (the caller frees it), or NULL when no part of the
+ * expression narrows the records.  Returns 1 when the result is exact
+ * (the records set match and no others do), 0 when the records set still
+ * need rag_filter_match, -1 with err set.
+ */
+int rag_filter_select(rag_filter *f, const rag_filter_columns *c, uint32_t n,
+		      unsigned char **bits, rag_error *err);
 
 /* Template parameters gathered from the command line. */
 typedef struct rag_filter_params {

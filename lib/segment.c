@@ -42,6 +42,7 @@
 #include "analyze.h"
 #include "crc32c.h"
 #include "json.h"
+#include "utf8.h"
 #include "le.h"
 #include "segment.h"
 
@@ -132,7 +133,28 @@ struct rag_seg {
 	uint32_t ndocs; /* entries of SEC_DOCS */
 	uint64_t nblocks; /* record blocks */
 	section sec[SEC_NKINDS];
+	section fsec;          /* SEC_FIELDS, when present */
+	struct fcol *cols;     /* its fields */
+	uint32_t ncols;
 	struct reccache *cache; /* the block decompressed last */
+};
+
+/*
+ * One indexed field, as SEC_FIELDS lays it out:
+ *
+ *     u32 name length, the name, zeros to a multiple of 4
+ *     u32 values (v), u32 records (r)
+ *     u32 value text offsets [v + 1], u32 record list offsets [v + 1]
+ *     u32 docnos [r], the value texts, zeros to a multiple of 4
+ *
+ * after a u32 count of fields.  Pointers are into the mapping.
+ */
+struct fcol {
+	const char *name;
+	uint32_t nlen, nvalues, ndocs;
+	const unsigned char *valoff, *docstart, *docs;
+	const char *text;
+	uint32_t textlen;
 };
 
 /*
@@ -164,6 +186,97 @@ static int check_size(rag_seg *s, int kind, uint64_t want, rag_error *err)
 				     "damaged segment: section %d has %llu bytes, %llu expected",
 				     kind, (unsigned long long)s->sec[kind].len,
 				     (unsigned long long)want);
+	return 0;
+}
+
+/* Reads the directory of SEC_FIELDS, checking that every part lies inside it. */
+static int fields_open(rag_seg *s, rag_error *err)
+{
+	const unsigned char *p = s->fsec.p, *end = p + s->fsec.len;
+	uint32_t n;
+
+#define NEED(k)                                             \
+	do {                                                \
+		if ((uint64_t)(end - p) < (uint64_t)(k))    \
+			return damaged(s, err, "the indexed fields run past their section"); \
+	} while (0)
+	NEED(4);
+	n = get32(p);
+	p += 4;
+	if (n > s->fsec.len / 16)
+		return damaged(s, err, "impossible number of indexed fields");
+	if (!(s->cols = calloc((size_t)n + 1, sizeof *s->cols)))
+		return rag_error_set(err, RAG_ENOMEM, s->path, 0, "out of memory");
+	s->ncols = n;
+	for (uint32_t i = 0; i < n; i++) {
+		struct fcol *c = &s->cols[i];
+		uint64_t v;
+		NEED(4);
+		c->nlen = get32(p);
+		NEED(4 + (uint64_t)c->nlen + 8);
+		c->name = (const char *)p + 4;
+		p += 4 + ((c->nlen + 3) & ~(uint64_t)3);
+		NEED(8);
+		c->nvalues = get32(p);
+		c->ndocs = get32(p + 4);
+		p += 8;
+		v = (uint64_t)c->nvalues + 1;
+		NEED(8 * v + 4 * (uint64_t)c->ndocs);
+		c->valoff = p;
+		c->docstart = p + 4 * v;
+		c->docs = p + 8 * v;
+		p += 8 * v + 4 * (uint64_t)c->ndocs;
+		c->textlen = get32(c->valoff + 4 * (size_t)c->nvalues);
+		NEED(c->textlen);
+		c->text = (const char *)p;
+		p += (c->textlen + 3) & ~(uint64_t)3;
+		if (p > end)
+			return damaged(s, err, "the indexed fields run past their section");
+	}
+#undef NEED
+	return 0;
+}
+
+uint32_t rag_seg_nfields(const rag_seg *s) { return s->ncols; }
+
+const char *rag_seg_field_name(const rag_seg *s, uint32_t i, size_t *len)
+{
+	*len = s->cols[i].nlen;
+	return s->cols[i].name;
+}
+
+uint32_t rag_seg_field_nvalues(const rag_seg *s, uint32_t i) { return s->cols[i].nvalues; }
+
+int rag_seg_field_value(const rag_seg *s, uint32_t i, uint32_t j, const char **text,
+			size_t *len, rag_error *err)
+{
+	const struct fcol *c = &s->cols[i];
+	uint32_t a = get32(c->valoff + 4 * (size_t)j), b = get32(c->valoff + 4 * (size_t)j + 4);
+
+	if (a > b || b > c->textlen)
+		return damaged(s, err, "bad offset of an indexed value");
+	*text = c->text + a;
+	*len = b - a;
+	return 0;
+}
+
+int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *bits, int set,
+		       rag_error *err)
+{
+	const struct fcol *c = &s->cols[i];
+	uint32_t a = get32(c->docstart + 4 * (size_t)j), b = get32(c->docstart + 4 * (size_t)j + 4);
+
+	if (a > b || b > c->ndocs)
+		return damaged(s, err, "bad offset of an indexed value's records");
+	for (uint32_t k = a; k < b; k++) {
+		uint32_t d = get32(c->docs + 4 * (size_t)k);
+		if (d >= s->n)
+			return damaged(s, err, "an indexed value names a record that does not exist");
+		if (set)
+			bits[d >> 3] |= (unsigned char)(1u << (d & 7));
+		else
+			bits[d >> 3] &= (unsigned char)~(1u << (d & 7));
+	}
 	return 0;
 }
 
@@ -252,6 +365,10 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 			damaged(s, err, "a section lies outside the file");
 			goto fail;
 		}
+		if (kind == SEC_FIELDS && !s->fsec.present) {
+			s->fsec = (section){s->map + off, len, get32(e + 24), 1};
+			continue;
+		}
 		if (kind == 0 || kind >= SEC_NKINDS) {
 			if (flags & SEC_REQUIRED) {
 				rag_error_set(err, RAG_EDATA, path, 0,
@@ -297,6 +414,8 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 		goto fail;
 	}
 	s->nblocks = s->sec[SEC_RECBLOCKS].len / RB - 1;
+	if (s->fsec.present && fields_open(s, err) < 0)
+		goto fail;
 	if (!(s->cache = calloc(1, sizeof *s->cache))) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
 		goto fail;
@@ -318,6 +437,7 @@ void rag_seg_close(rag_seg *s)
 	if (s->cache)
 		free(s->cache->buf);
 	free(s->cache);
+	free(s->cols);
 	free(s->path);
 	free(s);
 }
@@ -706,7 +826,7 @@ typedef struct fw {
 } fw;
 
 #define FW_FLUSH (1u << 16) /* small enough to stay in the cache */
-#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS - 1) * SECTION_SIZE)
+#define FW_RESERVED (HEADER_SIZE + SEC_NKINDS * SECTION_SIZE) /* the sections and SEC_FIELDS */
 
 static int fw_fail(fw *w, int errnum, const char *what)
 {
@@ -841,7 +961,8 @@ static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms)
 	for (int i = 0; i < w->nsec; i++) {
 		unsigned char *e = h + HEADER_SIZE + (size_t)i * SECTION_SIZE;
 		put32(e, w->sec[i].kind);
-		put32(e + 4, SEC_REQUIRED);
+		/* a reader that does not know the field index can do without it */
+		put32(e + 4, w->sec[i].kind == SEC_FIELDS ? 0 : SEC_REQUIRED);
 		put64(e + 8, w->sec[i].off);
 		put64(e + 16, w->sec[i].len);
 		put32(e + 24, w->sec[i].crc);
@@ -1341,6 +1462,147 @@ static int finish_terms(fw *w, termacc *acc)
 	return 0;
 }
 
+/* ---- indexed fields, written ---- */
+
+/* The values of one indexed field, as records give them. */
+typedef struct colw {
+	char *name;
+	rag_buf ents; /* {u32 docno, u32 offset, u32 length} into text */
+	rag_buf text;
+} colw;
+
+static void colw_free(colw *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(c[i].name);
+		rag_buf_free(&c[i].ents);
+		rag_buf_free(&c[i].text);
+	}
+	free(c);
+}
+
+static colw *colw_new(const char *const *names, size_t n)
+{
+	colw *c = calloc(n + 1, sizeof *c);
+
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		rag_buf_init(&c[i].ents, 0);
+		rag_buf_init(&c[i].text, 0);
+		if (!(c[i].name = strdup(names[i]))) {
+			colw_free(c, n);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static int colw_add(colw *c, uint32_t docno, const char *text, size_t len)
+{
+	unsigned char e[12];
+
+	if (c->text.len > UINT32_MAX - len)
+		return -1;
+	put32(e, docno);
+	put32(e + 4, (uint32_t)c->text.len);
+	put32(e + 8, (uint32_t)len);
+	return rag_buf_add(&c->ents, e, sizeof e) < 0 || rag_buf_add(&c->text, text, len) < 0 ? -1
+												  : 0;
+}
+
+typedef struct fval {
+	const char *p;
+	uint32_t len, docno;
+} fval;
+
+static int fval_cmp(const void *a, const void *b)
+{
+	const fval *x = a, *y = b;
+	size_t m = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->p, y->p, m);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	return (x->docno > y->docno) - (x->docno < y->docno);
+}
+
+/*
+ * Writes SEC_FIELDS for fields c[0..n), the records renumbered by newno
+ * (UINT32_MAX: left out; NULL: as they are).  Nothing when n is 0.
+ */
+static int write_fields(fw *f, const colw *c, size_t n, const uint32_t *newno, rag_error *err)
+{
+	static const unsigned char zero[4];
+	fval *v = NULL;
+	size_t cap = 0;
+
+	if (!n)
+		return 0;
+	if (fw_begin(f, SEC_FIELDS) < 0 || fw_put32(f, (uint32_t)n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t ne = c[i].ents.len / 12, m = 0, nv = 0, nl = strlen(c[i].name);
+		uint32_t off = 0;
+		if (ne > cap) {
+			free(v);
+			cap = ne;
+			if (!(v = malloc(cap * sizeof *v)))
+				goto nomem;
+		}
+		for (size_t k = 0; k < ne; k++) {
+			const unsigned char *e = (const unsigned char *)c[i].ents.data + 12 * k;
+			uint32_t d = get32(e);
+			if (newno && (d = newno[d]) == UINT32_MAX)
+				continue;
+			v[m++] = (fval){c[i].text.data + get32(e + 4), get32(e + 8), d};
+		}
+		if (m)
+			qsort(v, m, sizeof *v, fval_cmp);
+		for (size_t k = 0; k < m; k++)
+			if (k == 0 || v[k].len != v[k - 1].len || memcmp(v[k].p, v[k - 1].p, v[k].len))
+				nv++;
+		if (fw_put32(f, (uint32_t)nl) < 0 || fw_put(f, c[i].name, nl) < 0 ||
+		    fw_put(f, zero, (4 - nl % 4) % 4) < 0 || fw_put32(f, (uint32_t)nv) < 0 ||
+		    fw_put32(f, (uint32_t)m) < 0)
+			goto fail;
+		/* value text offsets, then record list offsets, then docnos, then texts */
+		for (size_t k = 0; k <= m; k++)
+			if (k == m || k == 0 || v[k].len != v[k - 1].len ||
+			    memcmp(v[k].p, v[k - 1].p, v[k].len)) {
+				if (fw_put32(f, off) < 0)
+					goto fail;
+				if (k < m)
+					off += v[k].len;
+			}
+		for (size_t k = 0; k <= m; k++)
+			if (k == m || k == 0 || v[k].len != v[k - 1].len ||
+			    memcmp(v[k].p, v[k - 1].p, v[k].len))
+				if (fw_put32(f, (uint32_t)k) < 0)
+					goto fail;
+		for (size_t k = 0; k < m; k++)
+			if (fw_put32(f, v[k].docno) < 0)
+				goto fail;
+		for (size_t k = 0; k < m; k++)
+			if ((k == 0 || v[k].len != v[k - 1].len ||
+			     memcmp(v[k].p, v[k - 1].p, v[k].len)) &&
+			    fw_put(f, v[k].p, v[k].len) < 0)
+				goto fail;
+		if (fw_put(f, zero, (4 - off % 4) % 4) < 0)
+			goto fail;
+	}
+	free(v);
+	fw_end(f);
+	return 0;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, f->path, 0, "out of memory");
+fail:
+	free(v);
+	return -1;
+}
+
 /* ---- the batch builder ---- */
 
 /*
@@ -1394,6 +1656,8 @@ struct rag_segw {
 	unsigned char **pool; /* blocks of POOL_BLOCK bytes, kept across batches */
 	size_t nblocks, blocks_cap;
 	size_t pool_used, pool_at; /* blocks in use (the last is being filled); its next free byte */
+	colw *cols; /* the indexed fields (the record side) */
+	size_t ncols;
 };
 
 rag_segw *rag_segw_new(rag_error *err)
@@ -1428,6 +1692,7 @@ void rag_segw_free(rag_segw *w)
 	for (size_t i = 0; i < w->nblocks; i++)
 		free(w->pool[i]);
 	free(w->pool);
+	colw_free(w->cols, w->ncols);
 	free(w);
 }
 
@@ -1443,6 +1708,30 @@ void rag_segw_reset(rag_segw *w)
 	w->pool_used = 0;
 	w->pool_at = POOL_BLOCK;
 	w->ndoclen = 0;
+	for (size_t i = 0; i < w->ncols; i++) {
+		rag_buf_truncate(&w->cols[i].ents, 0);
+		rag_buf_truncate(&w->cols[i].text, 0);
+	}
+}
+
+int rag_segw_set_fields(rag_segw *w, const char *const *names, size_t n, rag_error *err)
+{
+	colw *c = colw_new(names, n);
+
+	if (!c)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	colw_free(w->cols, w->ncols);
+	w->cols = c;
+	w->ncols = n;
+	return 0;
+}
+
+int rag_segw_field(rag_segw *w, uint32_t docno, size_t i, const char *text, size_t len,
+		   rag_error *err)
+{
+	if (colw_add(&w->cols[i], docno, text, len) < 0)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	return 0;
 }
 
 uint32_t rag_segw_records(const rag_segw *w)
@@ -1839,6 +2128,8 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 		if (!b || put_blocks(&f, b) < 0)
 			goto out;
 	}
+	if (write_fields(&f, w->cols, w->ncols, newno, err) < 0)
+		goto out;
 	if (fw_finish(&f, nout, total, acc.nterms) < 0)
 		goto out;
 	rc = 0;
@@ -1878,10 +2169,81 @@ static int merge_get(void *ctx, uint32_t i, recview *v, rag_error *err)
 	return 0;
 }
 
+/*
+ * The values of field name for the merged segment: from each segment's
+ * own index of the field, or from its records.  map[s] renumbers segment
+ * s's records (UINT32_MAX: left out).
+ */
+static int merge_field(rag_seg *const *segs, size_t n, uint32_t *const *map, const char *name,
+		       size_t field, rag_seg_extract_fn extract, void *arg, colw *c,
+		       rag_error *err)
+{
+	size_t nl = strlen(name);
+	rag_buf v;
+	int rc = -1;
+
+	rag_buf_init(&v, 0);
+	for (size_t s = 0; s < n; s++) {
+		const rag_seg *g = segs[s];
+		uint32_t i;
+		for (i = 0; i < g->ncols; i++)
+			if (g->cols[i].nlen == nl && memcmp(g->cols[i].name, name, nl) == 0)
+				break;
+		if (i < g->ncols) {
+			const struct fcol *f = &g->cols[i];
+			for (uint32_t j = 0; j < f->nvalues; j++) {
+				const char *t;
+				size_t tl;
+				uint32_t a = get32(f->docstart + 4 * (size_t)j);
+				uint32_t b = get32(f->docstart + 4 * (size_t)j + 4);
+				if (rag_seg_field_value(g, i, j, &t, &tl, err) < 0)
+					goto out;
+				if (a > b || b > f->ndocs) {
+					damaged(g, err, "bad offset of an indexed value's records");
+					goto out;
+				}
+				for (uint32_t k = a; k < b; k++) {
+					uint32_t d = get32(f->docs + 4 * (size_t)k);
+					if (d >= g->n) {
+						damaged(g, err, "an indexed value names a record that does not exist");
+						goto out;
+					}
+					if (map[s][d] != UINT32_MAX && colw_add(c, map[s][d], t, tl) < 0)
+						goto nomem;
+				}
+			}
+			continue;
+		}
+		for (uint32_t d = 0; d < g->n; d++) {
+			const char *json;
+			size_t jl;
+			int r;
+			if (map[s][d] == UINT32_MAX)
+				continue;
+			if (rag_seg_record(g, d, &json, &jl, err) < 0)
+				goto out;
+			rag_buf_truncate(&v, 0);
+			if ((r = extract(arg, field, json, jl, &v, err)) < 0)
+				goto out;
+			if (r && colw_add(c, map[s][d], v.data, v.len) < 0)
+				goto nomem;
+		}
+	}
+	rc = 0;
+	goto out;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+out:
+	rag_buf_free(&v);
+	return rc;
+}
+
 int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
-		  const char *path, rag_error *err)
+		  const char *const *fields, size_t nfields, rag_seg_extract_fn extract,
+		  void *arg, const char *path, rag_error *err)
 {
 	merge_ctx ctx = {segs, NULL, NULL};
+	colw *cols = NULL;
 	uint32_t **map = NULL, *dl = NULL, *docs = NULL, *tfs = NULL, *ti = NULL;
 	uint64_t total, nout = 0, cap = 0;
 	termacc acc;
@@ -1969,7 +2331,18 @@ int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t 
 		if (m && add_term(&f, &acc, best, best_len, docs, tfs, m, dl, err) < 0)
 			goto out;
 	}
-	if (finish_terms(&f, &acc) < 0 || fw_finish(&f, nout, total, acc.nterms) < 0)
+	if (finish_terms(&f, &acc) < 0)
+		goto out;
+	if (nfields) {
+		if (!(cols = colw_new(fields, nfields)))
+			goto nomem;
+		for (size_t i = 0; i < nfields; i++)
+			if (merge_field(segs, n, map, fields[i], i, extract, arg, &cols[i], err) < 0)
+				goto out;
+		if (write_fields(&f, cols, nfields, NULL, err) < 0)
+			goto out;
+	}
+	if (fw_finish(&f, nout, total, acc.nterms) < 0)
 		goto out;
 	rc = 0;
 	goto out;
@@ -1982,6 +2355,7 @@ out:
 	if (rc < 0)
 		fw_abort(&f);
 	termacc_free(&acc);
+	colw_free(cols, nfields);
 	if (map)
 		for (size_t s = 0; s < n; s++)
 			free(map[s]);
@@ -2221,6 +2595,78 @@ static int verify_keys(const rag_seg *s, int which, unsigned char *seen, rag_err
 	return 0;
 }
 
+/* Checks the indexed fields: offsets, order, records, values. */
+static int verify_fields(const rag_seg *s, rag_error *err)
+{
+	unsigned char *seen = NULL;
+	int rc = -1;
+
+	if (!s->fsec.present)
+		return 0;
+	if (rag_crc32c(0, s->fsec.p, s->fsec.len) != s->fsec.crc)
+		return verr(s, err, "checksum mismatch in section %d", SEC_FIELDS);
+	if (!(seen = malloc((size_t)s->n / 8 + 1)))
+		return rag_error_set(err, RAG_ENOMEM, s->path, 0, "out of memory");
+	for (uint32_t i = 0; i < s->ncols; i++) {
+		const struct fcol *c = &s->cols[i];
+		const char *prev = NULL;
+		size_t prev_len = 0;
+		memset(seen, 0, (size_t)s->n / 8 + 1);
+		if (c->nlen == 0 || rag_utf8_valid_prefix(c->name, c->nlen) != c->nlen ||
+		    memchr(c->name, 0, c->nlen)) {
+			verr(s, err, "indexed field %u has a bad name", i);
+			goto out;
+		}
+		if (get32(c->valoff) != 0 || get32(c->docstart) != 0 ||
+		    get32(c->docstart + 4 * (size_t)c->nvalues) != c->ndocs) {
+			verr(s, err, "the offsets of indexed field %u do not cover it", i);
+			goto out;
+		}
+		for (uint32_t j = 0; j < c->nvalues; j++) {
+			const char *t;
+			size_t tl;
+			rag_error e;
+			json_t *v;
+			uint32_t a = get32(c->docstart + 4 * (size_t)j);
+			uint32_t b = get32(c->docstart + 4 * (size_t)j + 4);
+			if (rag_seg_field_value(s, i, j, &t, &tl, err) < 0)
+				goto out;
+			if (a >= b || b > c->ndocs) {
+				verr(s, err, "value %u of indexed field %u has no records", j, i);
+				goto out;
+			}
+			if (prev) {
+				size_t m = tl < prev_len ? tl : prev_len;
+				int d = memcmp(prev, t, m);
+				if (d > 0 || (d == 0 && prev_len >= tl)) {
+					verr(s, err, "the values of indexed field %u are out of order", i);
+					goto out;
+				}
+			}
+			prev = t;
+			prev_len = tl;
+			if (!(v = rag_json_parse(t, tl, &e))) {
+				verr(s, err, "value %u of indexed field %u is not JSON", j, i);
+				goto out;
+			}
+			json_decref(v);
+			for (uint32_t k = a; k < b; k++) {
+				uint32_t d = get32(c->docs + 4 * (size_t)k);
+				if (d >= s->n || (k > a && d <= get32(c->docs + 4 * (size_t)k - 4)) ||
+				    rag_bit(seen, d)) {
+					verr(s, err, "indexed field %u lists records out of order or twice", i);
+					goto out;
+				}
+				rag_bit_set(seen, d);
+			}
+		}
+	}
+	rc = 0;
+out:
+	free(seen);
+	return rc;
+}
+
 int rag_seg_verify(const rag_seg *s, rag_error *err)
 {
 	uint64_t *sum = NULL, total = 0, post_end = 0;
@@ -2354,6 +2800,8 @@ int rag_seg_verify(const rag_seg *s, rag_error *err)
 		verr(s, err, "the header's total length is wrong");
 		goto out;
 	}
+	if (verify_fields(s, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	free(seen);

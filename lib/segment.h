@@ -46,8 +46,9 @@ enum rag_seg_kind {
 	SEC_IDBLOOM = 14, /* a blocked Bloom filter of the ids, 64-byte blocks */
 	SEC_TERMINDEX = 15, /* u64 prefix of every 64th term, big-endian packed */
 	SEC_RECBLOCKS = 16, /* {u64 compressed, u64 uncompressed offset, u32 crc, 0}[blocks + 1] */
-	SEC_NKINDS = 17
+	SEC_NKINDS = 17,
 	/* 17 (vectors) and 18 (graph) are reserved for vector search. */
+	SEC_FIELDS = 19 /* optional: the indexed fields' values and their records */
 };
 
 /* Every RAG_SEG_TERM_STRIDE-th term has an entry in SEC_TERMINDEX. */
@@ -154,6 +155,21 @@ void rag_postings_block(const rag_postings *c, rag_seg_block *b);
 /* Reads everything and checks every checksum and cross-reference. */
 int rag_seg_verify(const rag_seg *s, rag_error *err);
 
+/*
+ * Indexed fields (SEC_FIELDS; none when the section is absent).  Field i
+ * has a name (its path as rag-filter writes it), distinct values as
+ * compact JSON text in byte order, and for each value the records that
+ * hold it, in docno order.  A record in no list lacks the field.
+ */
+uint32_t rag_seg_nfields(const rag_seg *s);
+const char *rag_seg_field_name(const rag_seg *s, uint32_t i, size_t *len);
+uint32_t rag_seg_field_nvalues(const rag_seg *s, uint32_t i);
+int rag_seg_field_value(const rag_seg *s, uint32_t i, uint32_t j, const char **text,
+			size_t *len, rag_error *err);
+/* Sets (set 1) or clears (set 0) the bits of value j's records.  -1 when damaged. */
+int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *bits, int set,
+		       rag_error *err);
+
 /* ---- writing ---- */
 
 typedef struct rag_segw rag_segw;
@@ -184,6 +200,15 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
  * their terms, as long as rag_segw_write and rag_segw_reset wait for both.
  */
 int rag_segw_post(rag_segw *w, uint32_t docno, uint32_t term, rag_error *err);
+/*
+ * The fields the segment indexes (paths as rag-filter writes them); then
+ * rag_segw_field gives record docno's value of field i, as compact JSON
+ * text (a record may lack any of them).  0, or -1 with err set.
+ */
+int rag_segw_set_fields(rag_segw *w, const char *const *names, size_t n, rag_error *err);
+int rag_segw_field(rag_segw *w, uint32_t docno, size_t i, const char *text, size_t len,
+		   rag_error *err);
+
 /* The text of term number id: its bytes, *len its length. */
 typedef const char *(*rag_segw_term_fn)(void *arg, uint32_t id, size_t *len);
 void rag_segw_set_terms(rag_segw *w, rag_segw_term_fn fn, void *arg);
@@ -216,11 +241,23 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 		   rag_blocks_wait wait, void *warg, rag_error *err);
 
 /*
+ * Finds field number field (of those given to rag_seg_merge) in the
+ * stored record json[0..len): 1 with its value as compact JSON text in
+ * out, 0 when the record lacks it, -1 with err set.
+ */
+typedef int (*rag_seg_extract_fn)(void *arg, size_t field, const char *json, size_t len,
+				  rag_buf *out, rag_error *err);
+
+/*
  * Merges segs[0..n) into one segment at path, leaving out the records
- * whose bit is set in del[i] (a bitmap, or NULL for none).
+ * whose bit is set in del[i] (a bitmap, or NULL for none).  The new
+ * segment indexes fields[0..nfields): values come from the segments that
+ * index a field, and from the records, through extract, for those that
+ * do not.
  */
 int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
-		  const char *path, rag_error *err);
+		  const char *const *fields, size_t nfields, rag_seg_extract_fn extract,
+		  void *arg, const char *path, rag_error *err);
 
 /*
  * Writes a small file whole: a then b, fsynced and closed; on failure the

@@ -32,17 +32,25 @@ typedef struct rag_store rag_store;
 
 /* Settings fixed when the store is created and recorded in it. */
 #define RAG_ANALYZER_NAME_MAX 32
+/* Limits on indexed fields (rag-index --index-field). */
+#define RAG_FIELDS_MAX 32
+#define RAG_FIELD_NAME_MAX 256 /* bytes of a field's path, with the NUL */
+
 typedef struct rag_store_settings {
 	char analyzer[RAG_ANALYZER_NAME_MAX]; /* "english" by default */
 	double k1;                            /* BM25 k1, 0.9 by default */
 	double b;                             /* BM25 b, 0.4 by default */
+	/* fields whose values are indexed for filters, as rag-filter writes their paths */
+	char fields[RAG_FIELDS_MAX][RAG_FIELD_NAME_MAX];
+	unsigned nfields;
 } rag_store_settings;
 
 /* Which fields of a rag_store_settings the caller asked for explicitly. */
 enum {
 	RAG_SET_ANALYZER = 1,
 	RAG_SET_K1 = 2,
-	RAG_SET_B = 4
+	RAG_SET_B = 4,
+	RAG_SET_FIELDS = 8 /* fields to index: added to those the store has */
 };
 
 /* Fills *s with the defaults. */
@@ -60,8 +68,10 @@ enum {
  * Opens the store at location.  want (may be NULL) holds the settings the
  * caller asked for, set names which of them: a new store is created with
  * them (defaults for the rest); for an existing store, one that differs
- * from what the store recorded is an RAG_EUSAGE error saying what differs.
- * A missing store without RAG_STORE_CREATE is an error.  Returns NULL with
+ * from what the store recorded is an RAG_EUSAGE error saying what differs,
+ * but for fields to index, which a writer adds to the store's (records
+ * committed before keep being filtered from their text until a compaction
+ * indexes them).  A missing store without RAG_STORE_CREATE is an error.  Returns NULL with
  * err set.
  */
 rag_store *rag_store_open(const char *location, int flags,

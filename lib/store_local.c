@@ -61,6 +61,7 @@ typedef struct lseg {
 	uint32_t ndel;
 	int dirty;           /* writer: deletions changed since the commit */
 	int fresh;           /* writer: written in this session */
+	json_t ***vals;      /* search: indexed values read so far, by field and value */
 } lseg;
 
 /* One id, for the set of a document's old records (--replace-docs). */
@@ -125,6 +126,7 @@ typedef struct local {
 	int lockfd;
 	int broken; /* a commit failed half-way: only closing is left */
 	int unsaved; /* created, and no manifest written yet */
+	int resettled; /* writer: settings changed (fields added), not yet committed */
 	char missing[RAG_ERROR_SOURCE_MAX]; /* a file found missing while opening */
 	uint64_t *sess; /* the session's ids (see session_add) */
 	size_t sess_size, sess_count;
@@ -133,6 +135,9 @@ typedef struct local {
 	rag_store_settings settings;
 	rag_analyzer *an;
 	rag_analyzer *numbering; /* writer: the analyzer that numbers the batch's terms */
+	rag_filter *paths[RAG_FIELDS_MAX]; /* settings.fields, compiled */
+	unsigned npaths;
+	rag_buf fieldtext; /* writer: a record's value of an indexed field */
 
 	lseg *segs;
 	size_t nsegs, segs_cap;
@@ -199,9 +204,26 @@ static int nomem(rag_error *err)
 	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
+/* Drops a segment's cache of indexed values. */
+static void vals_free(lseg *s)
+{
+	if (!s->vals)
+		return;
+	for (uint32_t i = 0; i < rag_seg_nfields(s->seg); i++) {
+		if (!s->vals[i])
+			continue;
+		for (uint32_t j = 0; j < rag_seg_field_nvalues(s->seg, i); j++)
+			json_decref(s->vals[i][j]);
+		free(s->vals[i]);
+	}
+	free(s->vals);
+	s->vals = NULL;
+}
+
 static void segs_free(lseg *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		vals_free(&v[i]);
 		rag_seg_close(v[i].seg);
 		free(v[i].delname);
 		free(v[i].del);
@@ -346,6 +368,20 @@ static int manifest_read(const char *dir, const char *path, manifest *m, rag_err
 		strcpy(m->settings.analyzer, an);
 		m->settings.k1 = json_number_value(json_object_get(v, "k1"));
 		m->settings.b = json_number_value(json_object_get(v, "b"));
+		{
+			json_t *fs = json_object_get(v, "fields"), *x;
+			size_t i;
+			if (fs && (!json_is_array(fs) || json_array_size(fs) > RAG_FIELDS_MAX))
+				goto bad;
+			json_array_foreach(fs, i, x) {
+				if (!json_is_string(x) || json_string_length(x) == 0 ||
+				    json_string_length(x) >= RAG_FIELD_NAME_MAX ||
+				    strlen(json_string_value(x)) != json_string_length(x))
+					goto bad;
+				strcpy(m->settings.fields[i], json_string_value(x));
+			}
+			m->settings.nfields = fs ? (unsigned)json_array_size(fs) : 0;
+		}
 		segs = json_object_get(j, "segments");
 		if (!json_is_array(segs))
 			goto bad;
@@ -432,8 +468,20 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 			 MAN_VERSION, (unsigned long long)gen, (unsigned long long)l->next_seg) < 0 ||
 	    rag_json_add_string(&b, l->settings.analyzer, strlen(l->settings.analyzer)) < 0 ||
 	    rag_buf_adds(&b, ",\"k1\":") < 0 || rag_json_add_real(&b, l->settings.k1, 0) < 0 ||
-	    rag_buf_adds(&b, ",\"b\":") < 0 || rag_json_add_real(&b, l->settings.b, 0) < 0 ||
-	    rag_buf_adds(&b, "},\"segments\":[") < 0)
+	    rag_buf_adds(&b, ",\"b\":") < 0 || rag_json_add_real(&b, l->settings.b, 0) < 0)
+		goto nomem;
+	if (l->settings.nfields) {
+		if (rag_buf_adds(&b, ",\"fields\":[") < 0)
+			goto nomem;
+		for (unsigned i = 0; i < l->settings.nfields; i++)
+			if ((i && rag_buf_addc(&b, ',') < 0) ||
+			    rag_json_add_string(&b, l->settings.fields[i],
+						strlen(l->settings.fields[i])) < 0)
+				goto nomem;
+		if (rag_buf_addc(&b, ']') < 0)
+			goto nomem;
+	}
+	if (rag_buf_adds(&b, "},\"segments\":[") < 0)
 		goto nomem;
 	for (size_t i = 0; i < l->nsegs; i++) {
 		seg_name(name, sizeof name, l->segs[i].no);
@@ -886,6 +934,185 @@ static int ix_sync(indexer *ix, rag_error *err)
 	return rc;
 }
 
+/* ---- indexed fields ---- */
+
+/* Compiles the paths of the store's indexed fields not compiled yet.  0, or -1. */
+static int paths_ready(local *l, rag_error *err)
+{
+	while (l->npaths < l->settings.nfields) {
+		rag_error e;
+		const char *name = l->settings.fields[l->npaths];
+		if (!(l->paths[l->npaths] = rag_filter_path(name, &e))) {
+			if (e.code == RAG_ENOMEM)
+				return nomem(err);
+			return rag_error_set(err, RAG_EDATA, l->dir, 0,
+					     "damaged manifest: indexed field %s is not a field path",
+					     rag_quote(0, name));
+		}
+		l->npaths++;
+	}
+	return 0;
+}
+
+/* Adds the fields in want the store does not index yet (a writer). */
+static int add_fields(local *l, const rag_store_settings *want, rag_error *err)
+{
+	for (unsigned i = 0; i < want->nfields; i++) {
+		const char *name = want->fields[i];
+		rag_filter *f;
+		unsigned j;
+		for (j = 0; j < l->settings.nfields; j++)
+			if (strcmp(l->settings.fields[j], name) == 0)
+				break;
+		if (j < l->settings.nfields)
+			continue;
+		if (!(f = rag_filter_path(name, err)))
+			return -1;
+		rag_filter_free(f);
+		if (l->settings.nfields == RAG_FIELDS_MAX)
+			return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+					     "a store indexes at most %d fields", RAG_FIELDS_MAX);
+		snprintf(l->settings.fields[l->settings.nfields++], RAG_FIELD_NAME_MAX, "%s", name);
+		if (!l->unsaved)
+			l->resettled = 1;
+	}
+	return 0;
+}
+
+/* Field number field's value in record rec as compact JSON in out: 1, 0 when it has none. */
+static int field_text(local *l, size_t field, const json_t *rec, rag_buf *out)
+{
+	const json_t *v = rag_filter_path_get(l->paths[field], rec);
+
+	if (!v)
+		return 0;
+	rag_buf_truncate(out, 0);
+	return rag_json_dump(out, v, 0) < 0 ? -1 : 1;
+}
+
+/* Hands the batch record docno's values of the indexed fields to the builder. */
+static int index_fields(local *l, uint32_t docno, const char *json, size_t len, rag_error *err)
+{
+	json_t *rec = rag_json_parse(json, len, err);
+	int rc = 0;
+
+	if (!rec)
+		return -1;
+	for (unsigned i = 0; i < l->npaths && rc == 0; i++) {
+		int r = field_text(l, i, rec, &l->fieldtext);
+		if (r < 0)
+			rc = nomem(err);
+		else if (r)
+			rc = rag_segw_field(l->batch, docno, i, l->fieldtext.data, l->fieldtext.len,
+					    err);
+	}
+	json_decref(rec);
+	return rc;
+}
+
+/* rag_seg_extract_fn for merges: a field's value, from a stored record. */
+static int extract_field(void *arg, size_t field, const char *json, size_t len, rag_buf *out,
+			 rag_error *err)
+{
+	local *l = arg;
+	json_t *rec = rag_json_parse(json, len, err);
+	int r;
+
+	if (!rec)
+		return rag_error_set(err, RAG_EDATA, l->dir, 0,
+				     "damaged store: a stored record is not JSON");
+	r = field_text(l, field, rec, out);
+	json_decref(rec);
+	return r < 0 ? nomem(err) : r;
+}
+
+/* A segment's indexed fields, as rag_filter_select reads them. */
+typedef struct colsrc {
+	local *l;
+	lseg *s;
+	size_t n;
+	uint32_t field[RAG_FIELDS_MAX]; /* the segment's number of each column */
+	const rag_filter *path[RAG_FIELDS_MAX];
+} colsrc;
+
+static const rag_filter *col_path(void *arg, size_t i)
+{
+	return ((colsrc *)arg)->path[i];
+}
+
+static size_t col_nvalues(void *arg, size_t i)
+{
+	colsrc *c = arg;
+
+	return rag_seg_field_nvalues(c->s->seg, c->field[i]);
+}
+
+static const json_t *col_value(void *arg, size_t i, size_t j, rag_error *err)
+{
+	colsrc *c = arg;
+	lseg *s = c->s;
+	uint32_t f = c->field[i];
+	const char *t;
+	size_t tl;
+	rag_error e;
+
+	if (!s->vals && !(s->vals = calloc(rag_seg_nfields(s->seg) + 1, sizeof *s->vals)))
+		goto nomem;
+	if (!s->vals[f] &&
+	    !(s->vals[f] = calloc((size_t)rag_seg_field_nvalues(s->seg, f) + 1, sizeof **s->vals)))
+		goto nomem;
+	if (s->vals[f][j])
+		return s->vals[f][j];
+	if (rag_seg_field_value(s->seg, f, (uint32_t)j, &t, &tl, err) < 0)
+		return NULL;
+	if (!(s->vals[f][j] = rag_json_parse(t, tl, &e))) {
+		if (e.code == RAG_ENOMEM)
+			goto nomem;
+		rag_error_set(err, RAG_EDATA, rag_seg_path(s->seg), 0,
+			      "damaged segment: an indexed value is not JSON");
+		return NULL;
+	}
+	return s->vals[f][j];
+nomem:
+	nomem(err);
+	return NULL;
+}
+
+static int col_mark(void *arg, size_t i, size_t j, unsigned char *bits, int set, rag_error *err)
+{
+	colsrc *c = arg;
+
+	return rag_seg_field_mark(c->s->seg, c->field[i], (uint32_t)j, bits, set, err);
+}
+
+/*
+ * The records of segment s that may match filter f, from its indexed
+ * fields: *bits as rag_filter_select gives it, 1 when exact, 0 when not,
+ * -1 with err set.
+ */
+static int segment_select(local *l, lseg *s, rag_filter *f, unsigned char **bits, rag_error *err)
+{
+	colsrc c = {l, s, 0, {0}, {NULL}};
+	rag_filter_columns cols = {0, col_path, col_nvalues, col_value, col_mark, &c};
+
+	*bits = NULL;
+	for (uint32_t i = 0; i < rag_seg_nfields(s->seg); i++) {
+		size_t len;
+		const char *name = rag_seg_field_name(s->seg, i, &len);
+		for (unsigned k = 0; k < l->npaths; k++)
+			if (strlen(l->settings.fields[k]) == len &&
+			    memcmp(l->settings.fields[k], name, len) == 0) {
+				c.field[c.n] = i;
+				c.path[c.n++] = l->paths[k];
+				break;
+			}
+	}
+	if (!c.n)
+		return 0;
+	cols.n = c.n;
+	return rag_filter_select(f, &cols, rag_seg_records(s->seg), bits, err);
+}
+
 /* ---- opening and closing ---- */
 
 static void local_close(rag_store *st)
@@ -913,6 +1140,9 @@ static void local_close(rag_store *st)
 	segs_free(l->segs, l->nsegs);
 	rag_segw_free(l->batch);
 	rag_analyzer_free(l->an);
+	for (unsigned i = 0; i < l->npaths; i++)
+		rag_filter_free(l->paths[i]);
+	rag_buf_free(&l->fieldtext);
 	if (l->lockfd >= 0)
 		close(l->lockfd); /* releases the lock */
 	free(l->drop);
@@ -998,6 +1228,7 @@ static local *local_new(const char *location)
 	rag_buf_init(&l->cand_ids, 0);
 	rag_buf_init(&l->qtext, 0);
 	rag_buf_init(&l->hitbuf, 0);
+	rag_buf_init(&l->fieldtext, 0);
 	/* "kb/" and "kb" are the same store */
 	for (size_t n = strlen(l->dir); n > 1 && l->dir[n - 1] == '/'; n--)
 		l->dir[n - 1] = '\0';
@@ -1071,8 +1302,16 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 		if (l->writer)
 			sweep(l);
 	}
+	if (want && (set & RAG_SET_FIELDS) && l->writer && add_fields(l, want, err) < 0)
+		goto fail;
+	if (paths_ready(l, err) < 0)
+		goto fail;
 	if (l->writer) {
-		if (!(l->batch = rag_segw_new(err)))
+		const char *names[RAG_FIELDS_MAX];
+		for (unsigned i = 0; i < l->settings.nfields; i++)
+			names[i] = l->settings.fields[i];
+		if (!(l->batch = rag_segw_new(err)) ||
+		    rag_segw_set_fields(l->batch, names, l->settings.nfields, err) < 0)
 			goto fail;
 		numbered_by(l, l->an);
 	}
@@ -1337,6 +1576,8 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		nomem(err);
 		goto broken;
 	}
+	if (l->npaths && index_fields(l, (uint32_t)d, r->json, r->json_len, err) < 0)
+		goto broken;
 	session_add(l, h);
 	if (!l->ix && !l->no_thread && !(l->ix = ix_new(l)))
 		l->no_thread = 1;
@@ -1592,7 +1833,7 @@ static int local_commit(rag_store *st, rag_error *err)
 
 	if (need_writer(l, err) < 0)
 		return -1;
-	if (!l->pending && !l->unsaved)
+	if (!l->pending && !l->unsaved && !l->resettled)
 		return 0;
 	if (ix_sync(l->ix, err) < 0) {
 		l->broken = 1;
@@ -1644,6 +1885,7 @@ static int local_commit(rag_store *st, rag_error *err)
 			seg_name(name, sizeof name, s->no);
 			if (old_add(&old, name) < 0)
 				goto nomem;
+			vals_free(s);
 			rag_seg_close(s->seg);
 			free(s->del);
 			free(s->delname);
@@ -1658,6 +1900,7 @@ static int local_commit(rag_store *st, rag_error *err)
 	for (size_t i = 0; i < l->nsegs; i++)
 		l->segs[i].dirty = 0;
 	l->unsaved = 0;
+	l->resettled = 0;
 	old_remove(l, &old);
 	rag_segw_reset(l->batch);
 	if (rag_analyzer_terms(l->numbering) > VOCAB_KEEP)
@@ -1705,7 +1948,11 @@ static int merge(local *l, size_t *idx, size_t n, rag_error *err)
 		seg_name(name, sizeof name, l->next_seg);
 		if (!(p = fpath(l, name)))
 			goto nomem;
-		if (rag_seg_merge(segs, del, n, p, err) < 0)
+		const char *names[RAG_FIELDS_MAX];
+		for (unsigned i = 0; i < l->settings.nfields; i++)
+			names[i] = l->settings.fields[i];
+		if (rag_seg_merge(segs, del, n, names, l->settings.nfields, extract_field, l, p,
+				  err) < 0)
 			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))
 			goto broken;
@@ -1714,6 +1961,7 @@ static int merge(local *l, size_t *idx, size_t n, rag_error *err)
 	/* the merged segment takes the place of the first one merged */
 	for (size_t i = n; i-- > 0;) {
 		lseg *s = &l->segs[idx[i]];
+		vals_free(s);
 		rag_seg_close(s->seg);
 		free(s->del);
 		free(s->delname);
@@ -1847,6 +2095,8 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	local *l = (local *)st;
 	rag_seg **segs = NULL;
 	const unsigned char **del = NULL;
+	unsigned char **allow = NULL;
+	int *decided = NULL;
 	size_t nb = 0, *offs = NULL;
 	hitref *order = NULL;
 	int rc = -1, r;
@@ -1892,7 +2142,23 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		del[i] = l->segs[i].del;
 	}
 	filter_ctx fc = {segs, o->filter, l->dir};
-	rag_bm25_filter bf = {filter_accept, &fc};
+	rag_bm25_filter bf = {filter_accept, &fc, NULL, NULL};
+	if (o->filter && l->npaths) {
+		allow = calloc(l->nsegs + 1, sizeof *allow);
+		decided = calloc(l->nsegs + 1, sizeof *decided);
+		if (!allow || !decided) {
+			nomem(err);
+			goto out;
+		}
+		for (size_t i = 0; i < l->nsegs; i++) {
+			int ex = segment_select(l, &l->segs[i], o->filter, &allow[i], err);
+			if (ex < 0)
+				goto out;
+			decided[i] = ex;
+		}
+		bf.allow = (const unsigned char *const *)allow;
+		bf.decided = decided;
+	}
 	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
 			    l->settings.b, k, o->exhaustive, o->filter ? &bf : NULL, l->bhits, &nb,
 			    err) < 0)
@@ -1930,6 +2196,11 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	*n = nb;
 	rc = 0;
 out:
+	if (allow)
+		for (size_t i = 0; i < l->nsegs; i++)
+			free(allow[i]);
+	free(allow);
+	free(decided);
 	free(segs);
 	free(del);
 	free(order);
