@@ -70,6 +70,13 @@ static int one_input(run_t *r, const char *path, rag_error *err)
 		}
 		return -1;
 	}
+	{
+		/* only what the expression reads is built */
+		int whole;
+		const char *const *fields = rag_filter_fields(r->f, &whole);
+		if (!whole)
+			rag_reader_keep(rd, fields);
+	}
 	for (;;) {
 		json_t *rec = NULL;
 		const char *line;

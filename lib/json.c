@@ -33,6 +33,8 @@ typedef struct parser {
 	int depth;
 	int in_scratch;            /* the last string read lives in scratch */
 	rag_json_members *members; /* of the top-level object, or NULL */
+	const char *const *keep;   /* the top-level members to build (NULL-terminated), or NULL */
+	int skipping;              /* checking a value without building it */
 	rag_buf scratch; /* decoded strings that had escapes */
 	rag_error *err;
 } parser;
@@ -274,6 +276,8 @@ static json_t *parse_number(parser *ps)
 		}
 		/* Beyond 64 bits: the nearest real (passed on as written, see json.h). */
 		if (q == p) {
+			if (ps->skipping)
+				return json_null();
 			j = json_integer(neg ? (json_int_t)(0 - v) : (json_int_t)v);
 			return j ? j : fail_nomem(ps);
 		}
@@ -296,6 +300,8 @@ static json_t *parse_number(parser *ps)
 			free(text);
 		if (isinf(d) || isnan(d))
 			return fail_at(ps, start, "real number out of range");
+		if (ps->skipping)
+			return json_null();
 		j = json_real(d);
 		return j ? j : fail_nomem(ps);
 	}
@@ -331,9 +337,24 @@ void rag_json_members_free(rag_json_members *m)
 	m->n = m->cap = 0;
 }
 
+/* Whether a top-level member with key[0..n) is to be built. */
+static int kept(const parser *ps, const char *key, size_t n)
+{
+	if (!ps->keep || ps->depth != 1)
+		return 1;
+	for (const char *const *k = ps->keep; *k; k++)
+		if (strlen(*k) == n && memcmp(*k, key, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Objects and arrays: while skipping, the value is checked as carefully
+ * but nothing is built (json_null stands for it).
+ */
 static json_t *parse_object(parser *ps)
 {
-	json_t *obj = json_object(), *v;
+	json_t *obj = ps->skipping ? json_null() : json_object(), *v;
 	const char *key;
 	size_t klen;
 	char *kcopy = NULL;
@@ -361,7 +382,8 @@ static json_t *parse_object(parser *ps)
 		 * A key without escapes points into the input, which stays; one
 		 * decoded into scratch is copied, as the value may reuse scratch.
 		 */
-		if (ps->in_scratch) {
+		int keep = !ps->skipping && kept(ps, key, klen);
+		if (ps->in_scratch && keep) {
 			kcopy = malloc(klen + 1);
 			if (!kcopy) {
 				fail_nomem(ps);
@@ -378,7 +400,13 @@ static json_t *parse_object(parser *ps)
 		ps->p++;
 		skip_ws(ps);
 		vstart = ps->p;
-		v = parse_value(ps);
+		if (!keep && !ps->skipping) {
+			ps->skipping = 1;
+			v = parse_value(ps);
+			ps->skipping = 0;
+		} else {
+			v = parse_value(ps);
+		}
 		if (!v)
 			goto fail;
 		if (ps->members && ps->depth == 1 &&
@@ -388,7 +416,9 @@ static json_t *parse_object(parser *ps)
 			fail_nomem(ps);
 			goto fail;
 		}
-		if (json_object_setn_new_nocheck(obj, key, klen, v) < 0) {
+		if (!keep) {
+			json_decref(v);
+		} else if (json_object_setn_new_nocheck(obj, key, klen, v) < 0) {
 			fail_nomem(ps);
 			goto fail;
 		}
@@ -414,7 +444,7 @@ fail:
 
 static json_t *parse_array(parser *ps)
 {
-	json_t *arr = json_array(), *v;
+	json_t *arr = ps->skipping ? json_null() : json_array(), *v;
 	char b[16];
 
 	if (!arr)
@@ -429,7 +459,9 @@ static json_t *parse_array(parser *ps)
 		v = parse_value(ps);
 		if (!v)
 			goto fail;
-		if (json_array_append_new(arr, v) < 0) {
+		if (ps->skipping) {
+			json_decref(v);
+		} else if (json_array_append_new(arr, v) < 0) {
 			fail_nomem(ps);
 			goto fail;
 		}
@@ -471,6 +503,8 @@ static json_t *parse_value(parser *ps)
 		size_t n;
 		if (parse_string(ps, &s, &n) < 0)
 			return NULL;
+		if (ps->skipping)
+			return json_null();
 		v = json_stringn_nocheck(s, n);
 		return v ? v : fail_nomem(ps);
 	}
@@ -498,11 +532,19 @@ json_t *rag_json_parse(const char *buf, size_t len, rag_error *err)
 json_t *rag_json_parse_members(const char *buf, size_t len, rag_json_members *m,
 			       rag_error *err)
 {
+	return rag_json_parse_keys(buf, len, m, NULL, err);
+}
+
+json_t *rag_json_parse_keys(const char *buf, size_t len, rag_json_members *m,
+			    const char *const *keep, rag_error *err)
+{
 	parser ps;
 	json_t *v;
 	char b[16];
 
 	rag_error_clear(err);
+	ps.keep = keep;
+	ps.skipping = 0;
 	ps.start = ps.p = buf;
 	ps.end = buf + len;
 	ps.depth = 0;

@@ -55,6 +55,15 @@ json_t *rag_json_parse_members(const char *buf, size_t len, rag_json_members *m,
 			       rag_error *err);
 
 /*
+ * rag_json_parse_members that builds, of a top-level object, only the
+ * members whose keys are in keep (NULL-terminated; NULL for all).  The
+ * others are checked as strictly, and listed in m, but not built: a
+ * reader that needs a few fields of large records saves most of the work.
+ */
+json_t *rag_json_parse_keys(const char *buf, size_t len, rag_json_members *m,
+			    const char *const *keep, rag_error *err);
+
+/*
  * Appends JSON text that was parsed (valid JSON) with the white space
  * outside its strings removed.  0 or -1.
  */

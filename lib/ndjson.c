@@ -27,6 +27,7 @@ struct rag_reader {
 	long repairs;
 	rag_buf fixed;        /* the repaired line, with RAG_READ_LOSSY */
 	rag_json_members members; /* of the last record */
+	const char *const *keep;  /* the members to build, or NULL for all */
 };
 
 rag_reader *rag_reader_new(int fd, const char *name, int flags)
@@ -212,7 +213,7 @@ int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err)
 			r->line_len = len;
 		}
 	}
-	j = rag_json_parse_members(line, len, &r->members, err);
+	j = rag_json_parse_keys(line, len, &r->members, r->keep, err);
 	if (!j) {
 		if (err) {
 			long col = err->column;
@@ -229,6 +230,11 @@ int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err)
 	}
 	*rec = j;
 	return 1;
+}
+
+void rag_reader_keep(rag_reader *r, const char *const *keys)
+{
+	r->keep = keys;
 }
 
 const char *rag_reader_line(const rag_reader *r, size_t *len)

@@ -51,6 +51,13 @@ void rag_reader_free(rag_reader *r);
 int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err);
 
 /*
+ * From now on rag_reader_next builds only the members of each record
+ * named in keys (NULL-terminated, kept by the caller; NULL for all): the
+ * rest are checked as JSON but left out of *rec.
+ */
+void rag_reader_keep(rag_reader *r, const char *const *keys);
+
+/*
  * The next line as raw bytes, without its newline and without parsing:
  * 1 with *line and *len set (valid until the next call), 0 at the end, -1 with
  * err set.  Blank lines are returned too.

@@ -248,6 +248,64 @@ static void round_trip(void)
 	}
 }
 
+/*
+ * rag_json_parse_keys: on random objects and on every error case, it
+ * fails exactly where rag_json_parse fails, lists the same members, and
+ * builds exactly the kept members.
+ */
+static void keys(void)
+{
+	static const char *const keep[] = {"k1", "k7", NULL};
+	static const char *const bad[] = {
+		"{\"k1\": 1, \"k2\": \"bad \\q\"}", "{\"k2\": [1, 2e999], \"k1\": 2}",
+		"{\"k2\": {\"a\": tru}, \"k1\": 1}", "{\"k2\": \"\xff\", \"k1\": 1}",
+		"{\"k2\": 01}", "{\"k2\": [1,]}", "{\"k2\": {\"a\" 1}}", "{\"k1\": 1, \"k2\": }",
+		"{\"k2\": -}", "{\"k2\": \"x\\u12\"}", "{\"k2\": 1.}", "{\"k2\": [\"\t\"]}"};
+	unsigned seed = 777;
+	rag_json_members m1 = {NULL, 0, 0}, m2 = {NULL, 0, 0};
+	rag_error e1, e2;
+
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		json_t *a = rag_json_parse(bad[i], strlen(bad[i]), &e1);
+		json_t *b = rag_json_parse_keys(bad[i], strlen(bad[i]), NULL, keep, &e2);
+		CHECK(a == NULL && b == NULL);
+		CHECK_STR(e1.text, e2.text);
+		CHECK_EQ(e1.column, e2.column);
+		json_decref(a);
+		json_decref(b);
+	}
+	for (int i = 0; i < 2000; i++) {
+		json_t *v = json_object(), *a, *b, *want;
+		const char *text;
+		int n = (int)(rand_r(&seed) % 6), ok = 1;
+		for (int j = 0; j < n; j++) {
+			char key[8];
+			snprintf(key, sizeof key, "k%d", (int)(rand_r(&seed) % 10));
+			json_object_set_new(v, key, random_value(&seed, 0));
+		}
+		text = dump(v);
+		a = rag_json_parse_members(text, strlen(text), &m1, &e1);
+		b = rag_json_parse_keys(text, strlen(text), &m2, keep, &e2);
+		want = json_object();
+		for (const char *const *k = keep; *k; k++)
+			if (json_object_get(v, *k))
+				json_object_set(want, *k, json_object_get(v, *k));
+		ok = a && b && json_equal(a, v) && json_equal(b, want) && m1.n == m2.n &&
+		     (m1.n == 0 || memcmp(m1.v, m2.v, m1.n * sizeof *m1.v) == 0);
+		if (!ok)
+			fprintf(stderr, "keys: wrong for %s\n", text);
+		CHECK(ok);
+		json_decref(v);
+		json_decref(a);
+		json_decref(b);
+		json_decref(want);
+		if (!ok)
+			break;
+	}
+	rag_json_members_free(&m1);
+	rag_json_members_free(&m2);
+}
+
 int main(void)
 {
 	RUN(values);
@@ -256,5 +314,6 @@ int main(void)
 	RUN(errors);
 	RUN(depth);
 	RUN(round_trip);
+	RUN(keys);
 	return test_summary();
 }
