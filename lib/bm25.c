@@ -325,13 +325,21 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del,
  */
 static int few_allowed(const rag_seg *s, const unsigned char *allow, const qterm *q, size_t nq)
 {
-	uint64_t postings = 0, allowed = 0;
-	size_t bytes = ((size_t)rag_seg_records(s) + 7) / 8;
+	uint64_t postings = 0, allowed = 0, w;
+	size_t bytes = ((size_t)rag_seg_records(s) + 7) / 8, i;
 
-	for (size_t i = 0; i < nq; i++)
+	for (i = 0; i < nq; i++)
 		if (q[i].present)
 			postings += q[i].c.df;
-	for (size_t i = 0; i < bytes; i++)
+	for (i = 0; i + 8 <= bytes; i += 8) {
+		memcpy(&w, allow + i, 8);
+		/* the bits of w, counted without a popcount instruction */
+		w = w - ((w >> 1) & 0x5555555555555555ULL);
+		w = (w & 0x3333333333333333ULL) + ((w >> 2) & 0x3333333333333333ULL);
+		w = (w + (w >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+		allowed += (w * 0x0101010101010101ULL) >> 56;
+	}
+	for (; i < bytes; i++)
 		allowed += (uint64_t)__builtin_popcount(allow[i]);
 	return allowed * 4 * (nq ? nq : 1) < postings;
 }

@@ -137,6 +137,8 @@ typedef struct local {
 	rag_analyzer *numbering; /* writer: the analyzer that numbers the batch's terms */
 	rag_filter *paths[RAG_FIELDS_MAX]; /* settings.fields, compiled */
 	unsigned npaths;
+	const char *topkeys[RAG_FIELDS_MAX + 1]; /* their first keys, the members to parse */
+	unsigned ntopkeys;
 	rag_buf fieldtext; /* writer: a record's value of an indexed field */
 
 	lseg *segs;
@@ -171,6 +173,16 @@ typedef struct local {
 	rag_buf qtext;
 	size_t *qoff;
 	size_t qoff_cap;
+	/*
+	 * The records each segment's indexed fields allow for the filter of
+	 * the last search: kept while the same filter searches the same
+	 * snapshot (rag-search asks many queries with one filter).
+	 */
+	const rag_filter *sel_filter;
+	uint64_t sel_generation;
+	size_t sel_n;
+	unsigned char **sel_bits;
+	int *sel_exact;
 } local;
 
 static const char *fpath(local *l, const char *name)
@@ -949,6 +961,16 @@ static int paths_ready(local *l, rag_error *err)
 					     "damaged manifest: indexed field %s is not a field path",
 					     rag_quote(0, name));
 		}
+		{
+			const char *key = rag_filter_fields(l->paths[l->npaths], NULL)[0];
+			unsigned k;
+			for (k = 0; k < l->ntopkeys && strcmp(l->topkeys[k], key) != 0; k++)
+				;
+			if (k == l->ntopkeys) {
+				l->topkeys[l->ntopkeys++] = key;
+				l->topkeys[l->ntopkeys] = NULL;
+			}
+		}
 		l->npaths++;
 	}
 	return 0;
@@ -993,7 +1015,7 @@ static int field_text(local *l, size_t field, const json_t *rec, rag_buf *out)
 /* Hands the batch record docno's values of the indexed fields to the builder. */
 static int index_fields(local *l, uint32_t docno, const char *json, size_t len, rag_error *err)
 {
-	json_t *rec = rag_json_parse(json, len, err);
+	json_t *rec = rag_json_parse_keys(json, len, NULL, l->topkeys, err);
 	int rc = 0;
 
 	if (!rec)
@@ -1015,7 +1037,7 @@ static int extract_field(void *arg, size_t field, const char *json, size_t len, 
 			 rag_error *err)
 {
 	local *l = arg;
-	json_t *rec = rag_json_parse(json, len, err);
+	json_t *rec = rag_json_parse_keys(json, len, NULL, l->topkeys, err);
 	int r;
 
 	if (!rec)
@@ -1113,6 +1135,45 @@ static int segment_select(local *l, lseg *s, rag_filter *f, unsigned char **bits
 	return rag_filter_select(f, &cols, rag_seg_records(s->seg), bits, err);
 }
 
+static void sel_free(local *l)
+{
+	for (size_t i = 0; i < l->sel_n; i++)
+		free(l->sel_bits[i]);
+	free(l->sel_bits);
+	free(l->sel_exact);
+	l->sel_bits = NULL;
+	l->sel_exact = NULL;
+	l->sel_n = 0;
+	l->sel_filter = NULL;
+}
+
+/* The records filter f may match in each segment, from the indexed fields (see sel_filter). */
+static int sel_ready(local *l, rag_filter *f, rag_error *err)
+{
+	if (l->sel_filter == f && l->sel_generation == l->generation && l->sel_n == l->nsegs &&
+	    l->sel_bits)
+		return 0;
+	sel_free(l);
+	l->sel_bits = calloc(l->nsegs + 1, sizeof *l->sel_bits);
+	l->sel_exact = calloc(l->nsegs + 1, sizeof *l->sel_exact);
+	if (!l->sel_bits || !l->sel_exact) {
+		sel_free(l);
+		return nomem(err);
+	}
+	l->sel_n = l->nsegs;
+	for (size_t i = 0; i < l->nsegs; i++) {
+		int ex = segment_select(l, &l->segs[i], f, &l->sel_bits[i], err);
+		if (ex < 0) {
+			sel_free(l);
+			return -1;
+		}
+		l->sel_exact[i] = ex;
+	}
+	l->sel_filter = f;
+	l->sel_generation = l->generation;
+	return 0;
+}
+
 /* ---- opening and closing ---- */
 
 static void local_close(rag_store *st)
@@ -1143,6 +1204,7 @@ static void local_close(rag_store *st)
 	for (unsigned i = 0; i < l->npaths; i++)
 		rag_filter_free(l->paths[i]);
 	rag_buf_free(&l->fieldtext);
+	sel_free(l);
 	if (l->lockfd >= 0)
 		close(l->lockfd); /* releases the lock */
 	free(l->drop);
@@ -2095,8 +2157,6 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	local *l = (local *)st;
 	rag_seg **segs = NULL;
 	const unsigned char **del = NULL;
-	unsigned char **allow = NULL;
-	int *decided = NULL;
 	size_t nb = 0, *offs = NULL;
 	hitref *order = NULL;
 	int rc = -1, r;
@@ -2144,20 +2204,10 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	filter_ctx fc = {segs, o->filter, l->dir};
 	rag_bm25_filter bf = {filter_accept, &fc, NULL, NULL};
 	if (o->filter && l->npaths) {
-		allow = calloc(l->nsegs + 1, sizeof *allow);
-		decided = calloc(l->nsegs + 1, sizeof *decided);
-		if (!allow || !decided) {
-			nomem(err);
+		if (sel_ready(l, o->filter, err) < 0)
 			goto out;
-		}
-		for (size_t i = 0; i < l->nsegs; i++) {
-			int ex = segment_select(l, &l->segs[i], o->filter, &allow[i], err);
-			if (ex < 0)
-				goto out;
-			decided[i] = ex;
-		}
-		bf.allow = (const unsigned char *const *)allow;
-		bf.decided = decided;
+		bf.allow = (const unsigned char *const *)l->sel_bits;
+		bf.decided = l->sel_exact;
 	}
 	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
 			    l->settings.b, k, o->exhaustive, o->filter ? &bf : NULL, l->bhits, &nb,
@@ -2196,11 +2246,6 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	*n = nb;
 	rc = 0;
 out:
-	if (allow)
-		for (size_t i = 0; i < l->nsegs; i++)
-			free(allow[i]);
-	free(allow);
-	free(decided);
 	free(segs);
 	free(del);
 	free(order);
