@@ -1012,6 +1012,24 @@ static int field_text(local *l, size_t field, const json_t *rec, rag_buf *out)
 	return rag_json_dump(out, v, 0) < 0 ? -1 : 1;
 }
 
+/* Whether segment s lacks one of the store's indexed fields (written before it was added). */
+static int lacks_fields(const local *l, const rag_seg *s)
+{
+	for (unsigned k = 0; k < l->settings.nfields; k++) {
+		uint32_t i;
+		for (i = 0; i < rag_seg_nfields(s); i++) {
+			size_t len;
+			const char *name = rag_seg_field_name(s, i, &len);
+			if (strlen(l->settings.fields[k]) == len &&
+			    memcmp(l->settings.fields[k], name, len) == 0)
+				break;
+		}
+		if (i == rag_seg_nfields(s))
+			return 1;
+	}
+	return 0;
+}
+
 /* Hands the batch record docno's values of the indexed fields to the builder. */
 static int index_fields(local *l, uint32_t docno, const char *json, size_t len, rag_error *err)
 {
@@ -2059,7 +2077,7 @@ static int local_compact(rag_store *st, rag_error *err)
 	if (local_doc_end(st, NULL, err) < 0 || local_commit(st, err) < 0)
 		return -1;
 	for (size_t i = 0; i < l->nsegs; i++)
-		need |= l->segs[i].ndel > 0;
+		need |= l->segs[i].ndel > 0 || lacks_fields(l, l->segs[i].seg);
 	if (l->nsegs < 2 && !need)
 		return 0;
 	if (!(idx = calloc(l->nsegs + 1, sizeof *idx)))

@@ -15,8 +15,10 @@
  * The seeds in tests/fuzz/corpus/segment are files rag-index wrote: 1, a
  * segment of five records with documents (english analyzer); 2, one of
  * fourteen records without (--analyzer none) with repeated and long
- * terms; 3, a deletion file of 2.  Write them again when the format
- * changes, or fuzzing stops at "section N is missing".
+ * terms; 3, a deletion file of 2; 4, a segment of six records with
+ * three indexed fields (--index-field year, --index-field meta.lang,
+ * --index-field tags).  Write them again when the format changes, or
+ * fuzzing stops at "section N is missing".
  */
 #include "config.h"
 
@@ -99,6 +101,30 @@ static int read_all(const rag_seg *s)
 	rag_error err;
 	int bad = 0;
 
+	/* the indexed fields: every value, and every value's records marked and cleared */
+	{
+		unsigned char *bits = calloc((size_t)n / 8 + 1, 1);
+		if (!bits)
+			abort();
+		for (uint32_t f = 0; f < rag_seg_nfields(s); f++) {
+			const char *name = rag_seg_field_name(s, f, &len);
+			if (len)
+				sink ^= (unsigned char)(name[0] ^ name[len - 1]);
+			for (uint32_t j = 0; j < rag_seg_field_nvalues(s, f); j++) {
+				if (rag_seg_field_value(s, f, j, &p, &len, &err) < 0)
+					bad++;
+				else if (len)
+					sink ^= (unsigned char)(p[0] ^ p[len - 1]);
+				/* both, even when the first fails half-way */
+				bad += rag_seg_field_mark(s, f, j, bits, 1, &err) < 0;
+				bad += rag_seg_field_mark(s, f, j, bits, 0, &err) < 0;
+			}
+		}
+		for (size_t i = 0; i < (size_t)n / 8 + 1; i++)
+			if (bits[i])
+				abort(); /* every bit set was cleared */
+		free(bits);
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		found f = {i, 0};
 		if (rag_seg_record(s, i, &p, &len, &err) < 0)
