@@ -154,6 +154,52 @@ usage '--check kb good.jsonl' '--check cannot be combined with FILE operands'
 usage '--check --compact kb' '--check cannot be combined with --compact'
 usage '--delete --replace-docs kb' '--delete cannot be combined with --replace-docs'
 usage '""' 'the store cannot be an empty name'
+# --index-field takes a field path, nothing else; no store is made, and
+# the settings of one that exists stay as they were.
+cp kb/MANIFEST manifest.before
+bad_path()
+{
+	for st in newfields kb; do
+		run rag-index --index-field "$1" "$st" good.jsonl
+		expect_status 2
+		expect_err "rag-index: --index-field: \"$1\" is not a field path (a name, a.b, a[\"b\"] or a[0])
+Try 'rag-index --help' for more information."
+	done
+	run rag-index -q --index-field year "--index-field=$1" newfields good.jsonl
+	expect_status 2
+	expect_err_has "\"$1\" is not a field path"
+	check '[ ! -e newfields ]' "--index-field \"$1\" made a store"
+	check 'cmp -s kb/MANIFEST manifest.before' "--index-field \"$1\" changed the settings of kb"
+}
+bad_path 'year +'
+bad_path '$meta'
+bad_path ''
+if [ "${RAG_VALGRIND:-0}" != 1 ]; then
+	for p in 'a..b' 'a[-1]' 'not' '1' '{p}' 'year == 1' '$meta == 1'; do
+		bad_path "$p"
+	done
+fi
+# At most 32 fields, of at most 255 bytes each; over a store's fields too.
+many=
+for i in $(seq 1 33); do many="$many --index-field f$i"; done
+run "rag-index -q $many manyfields good.jsonl"
+expect_status 2
+expect_err "rag-index: --index-field: at most 32 fields
+Try 'rag-index --help' for more information."
+check '[ ! -e manyfields ]' "33 indexed fields made a store"
+run rag-index -q --index-field "$(printf '%0256d' 0 | tr 0 a)" manyfields good.jsonl
+expect_status 2
+expect_err "rag-index: --index-field: the path is longer than 255 bytes
+Try 'rag-index --help' for more information."
+# 31 short ones and one of 255 bytes: a store with 32 fields
+run "rag-index -q --index-field $(printf '%0255d' 0 | tr 0 a) $(echo "$many" | cut -d' ' -f1-63) manyfields good.jsonl"
+expect_status 0
+check '[ "$(tail -c +33 manyfields/MANIFEST | jq ".settings.fields | length")" = 32 ]' "the store with 32 fields has $(tail -c +33 manyfields/MANIFEST | jq -c .settings.fields)"
+cp manyfields/MANIFEST manifest.before
+run 'rag-index -q --index-field g1 --index-field g2 --index-field f1 --index-field g3 manyfields < /dev/null'
+expect_status 2
+expect_err_has 'rag-index: manyfields: a store indexes at most 32 fields'
+check 'cmp -s manyfields/MANIFEST manifest.before' "adding fields beyond 32 changed the store's settings"
 check '[ "$(ids kb)" = "m1 m2" ]' "a usage error changed the store: $(ids kb)"
 
 # A new store whose first batch fails is no store: no manifest, no

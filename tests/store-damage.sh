@@ -1,7 +1,8 @@
 #!/bin/sh
 # Damaged store files: bytes flipped in the header, the section table and
-# the sections of a segment, in a deletion file and in MANIFEST; files cut
-# short, grown, deleted or replaced by a foreign file.  On every damaged
+# the sections of a segment (section 19 of indexed fields too, searched
+# with --filter), in a deletion file and in MANIFEST; files cut short,
+# grown, deleted or replaced by a foreign file.  On every damaged
 # copy, rag-index --check fails with one line naming the damaged file, and
 # rag-search (a query, and --all) either answers with whole NDJSON records
 # or fails with one line naming it: never a crash or a sanitizer report.
@@ -201,6 +202,128 @@ if [ "$small" = 0 ]; then
 	fresh
 	cp base/MANIFEST "t/$seg"
 	damaged "replaced by the manifest" "$seg"
+fi
+
+# ---- indexed fields (section 19) ----
+
+# The same records with three indexed fields (one that no record has).
+run rag-index -q --batch 12 --index-field n --index-field doc --index-field none fbase input.jsonl
+expect_status 0
+run rag-index -q --delete fbase gone.ids
+expect_status 0
+run rag-index --check fbase
+expect_status 0
+expect_out "fbase: ok, 22 records"
+fseg=$(cd fbase && ls seg-*.rseg | head -n 1)
+fnsec=$(u32 "fbase/$fseg" 24)
+fentry=
+i=0
+while [ "$i" -lt "$fnsec" ]; do
+	e=$((64 + 32 * i))
+	if [ "$(u32 "fbase/$fseg" "$e")" = 19 ]; then
+		fentry=$e
+		foff=$(u32 "fbase/$fseg" $((e + 8)))
+		flen=$(u32 "fbase/$fseg" $((e + 16)))
+	fi
+	i=$((i + 1))
+done
+check '[ -n "$fentry" ] && [ "$flen" -ge 64 ]' "no section 19 of a sane size in $fseg (entry ${fentry:-none}, ${flen:-0} bytes)"
+fsize=$(size_of "fbase/$fseg")
+check '[ -n "$fentry" ] && [ $((foff + flen)) -le "$fsize" ]' "section 19 lies outside $fseg"
+# what the undamaged store answers, to count the damage that goes unseen
+ffilter='n >= 5 and doc != "d2" or not (n < 20)'
+rag-search -k 30 --filter "$ffilter" fbase "apples number 7" > fwant.jsonl
+check '[ -s fwant.jsonl ]' "the filtered search of fbase finds nothing"
+funseen=0
+
+# Checks the damaged copy t of fbase, where $fseg was damaged as $1 says:
+# as damaged does, and rag-search --filter on the fields (pruned and
+# exhaustive) either answers or fails with one line naming the segment
+# and no hits written.
+fdamaged()
+{
+	what="$1 ($fseg, indexed fields)"
+	ncase=$((ncase + 1))
+	run rag-index --check t
+	expect_status 1
+	check '[ "$(wc -l < "$err")" -eq 1 ]' "rag-index --check, $what: not one line of message"
+	check 'grep -q "^rag-index: " "$err" && grep -qF "$fseg" "$err"' \
+		"rag-index --check, $what: the message does not name $fseg"
+	for mode in query filter filter-exhaustive; do
+		case $mode in
+		query) run rag-search -k 30 t "apples number 7" ;;
+		filter) run rag-search -k 30 --filter "$ffilter" t "apples number 7" ;;
+		*) run rag-search --exhaustive -k 30 --filter "$ffilter" t "apples number 7" ;;
+		esac
+		check '! grep -qiE "sanitizer|runtime error" "$err"' "rag-search ($mode), $what: a sanitizer report"
+		case $status in
+		0)
+			expect_err ""
+			cp "$out" "answers/$ncase-$mode"
+			echo "$what" > "answers/$ncase-$mode.what"
+			[ "$mode" = filter ] && ! cmp -s "$out" fwant.jsonl && funseen=$((funseen + 1))
+			;;
+		1)
+			check '[ "$(wc -l < "$err")" -eq 1 ]' "rag-search ($mode), $what: not one line of message"
+			check 'grep -q "^rag-search: " "$err" && grep -qF "$fseg" "$err"' \
+				"rag-search ($mode), $what: the message does not name $fseg"
+			check '[ ! -s "$out" ]' "rag-search ($mode), $what: hits written before the error"
+			;;
+		*)
+			fail "rag-search ($mode), $what: status $status"
+			;;
+		esac
+	done
+}
+
+if [ -n "$fentry" ]; then
+	# the entry in the section table (kind, offset, length, checksum);
+	# the section's field count, first name length, name, value count,
+	# and every few bytes to its last
+	if [ "$small" = 1 ]; then
+		positions="$((fentry + 8)) $foff $((foff + flen / 2)) $((foff + flen - 1))"
+	else
+		positions="$fentry $((fentry + 8)) $((fentry + 16)) $((fentry + 24))"
+		step=$((flen / 32 + 1))
+		pos=$foff
+		while [ "$pos" -lt $((foff + flen)) ]; do
+			positions="$positions $pos"
+			pos=$((pos + step))
+		done
+		positions="$positions $((foff + 4)) $((foff + 8)) $((foff + 12)) $((foff + 16)) $((foff + flen - 1))"
+	fi
+	for pos in $positions; do
+		rm -rf t
+		cp -r fbase t
+		flip "t/$fseg" "$pos"
+		fdamaged "byte $pos flipped"
+	done
+	# one bit flipped, in a record number or an offset: damage that may
+	# still read as sane (a search may then answer otherwise; --check
+	# sees it)
+	if [ "$small" = 0 ]; then
+		pos=$foff
+		while [ "$pos" -lt $((foff + flen)) ]; do
+			rm -rf t
+			cp -r fbase t
+			b=$(od -An -tu1 -j "$pos" -N1 "t/$fseg" | tr -d ' ')
+			printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="t/$fseg" bs=1 seek="$pos" conv=notrunc 2> /dev/null
+			fdamaged "bit 0 of byte $pos flipped"
+			pos=$((pos + step + 2))
+		done
+	fi
+	# section 19 cut short: its length in the table made smaller (the
+	# header checksum then made right again would need CRC-32C: instead,
+	# the section's end is overwritten with zeros, which its checksum sees)
+	rm -rf t
+	cp -r fbase t
+	dd if=/dev/zero of="t/$fseg" bs=1 seek=$((foff + flen - 16)) count=16 conv=notrunc 2> /dev/null
+	if cmp -s "t/$fseg" "fbase/$fseg"; then
+		: # the last 16 bytes were zeros already: nothing damaged
+	else
+		fdamaged "the last 16 bytes of section 19 zeroed"
+	fi
+	echo "section 19 damaged: rag-search --filter answered otherwise, unseen, $funseen times"
 fi
 
 # ---- what the damaged stores answered ----

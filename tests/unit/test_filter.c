@@ -2,7 +2,9 @@
  * Tests for lib/filter.c: the grammar token by token, the semantics of
  * every operator (missing fields, nulls and mismatched types included),
  * template parameters, errors with their line and column, the caret, the
- * nesting limit and the fields an expression reads.
+ * nesting limit, the fields an expression reads, and what the indexed
+ * fields of a segment tell of the records that may match (field paths,
+ * rag_filter_select against rag_filter_match on random records).
  *
  * Expected results follow filter.h and rag-filter(1), not what the code
  * happened to print.
@@ -18,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "filter.h"
 #include "json.h"
 #include "test.h"
@@ -2074,6 +2077,749 @@ static void match_errors_and_reuse(void)
 	json_decref(bomb);
 }
 
+/* ---- indexed fields: rag_filter_path and rag_filter_select ---- */
+
+static void field_paths(void)
+{
+	static const char *const good[] = {"year", "meta.lang", "a[\"b\"]", "tags[0]",
+					   "$meta[\"odd key\"]", "a.b[2].c"};
+	static const char *const bad[] = {"year +", "$meta", "", "1", "true", "not", "a == 1",
+					  "a..b", "{p}", "f(x)"};
+	json_t *r = record("{\"year\":2001,\"meta\":{\"lang\":\"en\"},\"a\":{\"b\":[1]},"
+			   "\"tags\":[\"x\",\"y\"],\"odd key\":null}");
+	rag_error err;
+	rag_filter *p;
+	const json_t *v;
+
+	for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+		p = rag_filter_path(good[i], &err);
+		CHECK(p != NULL);
+		rag_filter_free(p);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		char want[200];
+		memset(&err, 0, sizeof err);
+		p = rag_filter_path(bad[i], &err);
+		CHECK(p == NULL);
+		CHECK_EQ(err.code, RAG_EUSAGE);
+		snprintf(want, sizeof want, "\"%s\" is not a field path (a name, a.b, a[\"b\"] or a[0])",
+			 bad[i]);
+		CHECK_STR(err.text, want);
+		rag_filter_free(p);
+	}
+	if (!r)
+		return;
+	p = rag_filter_path("year", &err);
+	v = p ? rag_filter_path_get(p, r) : NULL;
+	CHECK(v && json_is_integer(v) && json_integer_value(v) == 2001);
+	rag_filter_free(p);
+	p = rag_filter_path("meta[\"lang\"]", &err);
+	v = p ? rag_filter_path_get(p, r) : NULL;
+	CHECK(v && json_is_string(v) && strcmp(json_string_value(v), "en") == 0);
+	rag_filter_free(p);
+	p = rag_filter_path("tags[1]", &err);
+	v = p ? rag_filter_path_get(p, r) : NULL;
+	CHECK(v && json_is_string(v) && strcmp(json_string_value(v), "y") == 0);
+	rag_filter_free(p);
+	p = rag_filter_path("$meta[\"odd key\"]", &err);
+	v = p ? rag_filter_path_get(p, r) : NULL;
+	CHECK(v && json_is_null(v));
+	rag_filter_free(p);
+	/* missing: NULL, however deep */
+	static const char *const none[] = {"nope", "tags[2]", "meta.x", "year.x", "a.b.c",
+					   "tags[0].x"};
+	for (size_t i = 0; i < sizeof none / sizeof *none; i++) {
+		p = rag_filter_path(none[i], &err);
+		CHECK(p && rag_filter_path_get(p, r) == NULL);
+		rag_filter_free(p);
+	}
+	json_decref(r);
+}
+
+/*
+ * A fake segment for rag_filter_select: n records and their indexed
+ * fields, each value listed once (by its compact text, as a segment
+ * keeps it) with the records that hold it.
+ */
+typedef struct fcol {
+	rag_filter *path;
+	size_t nv;
+	char **text;     /* compact JSON of each value */
+	json_t **value;  /* the text read back */
+	uint32_t **docs; /* the records of each value, increasing */
+	size_t *ndocs;
+} fcol;
+
+typedef struct fseg {
+	json_t **rec;
+	uint32_t n;
+	fcol col[8];
+	size_t ncols;
+	int fail_value, fail_mark; /* make value() / mark() fail */
+	size_t calls;
+} fseg;
+
+static const rag_filter *fs_path(void *arg, size_t i)
+{
+	return ((fseg *)arg)->col[i].path;
+}
+
+static size_t fs_nvalues(void *arg, size_t i)
+{
+	return ((fseg *)arg)->col[i].nv;
+}
+
+static const json_t *fs_value(void *arg, size_t i, size_t j, rag_error *err)
+{
+	fseg *s = arg;
+
+	s->calls++;
+	CHECK(i < s->ncols && j < s->col[i].nv);
+	if (s->fail_value) {
+		rag_error_set(err, RAG_EDATA, "fake", 0, "value %zu of field %zu is damaged", j, i);
+		return NULL;
+	}
+	return s->col[i].value[j];
+}
+
+static int fs_mark(void *arg, size_t i, size_t j, unsigned char *bits, int set, rag_error *err)
+{
+	fseg *s = arg;
+	const fcol *c = &s->col[i];
+
+	CHECK(i < s->ncols && j < c->nv);
+	if (s->fail_mark)
+		return rag_error_set(err, RAG_EDATA, "fake", 0, "records of value %zu damaged", j);
+	for (size_t k = 0; k < c->ndocs[j]; k++) {
+		uint32_t d = c->docs[j][k];
+		if (set)
+			bits[d / 8] |= (unsigned char)(1u << (d % 8));
+		else
+			bits[d / 8] &= (unsigned char)~(1u << (d % 8));
+	}
+	return 0;
+}
+
+static int text_cmp(const char *a, const char *b)
+{
+	return strcmp(a, b); /* compact JSON text has no NUL: \u0000 is escaped */
+}
+
+/* Adds a column for path to s, its values taken from the records. */
+static void fseg_add(fseg *s, const char *path)
+{
+	rag_error err;
+	fcol *c = &s->col[s->ncols];
+	rag_buf b;
+
+	memset(c, 0, sizeof *c);
+	if (!(c->path = rag_filter_path(path, &err))) {
+		CHECK(!"a test path compiles");
+		return;
+	}
+	s->ncols++;
+	rag_buf_init(&b, 0);
+	c->text = calloc(s->n + 1, sizeof *c->text);
+	c->value = calloc(s->n + 1, sizeof *c->value);
+	c->docs = calloc(s->n + 1, sizeof *c->docs);
+	c->ndocs = calloc(s->n + 1, sizeof *c->ndocs);
+	for (uint32_t d = 0; d < s->n; d++) {
+		const json_t *v = rag_filter_path_get(c->path, s->rec[d]);
+		size_t j;
+		if (!v)
+			continue;
+		rag_buf_truncate(&b, 0);
+		CHECK(rag_json_dump(&b, v, 0) == 0);
+		rag_buf_addc(&b, '\0');
+		for (j = 0; j < c->nv; j++)
+			if (text_cmp(c->text[j], b.data) == 0)
+				break;
+		if (j == c->nv) {
+			c->text[j] = strdup(b.data);
+			c->docs[j] = calloc(s->n + 1, sizeof **c->docs);
+			c->nv++;
+		}
+		c->docs[j][c->ndocs[j]++] = d;
+	}
+	rag_buf_free(&b);
+	/* in the order of their bytes, as in a segment (insertion sort: few values) */
+	for (size_t j = 1; j < c->nv; j++)
+		for (size_t k = j; k > 0 && text_cmp(c->text[k - 1], c->text[k]) > 0; k--) {
+			char *t = c->text[k];
+			uint32_t *dl = c->docs[k];
+			size_t nd = c->ndocs[k];
+			c->text[k] = c->text[k - 1];
+			c->docs[k] = c->docs[k - 1];
+			c->ndocs[k] = c->ndocs[k - 1];
+			c->text[k - 1] = t;
+			c->docs[k - 1] = dl;
+			c->ndocs[k - 1] = nd;
+		}
+	for (size_t j = 0; j < c->nv; j++) {
+		c->value[j] = rag_json_parse(c->text[j], strlen(c->text[j]), &err);
+		CHECK(c->value[j] != NULL);
+	}
+}
+
+static void fseg_free(fseg *s)
+{
+	for (size_t i = 0; i < s->ncols; i++) {
+		fcol *c = &s->col[i];
+		for (size_t j = 0; j < c->nv; j++) {
+			free(c->text[j]);
+			json_decref(c->value[j]);
+			free(c->docs[j]);
+		}
+		free(c->text);
+		free(c->value);
+		free(c->docs);
+		free(c->ndocs);
+		rag_filter_free(c->path);
+	}
+	for (uint32_t d = 0; d < s->n; d++)
+		json_decref(s->rec[d]);
+	free(s->rec);
+	memset(s, 0, sizeof *s);
+}
+
+static rag_filter_columns fseg_columns(fseg *s)
+{
+	rag_filter_columns c = {s->ncols, fs_path, fs_nvalues, fs_value, fs_mark, s};
+
+	return c;
+}
+
+static unsigned rnd(unsigned *seed, unsigned n)
+{
+	return (unsigned)rand_r(seed) % n;
+}
+
+static const char *const SEL_STRS[] = {"arxiv", "acl", "blog", "Blog", "wiki", "",
+				       "\xc3\xa9t\xc3\xa9", "a%b", "x_y", "3"};
+#define NSTRS (sizeof SEL_STRS / sizeof *SEL_STRS)
+
+/* A random record with fields i, r, s, a, o (o.k, o.m) and u, each may be missing. */
+static json_t *sel_record(unsigned *seed)
+{
+	json_t *r = json_object();
+	unsigned c;
+
+	c = rnd(seed, 100);
+	if (c < 55)
+		json_object_set_new(r, "i", json_integer((json_int_t)rnd(seed, 16) - 3));
+	else if (c < 63)
+		json_object_set_new(r, "i", json_real((double)rnd(seed, 12) / 2 - 1));
+	else if (c < 70)
+		json_object_set_new(r, "i", json_string(SEL_STRS[rnd(seed, NSTRS)]));
+	else if (c < 76)
+		json_object_set_new(r, "i", json_null());
+	else if (c < 80)
+		json_object_set_new(r, "i", json_boolean(rnd(seed, 2)));
+	else if (c < 84)
+		json_object_set_new(r, "i", json_pack("[i]", (int)rnd(seed, 5)));
+	c = rnd(seed, 100);
+	if (c < 60)
+		json_object_set_new(r, "r", json_real((double)rnd(seed, 11) / 2));
+	else if (c < 70)
+		json_object_set_new(r, "r", json_integer((json_int_t)rnd(seed, 6)));
+	else if (c < 75)
+		json_object_set_new(r, "r", json_null());
+	else if (c < 78)
+		json_object_set_new(r, "r", json_real(-0.0));
+	c = rnd(seed, 100);
+	if (c < 75)
+		json_object_set_new(r, "s", json_string(SEL_STRS[rnd(seed, NSTRS)]));
+	else if (c < 80)
+		json_object_set_new(r, "s", json_null());
+	else if (c < 85)
+		json_object_set_new(r, "s", json_integer(3));
+	else if (c < 88)
+		json_object_set_new(r, "s", json_pack("[s]", "acl"));
+	c = rnd(seed, 100);
+	if (c < 60) {
+		static const char *const el[] = {"\"p\"", "\"q\"", "\"r\"", "1", "2", "null", "[1]"};
+		json_t *a = json_array();
+		for (unsigned k = rnd(seed, 4); k > 0; k--) {
+			const char *t = el[rnd(seed, sizeof el / sizeof *el)];
+			rag_error err;
+			json_array_append_new(a, rag_json_parse(t, strlen(t), &err));
+		}
+		json_object_set_new(r, "a", a);
+	} else if (c < 70) {
+		json_object_set_new(r, "a", json_string("p"));
+	} else if (c < 75) {
+		json_object_set_new(r, "a", json_null());
+	}
+	c = rnd(seed, 100);
+	if (c < 50) {
+		json_t *o = json_object();
+		static const char *const ks[] = {"en", "fr", "de"};
+		unsigned k = rnd(seed, 10);
+		if (k < 7)
+			json_object_set_new(o, "k", json_string(ks[k % 3]));
+		else if (k < 8)
+			json_object_set_new(o, "k", json_null());
+		else if (k < 9)
+			json_object_set_new(o, "k", json_integer(1));
+		if (rnd(seed, 2))
+			json_object_set_new(o, "m", json_integer((json_int_t)rnd(seed, 5)));
+		json_object_set_new(r, "o", o);
+	} else if (c < 55) {
+		json_object_set_new(r, "o", json_string("en"));
+	} else if (c < 60) {
+		json_object_set_new(r, "o", json_null());
+	}
+	if (rnd(seed, 100) < 80)
+		json_object_set_new(r, "u", json_integer((json_int_t)rnd(seed, 6)));
+	return r;
+}
+
+static void add_num(rag_buf *b, unsigned *seed)
+{
+	switch (rnd(seed, 4)) {
+	case 0: rag_buf_addf(b, "%d", (int)rnd(seed, 16) - 3); break;
+	case 1: rag_buf_addf(b, "%.1f", (double)rnd(seed, 12) / 2 - 1); break;
+	case 2: rag_buf_addf(b, "\"%d\"", (int)rnd(seed, 5)); break;
+	default: rag_buf_addf(b, "%d", (int)rnd(seed, 6)); break;
+	}
+}
+
+static void add_str(rag_buf *b, unsigned *seed)
+{
+	rag_buf_addf(b, "\"%s\"", SEL_STRS[rnd(seed, NSTRS)]);
+}
+
+static const char *sel_op(unsigned *seed)
+{
+	static const char *const ops[] = {"==", "!=", "<", "<=", ">", ">="};
+	return ops[rnd(seed, 6)];
+}
+
+/* One condition: on one indexed field, on others, on none, or on several. */
+static void sel_atom(rag_buf *b, unsigned *seed)
+{
+	static const char *const any[] = {"i", "r", "s", "a", "o", "o.k", "o[\"k\"]", "u", "z",
+					  "a[0]", "o.m"};
+	static const char *const likes[] = {"a%", "%log", "_cl", "%", "a\\%b", "x\\_y", ""};
+	static const char *const res[] = {"(?i)^b", "x", "v$", "^$", "^a", "[0-9]"};
+
+	switch (rnd(seed, 20)) {
+	case 0: rag_buf_addf(b, "i %s ", sel_op(seed)); add_num(b, seed); break;
+	case 1: rag_buf_addf(b, "r %s ", sel_op(seed)); add_num(b, seed); break;
+	case 2: rag_buf_addf(b, "s %s ", sel_op(seed)); add_str(b, seed); break;
+	case 3: rag_buf_addf(b, "%d <= i < %d", (int)rnd(seed, 8) - 2, (int)rnd(seed, 10)); break;
+	case 4:
+		rag_buf_addf(b, "%s %sin [", rnd(seed, 2) ? "s" : "i", rnd(seed, 2) ? "" : "not ");
+		add_str(b, seed);
+		rag_buf_adds(b, ", ");
+		add_num(b, seed);
+		rag_buf_adds(b, ", ");
+		add_str(b, seed);
+		rag_buf_adds(b, "]");
+		break;
+	case 5:
+		rag_buf_addf(b, "%s %s \"%s\"", rnd(seed, 2) ? "o.k" : "o[\"k\"]",
+			     rnd(seed, 2) ? "==" : "!=", rnd(seed, 2) ? "en" : "fr");
+		break;
+	case 6: rag_buf_addf(b, "u %s %d", sel_op(seed), (int)rnd(seed, 6)); break;
+	case 7:
+		switch (rnd(seed, 4)) {
+		case 0: rag_buf_addf(b, "array_contains(a, \"%c\")", "pqrs"[rnd(seed, 4)]); break;
+		case 1: rag_buf_addf(b, "array_contains_any(a, [%d, \"q\"])", (int)rnd(seed, 3)); break;
+		case 2: rag_buf_addf(b, "array_length(a) %s %d", sel_op(seed), (int)rnd(seed, 4)); break;
+		default: rag_buf_adds(b, "array_contains_all(a, [\"p\", 1])"); break;
+		}
+		break;
+	case 8:
+		rag_buf_addf(b, "%s like \"%s\"", rnd(seed, 3) ? "s" : "o.k",
+			     likes[rnd(seed, sizeof likes / sizeof *likes)]);
+		break;
+	case 9:
+		rag_buf_addf(b, "%s %s \"%s\"", rnd(seed, 3) ? "s" : "i", rnd(seed, 2) ? "=~" : "!~",
+			     res[rnd(seed, sizeof res / sizeof *res)]);
+		break;
+	case 10: {
+		const char *x = any[rnd(seed, sizeof any / sizeof *any)];
+		switch (rnd(seed, 3)) {
+		case 0: rag_buf_addf(b, "exists %s", x); break;
+		case 1: rag_buf_addf(b, "%s is null", x); break;
+		default: rag_buf_addf(b, "%s is not null", x); break;
+		}
+		break;
+	}
+	case 11: {
+		static const char *const k[] = {"1 == 1", "1 == 2", "true", "false", "2 > 1",
+						"\"a\" like \"a%\""};
+		rag_buf_adds(b, k[rnd(seed, sizeof k / sizeof *k)]);
+		break;
+	}
+	case 12:
+		switch (rnd(seed, 4)) {
+		case 0: rag_buf_addf(b, "i * 2 + 1 > %d", (int)rnd(seed, 20) - 3); break;
+		case 1: rag_buf_addf(b, "i %% 3 == %d", (int)rnd(seed, 3)); break;
+		case 2: rag_buf_addf(b, "-r < %d", -(int)rnd(seed, 5)); break;
+		default: rag_buf_addf(b, "i ** 2 >= %d", (int)rnd(seed, 30)); break;
+		}
+		break;
+	case 13: {
+		static const char *const k[] = {"i == r", "i + u > 4", "u < i", "s == o.k", "i < r",
+						"array_contains(a, i)"};
+		rag_buf_adds(b, k[rnd(seed, sizeof k / sizeof *k)]);
+		break;
+	}
+	case 14:
+		if (rnd(seed, 2)) {
+			rag_buf_addf(b, "$meta[\"i\"] %s ", sel_op(seed));
+			add_num(b, seed);
+		} else {
+			rag_buf_adds(b, "$meta.s == ");
+			add_str(b, seed);
+		}
+		break;
+	case 15:
+		switch (rnd(seed, 3)) {
+		case 0: rag_buf_addf(b, "a[0] == \"%c\"", "pq"[rnd(seed, 2)]); break;
+		case 1: rag_buf_addf(b, "o.m > %d", (int)rnd(seed, 4)); break;
+		default: rag_buf_adds(b, "o.k in [\"en\", \"de\"] and o.m == 1"); break;
+		}
+		break;
+	case 16: {
+		static const char *const k[] = {"i", "o.k", "s", "not i", "a"};
+		rag_buf_adds(b, k[rnd(seed, sizeof k / sizeof *k)]);
+		break;
+	}
+	case 17: rag_buf_adds(b, rnd(seed, 2) ? "z == 1" : "z is null"); break;
+	case 18: rag_buf_addf(b, "s in [\"acl\", \"blog\"] and i > %d", (int)rnd(seed, 8)); break;
+	default:
+		rag_buf_addf(b, "%s == ", rnd(seed, 2) ? "i" : "r");
+		add_num(b, seed);
+		break;
+	}
+}
+
+static void sel_expr(rag_buf *b, unsigned *seed, int depth)
+{
+	if (depth > 3 || rnd(seed, 10) < 4) {
+		sel_atom(b, seed);
+		return;
+	}
+	switch (rnd(seed, 5)) {
+	case 0:
+		rag_buf_adds(b, "(");
+		sel_expr(b, seed, depth + 1);
+		rag_buf_adds(b, rnd(seed, 2) ? ") and (" : ") && (");
+		sel_expr(b, seed, depth + 1);
+		rag_buf_adds(b, ")");
+		break;
+	case 1:
+		rag_buf_adds(b, "(");
+		sel_expr(b, seed, depth + 1);
+		rag_buf_adds(b, rnd(seed, 2) ? ") or (" : ") || (");
+		sel_expr(b, seed, depth + 1);
+		rag_buf_adds(b, ")");
+		break;
+	case 2:
+		/* three at one level: and binds tighter than or */
+		sel_atom(b, seed);
+		rag_buf_adds(b, rnd(seed, 2) ? " and " : " or ");
+		sel_atom(b, seed);
+		rag_buf_adds(b, rnd(seed, 2) ? " and " : " or ");
+		sel_atom(b, seed);
+		break;
+	case 3:
+		rag_buf_adds(b, rnd(seed, 2) ? "not (" : "!(");
+		sel_expr(b, seed, depth + 1);
+		rag_buf_adds(b, ")");
+		break;
+	default:
+		rag_buf_adds(b, "not not (");
+		sel_expr(b, seed, depth + 1);
+		rag_buf_adds(b, ")");
+		break;
+	}
+}
+
+static int bit(const unsigned char *bits, uint32_t d)
+{
+	return !bits || (bits[d / 8] >> (d % 8)) & 1;
+}
+
+/* What rag_filter_select gave over the cases, to see they were varied. */
+typedef struct sel_tally {
+	size_t cases, exact, inexact, nobits, narrowed;
+} sel_tally;
+
+/*
+ * Checks rag_filter_select(expr) on s against rag_filter_match on each
+ * record: exact means the same records, inexact at least those; no bit
+ * set past n.  Returns what select returned.
+ */
+static int sel_check(int line, fseg *s, const char *expr, sel_tally *t)
+{
+	rag_filter_columns cols = fseg_columns(s);
+	unsigned char *bits = (unsigned char *)"x";
+	rag_error err;
+	rag_filter *f;
+	int r, bad = 0;
+	uint32_t nset = 0;
+
+	if (!(f = rag_filter_compile(expr, NULL, 0, &err))) {
+		test_checks++;
+		test_failures++;
+		fprintf(stderr, "%s:%d: %s: [%s] does not compile: %s\n", __FILE__, line,
+			test_current, expr, err.text);
+		return -2;
+	}
+	rag_error_clear(&err);
+	r = rag_filter_select(f, &cols, s->n, &bits, &err);
+	test_checks++;
+	if (r != 0 && r != 1) {
+		test_failures++;
+		fprintf(stderr, "%s:%d: %s: [%s] on %u records: select returned %d (%s)\n",
+			__FILE__, line, test_current, expr, s->n, r, err.text);
+		rag_filter_free(f);
+		return r;
+	}
+	for (uint32_t d = 0; d < s->n; d++) {
+		int m = rag_filter_match(f, s->rec[d], &err), b = bit(bits, d);
+		nset += b;
+		if (m < 0 || (r == 1 && b != m) || (m == 1 && !b)) {
+			if (!bad++) {
+				char *txt = json_dumps(s->rec[d], JSON_COMPACT);
+				fprintf(stderr,
+					"%s:%d: %s: [%s] %s: record %u %s: match %d, bit %d\n",
+					__FILE__, line, test_current, expr,
+					r ? "exact" : "inexact", d, txt ? txt : "?", m, b);
+				free(txt);
+			}
+		}
+	}
+	test_checks++;
+	if (bad)
+		test_failures++;
+	/* the bits past n are clear */
+	test_checks++;
+	if (bits && s->n % 8 && (bits[s->n / 8] >> (s->n % 8)) != 0) {
+		test_failures++;
+		fprintf(stderr, "%s:%d: %s: [%s] on %u records: bits past n set: 0x%02x\n",
+			__FILE__, line, test_current, expr, s->n, bits[s->n / 8]);
+	}
+	if (t) {
+		t->cases++;
+		if (!bits)
+			t->nobits++;
+		if (r == 1)
+			t->exact++;
+		else
+			t->inexact++;
+		if (bits && nset < s->n)
+			t->narrowed++;
+	}
+	free(bits);
+	rag_filter_free(f);
+	return r;
+}
+
+/* n random records, with columns for some of paths[] (all when all is set). */
+static void fseg_random(fseg *s, unsigned *seed, uint32_t n, int all)
+{
+	static const char *const paths[] = {"i", "r", "s", "a", "o.k", "z", "o", "a[0]"};
+
+	memset(s, 0, sizeof *s);
+	s->rec = calloc(n + 1, sizeof *s->rec);
+	s->n = n;
+	for (uint32_t d = 0; d < n; d++)
+		s->rec[d] = sel_record(seed);
+	/* a random subset in a random order; i, s and o.k mostly in */
+	unsigned order[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+	for (unsigned k = 7; k > 0; k--) {
+		unsigned j = rnd(seed, k + 1), x = order[k];
+		order[k] = order[j];
+		order[j] = x;
+	}
+	for (unsigned k = 0; k < 8; k++) {
+		unsigned p = order[k], keep = p == 0 || p == 2 || p == 4 ? 85 : p >= 6 ? 25 : 60;
+		if (all || rnd(seed, 100) < keep)
+			fseg_add(s, paths[p]);
+	}
+}
+
+static void select_fixed(void)
+{
+	static const char *const recs[] = {
+		"{\"i\":3,\"s\":\"acl\",\"u\":1}", "{\"i\":3.0,\"s\":\"blog\",\"u\":2}",
+		"{\"i\":\"3\",\"s\":null}", "{\"i\":null,\"u\":1}", "{\"s\":\"acl\"}",
+		"{\"i\":4,\"s\":\"Blog\",\"a\":[\"p\"],\"u\":1}", "{\"i\":[3],\"a\":[]}",
+		"{\"i\":-1,\"s\":\"\",\"o\":{\"k\":\"en\"}}", "{\"i\":5,\"s\":\"wiki\",\"o\":\"en\"}",
+		"{}", "{\"i\":7,\"a\":\"p\"}"};
+	fseg s;
+	unsigned char *bits;
+	rag_error err;
+	rag_filter *f;
+	int r;
+
+	memset(&s, 0, sizeof s);
+	s.n = sizeof recs / sizeof *recs;
+	s.rec = calloc(s.n + 1, sizeof *s.rec);
+	for (uint32_t d = 0; d < s.n; d++)
+		s.rec[d] = record(recs[d]);
+	fseg_add(&s, "s");
+	fseg_add(&s, "i");
+	fseg_add(&s, "a");
+	fseg_add(&s, "o.k");
+	/* 1 and 3.0 are two values; "3" and [3] others again */
+	CHECK_EQ(s.col[1].nv, 9);
+
+	/* reading one indexed field: exact, narrowed */
+	CHECK_EQ(sel_check(__LINE__, &s, "i == 3", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "not (i == 3)", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "i > 3 and s != \"wiki\"", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "i > 3 or s like \"%log\"", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "s =~ \"(?i)^b\"", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "s !~ \"^a\"", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "s like \"\"", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "exists i", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "not exists s", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "i is null", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "s is not null", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "o.k == \"en\" or o[\"k\"] is null", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "array_contains(a, \"p\")", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "$meta[\"i\"] == 3", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "i * 2 > 7", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "1 == 1", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "1 == 2", NULL), 1);
+	CHECK_EQ(sel_check(__LINE__, &s, "not (1 == 2) and i == 3", NULL), 1);
+	/* another field (u, o, a[0]) or two fields at once: not exact */
+	CHECK_EQ(sel_check(__LINE__, &s, "u == 1", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "i == 3 and u == 1", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "i == 3 or u == 1", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "not (i == 3 and u == 1)", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "i == u", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "o is null", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "a[0] == \"p\"", NULL), 0);
+	CHECK_EQ(sel_check(__LINE__, &s, "s == o.k", NULL), 0);
+
+	/* the bitmaps themselves: none when nothing narrows, else the records */
+	f = rag_filter_compile("u == 1", NULL, 0, &err);
+	rag_filter_columns cols = fseg_columns(&s);
+	bits = (unsigned char *)"x";
+	CHECK(f && rag_filter_select(f, &cols, s.n, &bits, &err) == 0 && bits == NULL);
+	rag_filter_free(f);
+	f = rag_filter_compile("not (u == 1 or i == 3)", NULL, 0, &err);
+	bits = (unsigned char *)"x";
+	CHECK(f && rag_filter_select(f, &cols, s.n, &bits, &err) == 0 && bits == NULL);
+	rag_filter_free(f);
+	f = rag_filter_compile("s == \"acl\" and u == 1", NULL, 0, &err);
+	bits = NULL;
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK_EQ(r, 0);
+	/* records 0 and 4 (s == "acl"), 11 records in 2 bytes */
+	CHECK(bits && bits[0] == 0x11 && bits[1] == 0);
+	free(bits);
+	rag_filter_free(f);
+	f = rag_filter_compile("i == 3", NULL, 0, &err);
+	bits = NULL;
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK_EQ(r, 1);
+	/* records 0 and 1: 3 and 3.0 */
+	CHECK(bits && bits[0] == 0x03 && bits[1] == 0);
+	free(bits);
+	rag_filter_free(f);
+	f = rag_filter_compile("not (i == 3)", NULL, 0, &err);
+	bits = NULL;
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK_EQ(r, 1);
+	CHECK(bits && bits[0] == 0xfc && bits[1] == 0x07);
+	free(bits);
+
+	/* a column that fails: -1, err set, no bitmap; the filter works on */
+	s.fail_value = 1;
+	rag_error_clear(&err);
+	bits = (unsigned char *)"x";
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK_EQ(r, -1);
+	CHECK(bits == NULL);
+	CHECK_EQ(err.code, RAG_EDATA);
+	CHECK_STR(err.text, "value 0 of field 1 is damaged");
+	CHECK(f && rag_filter_match(f, s.rec[0], &err) == 0 && rag_filter_match(f, s.rec[4], &err) == 1);
+	s.fail_value = 0;
+	s.fail_mark = 1;
+	rag_error_clear(&err);
+	bits = (unsigned char *)"x";
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK_EQ(r, -1);
+	CHECK(bits == NULL);
+	CHECK_EQ(err.code, RAG_EDATA);
+	rag_filter_free(f);
+	/* in and/or/not, the failure comes out too */
+	f = rag_filter_compile("u == 1 or not (s == \"acl\" and i > 0)", NULL, 0, &err);
+	bits = (unsigned char *)"x";
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK_EQ(r, -1);
+	CHECK(bits == NULL);
+	rag_filter_free(f);
+	/* a filter on no indexed field asks no value */
+	s.fail_mark = 0;
+	s.fail_value = 1;
+	s.calls = 0;
+	f = rag_filter_compile("u == 1 and exists o", NULL, 0, &err);
+	bits = (unsigned char *)"x";
+	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
+	CHECK(r == 0 && bits == NULL && s.calls == 0);
+	rag_filter_free(f);
+	s.fail_value = 0;
+
+	/* no records, and no columns */
+	{
+		fseg e;
+		memset(&e, 0, sizeof e);
+		fseg_add(&e, "i");
+		CHECK_EQ(e.col[0].nv, 0);
+		CHECK_EQ(sel_check(__LINE__, &e, "i == 3", NULL), 1);
+		CHECK_EQ(sel_check(__LINE__, &e, "not (i == 3) and u == 1", NULL), 0);
+		fseg_free(&e);
+		e.n = 3;
+		e.rec = calloc(4, sizeof *e.rec);
+		for (uint32_t d = 0; d < 3; d++)
+			e.rec[d] = record(recs[d]);
+		CHECK_EQ(sel_check(__LINE__, &e, "i == 3 and s == \"acl\"", NULL), 0);
+		fseg_free(&e);
+	}
+	fseg_free(&s);
+}
+
+static void select_random(void)
+{
+	static const uint32_t sizes[] = {0, 1, 5, 7, 8, 9, 31, 63, 64, 65, 130, 200};
+	int small = getenv("RAG_VALGRIND") && strcmp(getenv("RAG_VALGRIND"), "1") == 0;
+	unsigned seed = 20261127, segs = small ? 12 : 80, exprs = small ? 15 : 50;
+	sel_tally t = {0};
+	rag_buf b;
+
+	rag_buf_init(&b, 0);
+	for (unsigned k = 0; k < segs; k++) {
+		fseg s;
+		fseg_random(&s, &seed, sizes[rnd(&seed, sizeof sizes / sizeof *sizes)], k % 4 == 0);
+		for (unsigned e = 0; e < exprs; e++) {
+			rag_buf_truncate(&b, 0);
+			sel_expr(&b, &seed, 0);
+			rag_buf_addc(&b, '\0');
+			sel_check(__LINE__, &s, b.data, &t);
+		}
+		fseg_free(&s);
+	}
+	rag_buf_free(&b);
+	/* the cases were of every kind */
+	CHECK(t.cases == (size_t)segs * exprs);
+	CHECK(t.exact * 5 > t.cases);
+	CHECK(t.inexact * 5 > t.cases);
+	CHECK(t.nobits * 10 > t.cases);
+	CHECK(t.narrowed * 5 > t.cases);
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "   %zu cases: %zu exact, %zu not, %zu without bits, %zu narrowed\n",
+			t.cases, t.exact, t.inexact, t.nobits, t.narrowed);
+}
+
 /* RUN, naming each test first when TEST_VERBOSE is set. */
 #define RUN_V(fn)                                                             \
 	do {                                                                  \
@@ -2113,5 +2859,8 @@ int main(void)
 	RUN_V(nesting);
 	RUN_V(fields_read);
 	RUN_V(match_errors_and_reuse);
+	RUN_V(field_paths);
+	RUN_V(select_fixed);
+	RUN_V(select_random);
 	return test_summary();
 }
