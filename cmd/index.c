@@ -145,20 +145,14 @@ static int real_option(const char *name, const char *v, double lo, double hi, do
 	return 0;
 }
 
-/* --index-field PATH: a field path, kept once.  0, or EXIT_USAGE. */
+/* --index-field PATH: a field path, kept once however it is written.  0, or EXIT_USAGE. */
 static int index_field_option(run_t *r, const char *path)
 {
 	rag_error err;
 	rag_filter *f;
+	rag_buf text;
+	int rc = 0;
 
-	for (unsigned i = 0; i < r->want.nfields; i++)
-		if (strcmp(r->want.fields[i], path) == 0)
-			return 0;
-	if (strlen(path) >= RAG_FIELD_NAME_MAX)
-		return cmd_usage_error("--index-field: the path is longer than %d bytes",
-				       RAG_FIELD_NAME_MAX - 1);
-	if (r->want.nfields == RAG_FIELDS_MAX)
-		return cmd_usage_error("--index-field: at most %d fields", RAG_FIELDS_MAX);
 	if (!(f = rag_filter_path(path, &err))) {
 		if (err.code != RAG_EUSAGE) {
 			cmd_report(&err);
@@ -166,10 +160,29 @@ static int index_field_option(run_t *r, const char *path)
 		}
 		return cmd_usage_error("--index-field: %s", err.text);
 	}
-	rag_filter_free(f);
-	snprintf(r->want.fields[r->want.nfields++], RAG_FIELD_NAME_MAX, "%s", path);
+	rag_buf_init(&text, 0);
+	if (rag_filter_path_text(f, &text) < 0) {
+		rag_error_set(&err, RAG_ENOMEM, NULL, 0, "out of memory");
+		cmd_report(&err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	for (unsigned i = 0; i < r->want.nfields; i++)
+		if (strcmp(r->want.fields[i], text.data) == 0)
+			goto out;
+	if (text.len >= RAG_FIELD_NAME_MAX)
+		rc = cmd_usage_error("--index-field: the path is longer than %d bytes",
+				     RAG_FIELD_NAME_MAX - 1);
+	else if (r->want.nfields == RAG_FIELDS_MAX)
+		rc = cmd_usage_error("--index-field: at most %d fields", RAG_FIELDS_MAX);
+	if (rc)
+		goto out;
+	snprintf(r->want.fields[r->want.nfields++], RAG_FIELD_NAME_MAX, "%s", text.data);
 	r->set |= RAG_SET_FIELDS;
-	return 0;
+out:
+	rag_buf_free(&text);
+	rag_filter_free(f);
+	return rc;
 }
 
 /* --analyzer NAME: one the library knows.  0, or EXIT_USAGE. */

@@ -109,6 +109,7 @@ struct rag_filter {
 	 */
 	const node *as;
 	const json_t *as_value;
+	uint64_t serial; /* see rag_filter_serial */
 };
 
 static void node_free(node *n)
@@ -1422,6 +1423,10 @@ rag_filter *rag_filter_compile(const char *expr, const rag_filter_param *params,
 		nomem(&p);
 		goto fail;
 	}
+	{
+		static uint64_t serials;
+		f->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
+	}
 	rag_buf_free(&p.t.s);
 	return f;
 fail:
@@ -1977,6 +1982,37 @@ const json_t *rag_filter_path_get(const rag_filter *path, const json_t *record)
 	return path_get(path->root, record);
 }
 
+int rag_filter_path_text(const rag_filter *path, rag_buf *out)
+{
+	const node *n = path->root;
+
+	rag_buf_truncate(out, 0);
+	for (size_t i = 0; i < n->nsteps; i++) {
+		const step *s = &n->steps[i];
+		int plain = s->key && s->len && is_ident_start((unsigned char)s->key[0]) &&
+			    s->key[0] != '$' && !is_reserved(s->key) && strlen(s->key) == s->len;
+		for (size_t k = 1; plain && k < s->len; k++)
+			plain = is_ident((unsigned char)s->key[k]);
+		if (!s->key) {
+			if (rag_buf_addf(out, "[%zu]", s->index) < 0)
+				return -1;
+		} else if (plain) {
+			if ((i && rag_buf_addc(out, '.') < 0) || rag_buf_add(out, s->key, s->len) < 0)
+				return -1;
+		} else if (rag_buf_addc(out, i ? '[' : '$') < 0 ||
+			   (!i && rag_buf_adds(out, "meta[") < 0) ||
+			   rag_json_add_string(out, s->key, s->len) < 0 || rag_buf_addc(out, ']') < 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+uint64_t rag_filter_serial(const rag_filter *f)
+{
+	return f->serial;
+}
+
 /* Records that may match part of the tree: bits NULL for all of them. */
 typedef struct sel {
 	unsigned char *bits;
@@ -2012,45 +2048,54 @@ static void trim_bits(unsigned char *bits, uint32_t n)
 		bits[n / 8] &= (unsigned char)((1u << (n % 8)) - 1);
 }
 
-/* n evaluated on each distinct value of column col (-2: on nothing). */
+/*
+ * n evaluated on each distinct value of column col (-2: on nothing).  When
+ * a regular expression fails on some value, the part is left to
+ * rag_filter_match (no narrowing, not exact), so that only a record that
+ * is actually asked about can make a search fail, as without the index.
+ */
 static int select_values(rag_filter *f, const rag_filter_columns *c, long col, const node *n,
 			 uint32_t nrec, sel *out, rag_error *err)
 {
 	size_t bytes = ((size_t)nrec + 7) / 8, nv = col >= 0 ? c->nvalues(c->arg, (size_t)col) : 0;
-	int missing;
+	int missing, rc = -1;
 
+	out->bits = NULL;
+	out->exact = 0;
 	f->failed = 0;
 	f->as = col >= 0 ? c->path(c->arg, (size_t)col)->root : NULL;
 	f->as_value = NULL;
 	missing = truth(f, n, NULL);
-	if (!(out->bits = malloc(bytes ? bytes : 1)))
-		goto nomem;
+	if (!(out->bits = malloc(bytes ? bytes : 1))) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		goto out;
+	}
 	memset(out->bits, missing ? 0xff : 0, bytes);
 	for (size_t j = 0; j < nv && !f->failed; j++) {
 		int t;
 		if (!(f->as_value = c->value(c->arg, (size_t)col, j, err)))
-			goto fail;
+			goto out;
 		t = truth(f, n, NULL);
 		if (t != missing && !f->failed &&
 		    c->mark(c->arg, (size_t)col, j, out->bits, t, err) < 0)
-			goto fail;
+			goto out;
 	}
-	f->as = NULL;
 	if (f->failed) {
-		*err = f->err;
-		goto fail_freed;
+		free(out->bits);
+		out->bits = NULL;
+		f->failed = 0;
+	} else {
+		trim_bits(out->bits, nrec);
+		out->exact = 1;
 	}
-	trim_bits(out->bits, nrec);
-	out->exact = 1;
-	return 0;
-nomem:
-	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-fail:
+	rc = 0;
+out:
 	f->as = NULL;
-fail_freed:
-	free(out->bits);
-	out->bits = NULL;
-	return -1;
+	if (rc < 0) {
+		free(out->bits);
+		out->bits = NULL;
+	}
+	return rc;
 }
 
 static int select_node(rag_filter *f, const rag_filter_columns *c, const node *n, uint32_t nrec,

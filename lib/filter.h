@@ -35,6 +35,7 @@
 
 #include <jansson.h>
 
+#include "buf.h"
 #include "error.h"
 
 typedef struct rag_filter rag_filter;
@@ -84,6 +85,13 @@ const char *const *rag_filter_fields(const rag_filter *f, int *whole);
  */
 rag_filter *rag_filter_path(const char *path, rag_error *err);
 
+/*
+ * The path written one way for every way of writing it: keys that are
+ * names after dots (a["b"] and $meta["a"].b become a.b), others quoted in
+ * brackets, indexes in brackets.  0, or -1 when out cannot grow.
+ */
+int rag_filter_path_text(const rag_filter *path, rag_buf *out);
+
 /* The value at path (from rag_filter_path) in record; NULL when missing. */
 const json_t *rag_filter_path_get(const rag_filter *path, const json_t *record);
 
@@ -115,6 +123,12 @@ typedef struct rag_filter_columns {
  */
 int rag_filter_select(rag_filter *f, const rag_filter_columns *c, uint32_t n,
 		      unsigned char **bits, rag_error *err);
+
+/*
+ * A number no other filter compiled in this process has: what a cache of
+ * a filter's results can tell filters apart by (an address may be reused).
+ */
+uint64_t rag_filter_serial(const rag_filter *f);
 
 /* Template parameters gathered from the command line. */
 typedef struct rag_filter_params {

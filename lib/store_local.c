@@ -178,7 +178,7 @@ typedef struct local {
 	 * the last search: kept while the same filter searches the same
 	 * snapshot (rag-search asks many queries with one filter).
 	 */
-	const rag_filter *sel_filter;
+	uint64_t sel_serial; /* rag_filter_serial of that filter; 0 for none */
 	uint64_t sel_generation;
 	size_t sel_n;
 	unsigned char **sel_bits;
@@ -980,17 +980,27 @@ static int paths_ready(local *l, rag_error *err)
 static int add_fields(local *l, const rag_store_settings *want, rag_error *err)
 {
 	for (unsigned i = 0; i < want->nfields; i++) {
-		const char *name = want->fields[i];
-		rag_filter *f;
+		rag_filter *f = rag_filter_path(want->fields[i], err);
+		const char *name;
 		unsigned j;
+		if (!f)
+			return -1;
+		/* one name for each field, however it was written */
+		if (rag_filter_path_text(f, &l->fieldtext) < 0) {
+			rag_filter_free(f);
+			return nomem(err);
+		}
+		rag_filter_free(f);
+		name = l->fieldtext.data;
 		for (j = 0; j < l->settings.nfields; j++)
 			if (strcmp(l->settings.fields[j], name) == 0)
 				break;
 		if (j < l->settings.nfields)
 			continue;
-		if (!(f = rag_filter_path(name, err)))
-			return -1;
-		rag_filter_free(f);
+		if (l->fieldtext.len >= RAG_FIELD_NAME_MAX)
+			return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+					     "the field path %s is longer than %d bytes",
+					     rag_quote(0, name), RAG_FIELD_NAME_MAX - 1);
 		if (l->settings.nfields == RAG_FIELDS_MAX)
 			return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
 					     "a store indexes at most %d fields", RAG_FIELDS_MAX);
@@ -1162,14 +1172,14 @@ static void sel_free(local *l)
 	l->sel_bits = NULL;
 	l->sel_exact = NULL;
 	l->sel_n = 0;
-	l->sel_filter = NULL;
+	l->sel_serial = 0;
 }
 
-/* The records filter f may match in each segment, from the indexed fields (see sel_filter). */
+/* The records filter f may match in each segment, from the indexed fields (see sel_serial). */
 static int sel_ready(local *l, rag_filter *f, rag_error *err)
 {
-	if (l->sel_filter == f && l->sel_generation == l->generation && l->sel_n == l->nsegs &&
-	    l->sel_bits)
+	if (l->sel_serial == rag_filter_serial(f) && l->sel_generation == l->generation &&
+	    l->sel_n == l->nsegs && l->sel_bits)
 		return 0;
 	sel_free(l);
 	l->sel_bits = calloc(l->nsegs + 1, sizeof *l->sel_bits);
@@ -1187,7 +1197,7 @@ static int sel_ready(local *l, rag_filter *f, rag_error *err)
 		}
 		l->sel_exact[i] = ex;
 	}
-	l->sel_filter = f;
+	l->sel_serial = rag_filter_serial(f);
 	l->sel_generation = l->generation;
 	return 0;
 }

@@ -420,6 +420,31 @@ run rag-search -k 5 --fields id --filter 'year > {y} and source == {s}' -p y=201
 expect_status 0
 cmp -s want.jsonl "$out" || fail "--param on kbx gives other hits than on kb"
 
+# A regular expression that hits PCRE2's match limit on a value of an
+# indexed field that no hit holds fails no search, as without the index.
+"$py" -c 'print("{\"id\":\"bomb\",\"text\":\"pear\",\"s\":\"%s!\"}" % ("a" * 40))
+print("{\"id\":\"ok\",\"text\":\"apple\",\"s\":\"aaa\"}")' > bomb.jsonl
+run rag-index -q --index-field s bombx bomb.jsonl
+expect_status 0
+run rag-search --fields id --filter 's =~ "^(a|a?)+$"' bombx apple
+expect_status 0
+expect_out '{"id":"ok","score":'"$(rag-search --fields score bombx apple | sed 's/.*"score":\([^,}]*\).*/\1/')"',"rank":1,"query":"apple"}'
+# ... and one that does meet it reports it
+run rag-search --fields id --filter 's =~ "^(a|a?)+$"' bombx pear
+expect_status 1
+expect_err_has 'match limit'
+
+# A field written another way is the same field: indexed once.
+run rag-index -q --index-field 'meta["lang"]' --index-field '$meta["year"]' kbx
+expect_status 0
+"$py" - kbx/MANIFEST <<'PYEOF' > fields.txt || fail "cannot read kbx's manifest"
+import json, sys
+d = open(sys.argv[1], "rb").read()
+print(json.loads(d[d.index(b"{"):])["settings"]["fields"])
+PYEOF
+check "grep -qx \"\['year', 'source', 'rating', 'meta.lang', 'tags'\]\" fields.txt" \
+	"kbx indexes a field twice: $(cat fields.txt)"
+
 # A bad filter is a usage error, shown with a caret; nothing is searched.
 run rag-search --filter 'year >= ' kb alpha
 expect_status 2

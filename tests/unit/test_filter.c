@@ -2828,6 +2828,98 @@ static void select_random(void)
 		RUN(fn);                                                      \
 	} while (0)
 
+/*
+ * A regular expression that fails on some value of an indexed field
+ * leaves that part to rag_filter_match: no error, no narrowing from it.
+ */
+static void select_regex_failure(void)
+{
+	char bomb[64];
+	fseg s;
+	rag_filter_columns cols;
+	unsigned char *bits = NULL;
+	rag_error err;
+	rag_filter *f;
+	json_t *rec;
+
+	memset(bomb, 'a', 40);
+	strcpy(bomb + 40, "!");
+	memset(&s, 0, sizeof s);
+	s.n = 3;
+	s.rec = calloc(s.n + 1, sizeof *s.rec);
+	s.rec[0] = json_pack("{s:s, s:i}", "s", bomb, "u", 0);
+	s.rec[1] = json_pack("{s:s, s:i}", "s", "aaa", "u", 1);
+	s.rec[2] = json_pack("{s:s, s:i}", "s", "b", "u", 1);
+	fseg_add(&s, "s");
+	fseg_add(&s, "u");
+	cols = fseg_columns(&s);
+	f = rag_filter_compile("s =~ \"^(a|a?)+$\"", NULL, 0, &err);
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_EQ(rag_filter_select(f, &cols, s.n, &bits, &err), 0);
+		CHECK(bits == NULL);
+		free(bits);
+		bits = NULL;
+		rag_filter_free(f);
+	}
+	/* the other part still narrows */
+	f = rag_filter_compile("u == 1 and s =~ \"^(a|a?)+$\"", NULL, 0, &err);
+	CHECK(f != NULL);
+	if (f) {
+		CHECK_EQ(rag_filter_select(f, &cols, s.n, &bits, &err), 0);
+		CHECK(bits != NULL && bits[0] == 6);
+		/* the records it lets through match or not without an error */
+		rec = s.rec[1];
+		CHECK_EQ(rag_filter_match(f, rec, &err), 1);
+		CHECK_EQ(rag_filter_match(f, s.rec[2], &err), 0);
+		free(bits);
+		rag_filter_free(f);
+	}
+	fseg_free(&s);
+}
+
+/* Paths written one way; serial numbers that are never reused. */
+static void path_text_and_serial(void)
+{
+	static const char *const cases[][2] = {
+		{"year", "year"},	     {" year ", "year"},
+		{"meta[\"lang\"]", "meta.lang"}, {"$meta[\"meta\"].lang", "meta.lang"},
+		{"a[\"b c\"]", "a[\"b c\"]"},  {"tags[0]", "tags[0]"},
+		{"$meta[\"in\"]", "$meta[\"in\"]"}, {"x[\"y\"][2][\"z\"]", "x.y[2].z"},
+		{"$meta[\"$meta\"]", "$meta[\"$meta\"]"}, {"a[\"not\"].b", "a[\"not\"].b"},
+	};
+	rag_buf b;
+	rag_error err;
+	uint64_t last = 0;
+
+	rag_buf_init(&b, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		rag_filter *f = rag_filter_path(cases[i][0], &err), *g;
+		CHECK(f != NULL);
+		if (!f)
+			continue;
+		CHECK(rag_filter_path_text(f, &b) == 0);
+		CHECK_STR(b.data, cases[i][1]);
+		/* the text names the same path */
+		g = rag_filter_path(b.data, &err);
+		CHECK(g != NULL);
+		if (g) {
+			json_t *rec = record("{\"year\":1,\"meta\":{\"lang\":2},\"a\":{\"b c\":3,"
+					     "\"not\":{\"b\":4}},\"tags\":[5],\"in\":6,"
+					     "\"x\":{\"y\":[0,0,{\"z\":7}]},\"$meta\":8}");
+			CHECK(rag_filter_path_get(f, rec) != NULL);
+			CHECK(rag_filter_path_get(f, rec) == rag_filter_path_get(g, rec));
+			json_decref(rec);
+			CHECK(rag_filter_serial(g) != rag_filter_serial(f));
+			rag_filter_free(g);
+		}
+		CHECK(rag_filter_serial(f) > last);
+		last = rag_filter_serial(f);
+		rag_filter_free(f);
+	}
+	rag_buf_free(&b);
+}
+
 int main(void)
 {
 	RUN_V(fields_and_paths);
@@ -2862,5 +2954,7 @@ int main(void)
 	RUN_V(field_paths);
 	RUN_V(select_fixed);
 	RUN_V(select_random);
+	RUN_V(select_regex_failure);
+	RUN_V(path_text_and_serial);
 	return test_summary();
 }
