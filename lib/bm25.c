@@ -205,6 +205,31 @@ static size_t order_terms(qterm *q, size_t nq, qterm **order, double *prefix)
 }
 
 /*
+ * Looks record d (of length dl) up in the terms order[0..j), from the
+ * highest bound down, adding what they give to *partial, while the terms
+ * left can still lift it above floor.  Returns how many terms were left
+ * unread (0: every one was read), or -1 with err set.
+ */
+static long look_up(qterm **order, size_t j, const double *prefix, const params *p, uint32_t d,
+		    uint32_t dl, double floor, double *partial, int *any, rag_error *err)
+{
+	for (; j > 0; j--) {
+		qterm *x = order[j - 1];
+		if (*partial + prefix[j - 1] <= floor)
+			break;
+		if (rag_postings_advance(&x->c, d, err) < 0)
+			return -1;
+		if (x->c.docno == d) {
+			x->matched = 1;
+			x->tf = x->c.tf;
+			*partial += contrib(p, x->w, x->tf, dl);
+			*any = 1;
+		}
+	}
+	return (long)j;
+}
+
+/*
  * MaxScore driven by the allowed records rather than by the postings: for
  * each allowed record, the terms are looked up from the highest bound
  * down, while they can still lift it above the floor.
@@ -221,7 +246,7 @@ static int search_allowed(const rag_seg *s, const unsigned char *del, const unsi
 		while (byte) {
 			uint32_t d = base + (uint32_t)__builtin_ctz(byte);
 			double floor = topk_floor(t), partial = 0;
-			size_t j;
+			long left;
 			int any = 0;
 			byte &= byte - 1;
 			if (d >= n)
@@ -233,20 +258,10 @@ static int search_allowed(const rag_seg *s, const unsigned char *del, const unsi
 			uint32_t dl = rag_seg_doclen(s, d);
 			for (size_t i = 0; i < m; i++)
 				order[i]->matched = 0;
-			for (j = m; j > 0; j--) {
-				qterm *x = order[j - 1];
-				if (partial + prefix[j - 1] <= floor)
-					break;
-				if (rag_postings_advance(&x->c, d, err) < 0)
-					return -1;
-				if (x->c.docno == d) {
-					x->matched = 1;
-					x->tf = x->c.tf;
-					partial += contrib(p, x->w, x->tf, dl);
-					any = 1;
-				}
-			}
-			if (j == 0 && any) {
+			left = look_up(order, m, prefix, p, d, dl, floor, &partial, &any, err);
+			if (left < 0)
+				return -1;
+			if (left == 0 && any) {
 				double score = full_score(p, q, nq, dl);
 				int ok = 0;
 				if (score > floor && (ok = topk_accepts(t, segno, d, err)) < 0)
@@ -278,7 +293,8 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del,
 		if (!rag_bit(del, d) && (!allow || rag_bit(allow, d))) {
 			uint32_t dl = rag_seg_doclen(s, d);
 			double partial = 0, floor = topk_floor(t);
-			size_t j;
+			long left;
+			int any = 1;
 			for (size_t i = 0; i < m; i++)
 				order[i]->matched = 0;
 			for (size_t i = first; i < m; i++)
@@ -287,19 +303,10 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del,
 					order[i]->tf = order[i]->c.tf;
 					partial += contrib(p, order[i]->w, order[i]->tf, dl);
 				}
-			for (j = first; j > 0; j--) {
-				qterm *x = order[j - 1];
-				if (partial + prefix[j - 1] <= floor)
-					break;
-				if (rag_postings_advance(&x->c, d, err) < 0)
-					return -1;
-				if (x->c.docno == d) {
-					x->matched = 1;
-					x->tf = x->c.tf;
-					partial += contrib(p, x->w, x->tf, dl);
-				}
-			}
-			if (j == 0) {
+			left = look_up(order, first, prefix, p, d, dl, floor, &partial, &any, err);
+			if (left < 0)
+				return -1;
+			if (left == 0) {
 				double score = full_score(p, q, nq, dl);
 				int ok = 0;
 				if (score > floor && (ok = topk_accepts(t, segno, d, err)) < 0)

@@ -2644,6 +2644,28 @@ static void fseg_random(fseg *s, unsigned *seed, uint32_t n, int all)
 	}
 }
 
+/*
+ * rag_filter_select of expr on cols (n records): what it returns, -9 when
+ * expr does not compile; *bits the bitmap (set to a non-NULL pointer
+ * first, so that a NULL comes from the call).
+ */
+static int select_bits(const rag_filter_columns *cols, uint32_t n, const char *expr,
+		       unsigned char **bits)
+{
+	rag_error err;
+	rag_filter *f = rag_filter_compile(expr, NULL, 0, &err);
+	int r;
+
+	if (!f) {
+		*bits = NULL;
+		return -9;
+	}
+	*bits = (unsigned char *)"x";
+	r = rag_filter_select(f, cols, n, bits, &err);
+	rag_filter_free(f);
+	return r;
+}
+
 static void select_fixed(void)
 {
 	static const char *const recs[] = {
@@ -2700,31 +2722,19 @@ static void select_fixed(void)
 	CHECK_EQ(sel_check(__LINE__, &s, "s == o.k", NULL), 0);
 
 	/* the bitmaps themselves: none when nothing narrows, else the records */
-	f = rag_filter_compile("u == 1", NULL, 0, &err);
 	rag_filter_columns cols = fseg_columns(&s);
-	bits = (unsigned char *)"x";
-	CHECK(f && rag_filter_select(f, &cols, s.n, &bits, &err) == 0 && bits == NULL);
-	rag_filter_free(f);
-	f = rag_filter_compile("not (u == 1 or i == 3)", NULL, 0, &err);
-	bits = (unsigned char *)"x";
-	CHECK(f && rag_filter_select(f, &cols, s.n, &bits, &err) == 0 && bits == NULL);
-	rag_filter_free(f);
-	f = rag_filter_compile("s == \"acl\" and u == 1", NULL, 0, &err);
-	bits = NULL;
-	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
-	CHECK_EQ(r, 0);
+	CHECK_EQ(select_bits(&cols, s.n, "u == 1", &bits), 0);
+	CHECK(bits == NULL);
+	CHECK_EQ(select_bits(&cols, s.n, "not (u == 1 or i == 3)", &bits), 0);
+	CHECK(bits == NULL);
+	CHECK_EQ(select_bits(&cols, s.n, "s == \"acl\" and u == 1", &bits), 0);
 	/* records 0 and 4 (s == "acl"), 11 records in 2 bytes */
 	CHECK(bits && bits[0] == 0x11 && bits[1] == 0);
 	free(bits);
-	rag_filter_free(f);
-	f = rag_filter_compile("i == 3", NULL, 0, &err);
-	bits = NULL;
-	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
-	CHECK_EQ(r, 1);
+	CHECK_EQ(select_bits(&cols, s.n, "i == 3", &bits), 1);
 	/* records 0 and 1: 3 and 3.0 */
 	CHECK(bits && bits[0] == 0x03 && bits[1] == 0);
 	free(bits);
-	rag_filter_free(f);
 	f = rag_filter_compile("not (i == 3)", NULL, 0, &err);
 	bits = NULL;
 	r = f ? rag_filter_select(f, &cols, s.n, &bits, &err) : -9;
