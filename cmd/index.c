@@ -156,7 +156,7 @@ static int index_field_option(run_t *r, const char *path)
 	if (!(f = rag_filter_path(path, &err))) {
 		if (err.code != RAG_EUSAGE) {
 			cmd_report(&err);
-			return EXIT_USAGE;
+			return EXIT_FAILURE;
 		}
 		return cmd_usage_error("--index-field: %s", err.text);
 	}
@@ -164,7 +164,7 @@ static int index_field_option(run_t *r, const char *path)
 	if (rag_filter_path_text(f, &text) < 0) {
 		rag_error_set(&err, RAG_ENOMEM, NULL, 0, "out of memory");
 		cmd_report(&err);
-		rc = EXIT_USAGE;
+		rc = EXIT_FAILURE;
 		goto out;
 	}
 	for (unsigned i = 0; i < r->want.nfields; i++)
@@ -519,8 +519,8 @@ int main(int argc, char **argv)
 			r.set |= RAG_SET_B;
 			break;
 		case OPT_INDEX_FIELD:
-			if (index_field_option(&r, optarg))
-				return EXIT_USAGE;
+			if ((status = index_field_option(&r, optarg)) != 0)
+				return status;
 			break;
 		case OPT_STATS: r.stats = 1; break;
 		case 'q': r.quiet = 1; break;

@@ -1343,7 +1343,8 @@ static int collect_fields(rag_filter *f, const node *n)
 	if (n->type == N_REGEX)
 		f->regex = 1;
 	if (n->type == N_FIELD) {
-		if (!n->nsteps || !n->steps[0].key) {
+		/* a first key with a NUL in it cannot be named by a C string */
+		if (!n->nsteps || !n->steps[0].key || strlen(n->steps[0].key) != n->steps[0].len) {
 			f->whole = 1;
 		} else {
 			size_t i;
@@ -1968,7 +1969,8 @@ rag_filter *rag_filter_path(const char *path, rag_error *err)
 {
 	rag_filter *f = rag_filter_compile(path, NULL, 0, err);
 
-	if (f ? f->root->type != N_FIELD || f->root->nsteps == 0 : err->code == RAG_EUSAGE) {
+	if (f ? f->root->type != N_FIELD || f->root->nsteps == 0 || !f->root->steps[0].key
+	      : err->code == RAG_EUSAGE) {
 		rag_filter_free(f);
 		rag_error_set(err, RAG_EUSAGE, NULL, 0,
 			      "%s is not a field path (a name, a.b, a[\"b\"] or a[0])", rag_quote(0, path));

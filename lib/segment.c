@@ -203,7 +203,7 @@ static int fields_open(rag_seg *s, rag_error *err)
 	NEED(4);
 	n = get32(p);
 	p += 4;
-	if (n > s->fsec.len / 16)
+	if (n > s->fsec.len / 16 || n > RAG_SEG_FIELDS_MAX)
 		return damaged(s, err, "impossible number of indexed fields");
 	if (!(s->cols = calloc((size_t)n + 1, sizeof *s->cols)))
 		return rag_error_set(err, RAG_ENOMEM, s->path, 0, "out of memory");
@@ -215,7 +215,7 @@ static int fields_open(rag_seg *s, rag_error *err)
 		c->nlen = get32(p);
 		NEED(4 + (uint64_t)c->nlen + 8);
 		c->name = (const char *)p + 4;
-		p += 4 + ((c->nlen + 3) & ~(uint64_t)3);
+		p += 4 + (((uint64_t)c->nlen + 3) & ~(uint64_t)3);
 		NEED(8);
 		c->nvalues = get32(p);
 		c->ndocs = get32(p + 4);
@@ -229,9 +229,12 @@ static int fields_open(rag_seg *s, rag_error *err)
 		c->textlen = get32(c->valoff + 4 * (size_t)c->nvalues);
 		NEED(c->textlen);
 		c->text = (const char *)p;
-		p += (c->textlen + 3) & ~(uint64_t)3;
+		p += ((uint64_t)c->textlen + 3) & ~(uint64_t)3;
 		if (p > end)
 			return damaged(s, err, "the indexed fields run past their section");
+		for (uint32_t k = 0; k < i; k++)
+			if (s->cols[k].nlen == c->nlen && memcmp(s->cols[k].name, c->name, c->nlen) == 0)
+				return damaged(s, err, "a field is indexed twice");
 	}
 #undef NEED
 	return 0;
@@ -260,18 +263,32 @@ int rag_seg_field_value(const rag_seg *s, uint32_t i, uint32_t j, const char **t
 	return 0;
 }
 
-int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *bits, int set,
-		       rag_error *err)
+int rag_seg_field_list(const rag_seg *s, uint32_t i, uint32_t j, const unsigned char **docs,
+		       uint32_t *count, rag_error *err)
 {
 	const struct fcol *c = &s->cols[i];
 	uint32_t a = get32(c->docstart + 4 * (size_t)j), b = get32(c->docstart + 4 * (size_t)j + 4);
 
 	if (a > b || b > c->ndocs)
 		return damaged(s, err, "bad offset of an indexed value's records");
-	for (uint32_t k = a; k < b; k++) {
-		uint32_t d = get32(c->docs + 4 * (size_t)k);
-		if (d >= s->n)
+	for (uint32_t k = a; k < b; k++)
+		if (get32(c->docs + 4 * (size_t)k) >= s->n)
 			return damaged(s, err, "an indexed value names a record that does not exist");
+	*docs = c->docs + 4 * (size_t)a;
+	*count = b - a;
+	return 0;
+}
+
+int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *bits, int set,
+		       rag_error *err)
+{
+	const unsigned char *docs;
+	uint32_t count;
+
+	if (rag_seg_field_list(s, i, j, &docs, &count, err) < 0)
+		return -1;
+	for (uint32_t k = 0; k < count; k++) {
+		uint32_t d = get32(docs + 4 * (size_t)k);
 		if (set)
 			bits[d >> 3] |= (unsigned char)(1u << (d & 7));
 		else
@@ -365,7 +382,11 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 			damaged(s, err, "a section lies outside the file");
 			goto fail;
 		}
-		if (kind == SEC_FIELDS && !s->fsec.present) {
+		if (kind == SEC_FIELDS) {
+			if (s->fsec.present) {
+				damaged(s, err, "a section appears twice");
+				goto fail;
+			}
 			s->fsec = (section){s->map + off, len, get32(e + 24), 1};
 			continue;
 		}
@@ -1473,6 +1494,8 @@ typedef struct colw {
 
 static void colw_free(colw *c, size_t n)
 {
+	if (!c)
+		return;
 	for (size_t i = 0; i < n; i++) {
 		free(c[i].name);
 		rag_buf_free(&c[i].ents);

@@ -161,11 +161,18 @@ int rag_seg_verify(const rag_seg *s, rag_error *err);
  * compact JSON text in byte order, and for each value the records that
  * hold it, in docno order.  A record in no list lacks the field.
  */
+#define RAG_SEG_FIELDS_MAX 64 /* a segment indexes at most this many fields */
 uint32_t rag_seg_nfields(const rag_seg *s);
 const char *rag_seg_field_name(const rag_seg *s, uint32_t i, size_t *len);
 uint32_t rag_seg_field_nvalues(const rag_seg *s, uint32_t i);
 int rag_seg_field_value(const rag_seg *s, uint32_t i, uint32_t j, const char **text,
 			size_t *len, rag_error *err);
+/*
+ * Value j's records: *docs points at *count little-endian u32 docnos, each
+ * below rag_seg_records (checked).  -1 when damaged.
+ */
+int rag_seg_field_list(const rag_seg *s, uint32_t i, uint32_t j, const unsigned char **docs,
+		       uint32_t *count, rag_error *err);
 /* Sets (set 1) or clears (set 0) the bits of value j's records.  -1 when damaged. */
 int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *bits, int set,
 		       rag_error *err);

@@ -139,6 +139,7 @@ typedef struct local {
 	unsigned npaths;
 	const char *topkeys[RAG_FIELDS_MAX + 1]; /* their first keys, the members to parse */
 	unsigned ntopkeys;
+	int keys_whole; /* a first key has a NUL: records are parsed whole */
 	rag_buf fieldtext; /* writer: a record's value of an indexed field */
 
 	lseg *segs;
@@ -962,13 +963,18 @@ static int paths_ready(local *l, rag_error *err)
 					     rag_quote(0, name));
 		}
 		{
-			const char *key = rag_filter_fields(l->paths[l->npaths], NULL)[0];
+			int whole;
+			const char *key = rag_filter_fields(l->paths[l->npaths], &whole)[0];
 			unsigned k;
-			for (k = 0; k < l->ntopkeys && strcmp(l->topkeys[k], key) != 0; k++)
-				;
-			if (k == l->ntopkeys) {
-				l->topkeys[l->ntopkeys++] = key;
-				l->topkeys[l->ntopkeys] = NULL;
+			if (whole || !key) {
+				l->keys_whole = 1;
+			} else {
+				for (k = 0; k < l->ntopkeys && strcmp(l->topkeys[k], key) != 0; k++)
+					;
+				if (k == l->ntopkeys) {
+					l->topkeys[l->ntopkeys++] = key;
+					l->topkeys[l->ntopkeys] = NULL;
+				}
 			}
 		}
 		l->npaths++;
@@ -1043,7 +1049,7 @@ static int lacks_fields(const local *l, const rag_seg *s)
 /* Hands the batch record docno's values of the indexed fields to the builder. */
 static int index_fields(local *l, uint32_t docno, const char *json, size_t len, rag_error *err)
 {
-	json_t *rec = rag_json_parse_keys(json, len, NULL, l->topkeys, err);
+	json_t *rec = rag_json_parse_keys(json, len, NULL, l->keys_whole ? NULL : l->topkeys, err);
 	int rc = 0;
 
 	if (!rec)
@@ -1065,9 +1071,11 @@ static int extract_field(void *arg, size_t field, const char *json, size_t len, 
 			 rag_error *err)
 {
 	local *l = arg;
-	json_t *rec = rag_json_parse_keys(json, len, NULL, l->topkeys, err);
+	json_t *rec = rag_json_parse_keys(json, len, NULL, l->keys_whole ? NULL : l->topkeys, err);
 	int r;
 
+	if (!rec && err->code == RAG_ENOMEM)
+		return -1;
 	if (!rec)
 		return rag_error_set(err, RAG_EDATA, l->dir, 0,
 				     "damaged store: a stored record is not JSON");
@@ -1149,7 +1157,7 @@ static int segment_select(local *l, lseg *s, rag_filter *f, unsigned char **bits
 	for (uint32_t i = 0; i < rag_seg_nfields(s->seg); i++) {
 		size_t len;
 		const char *name = rag_seg_field_name(s->seg, i, &len);
-		for (unsigned k = 0; k < l->npaths; k++)
+		for (unsigned k = 0; k < l->npaths && c.n < RAG_FIELDS_MAX; k++)
 			if (strlen(l->settings.fields[k]) == len &&
 			    memcmp(l->settings.fields[k], name, len) == 0) {
 				c.field[c.n] = i;
@@ -2317,6 +2325,80 @@ static int idref_cmp(const void *a, const void *b)
 	return x->hash < y->hash ? -1 : x->hash > y->hash;
 }
 
+/*
+ * Checks segment s's indexed fields against its records: each is one the
+ * store indexes, and each live record is listed under exactly the value
+ * it holds (or under none when it lacks the field).
+ */
+static int check_fields(local *l, lseg *s, rag_error *err)
+{
+	uint32_t n = rag_seg_records(s->seg), *which = NULL;
+	rag_buf v;
+	int rc = -1;
+
+	rag_buf_init(&v, 0);
+	if (!rag_seg_nfields(s->seg))
+		return 0;
+	which = malloc(((size_t)n + 1) * sizeof *which);
+	if (!which) {
+		nomem(err);
+		goto out;
+	}
+	for (uint32_t i = 0; i < rag_seg_nfields(s->seg); i++) {
+		size_t len;
+		const char *name = rag_seg_field_name(s->seg, i, &len);
+		unsigned k;
+		for (k = 0; k < l->npaths; k++)
+			if (strlen(l->settings.fields[k]) == len &&
+			    memcmp(l->settings.fields[k], name, len) == 0)
+				break;
+		if (k == l->npaths) {
+			rag_error_set(err, RAG_EDATA, rag_seg_path(s->seg), 0,
+				      "damaged store: the segment indexes a field the store does not");
+			goto out;
+		}
+		/* which value lists each record */
+		for (uint32_t d = 0; d < n; d++)
+			which[d] = UINT32_MAX;
+		for (uint32_t j = 0; j < rag_seg_field_nvalues(s->seg, i); j++) {
+			const unsigned char *docs;
+			uint32_t count;
+			if (rag_seg_field_list(s->seg, i, j, &docs, &count, err) < 0)
+				goto out;
+			for (uint32_t x = 0; x < count; x++)
+				which[get32(docs + 4 * (size_t)x)] = j;
+		}
+		for (uint32_t d = 0; d < n; d++) {
+			const char *json, *t = NULL;
+			size_t jl, tl = 0;
+			int r;
+			if (rag_bit(s->del, d))
+				continue;
+			if (rag_seg_record(s->seg, d, &json, &jl, err) < 0)
+				goto out;
+			rag_buf_truncate(&v, 0);
+			if ((r = extract_field(l, k, json, jl, &v, err)) < 0)
+				goto out;
+			if (which[d] != UINT32_MAX &&
+			    rag_seg_field_value(s->seg, i, which[d], &t, &tl, err) < 0)
+				goto out;
+			if (r != (which[d] != UINT32_MAX) ||
+			    (r && (tl != v.len || memcmp(t, v.data, tl) != 0))) {
+				rag_error_set(err, RAG_EDATA, rag_seg_path(s->seg), 0,
+					      "damaged segment: record %u's value of indexed field %s "
+					      "is not the one the index lists",
+					      d, rag_quote(0, l->settings.fields[k]));
+				goto out;
+			}
+		}
+	}
+	rc = 0;
+out:
+	rag_buf_free(&v);
+	free(which);
+	return rc;
+}
+
 static int local_check(const char *location, uint64_t *records, rag_error *err)
 {
 	local *l;
@@ -2347,9 +2429,11 @@ static int local_check(const char *location, uint64_t *records, rag_error *err)
 		rag_error_set(err, RAG_EDATA, fpath(l, "MANIFEST"), 0, "the manifest's BM25 settings are out of range");
 		goto out;
 	}
+	if (paths_ready(l, err) < 0)
+		goto out;
 	uint64_t total = 0;
 	for (size_t i = 0; i < l->nsegs; i++) {
-		if (rag_seg_verify(l->segs[i].seg, err) < 0)
+		if (rag_seg_verify(l->segs[i].seg, err) < 0 || check_fields(l, &l->segs[i], err) < 0)
 			goto out;
 		total += rag_seg_records(l->segs[i].seg) - l->segs[i].ndel;
 	}

@@ -381,6 +381,15 @@ $(head -n 60 "$out")"
 run rag-filter --help
 expect_status 0
 expect_out_has 'Usage: rag-filter [OPTION]... EXPR [FILE]...'
+# A key with a NUL in it is read like any other.
+printf '%s\n' '{"a\u0000b":1}' '{"a":1}' '{"a\u0000b":2}' > nulkey.jsonl
+run rag-filter -c 'exists $meta["a\u0000b"]' nulkey.jsonl
+expect_status 0
+expect_out 2
+run rag-filter '$meta["a\u0000b"] == 2' nulkey.jsonl
+expect_status 0
+expect_out '{"a\u0000b":2}'
+
 run rag-filter --version
 expect_status 0
 expect_out_has 'rag-filter (ragkit) '

@@ -174,6 +174,7 @@ Try 'rag-index --help' for more information."
 bad_path 'year +'
 bad_path '$meta'
 bad_path ''
+bad_path '$meta[0]'
 if [ "${RAG_VALGRIND:-0}" != 1 ]; then
 	for p in 'a..b' 'a[-1]' 'not' '1' '{p}' 'year == 1' '$meta == 1'; do
 		bad_path "$p"

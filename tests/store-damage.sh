@@ -357,4 +357,43 @@ while IFS= read -r line; do
 done < bad-answers
 echo "$ncase damaged copies; $(ls answers | grep -vc '\.what$') answers"
 
+# Section 19 that holds together but lists records under values they do
+# not hold (checksums made right): --check compares it with the records.
+printf '%s\n' '{"id":"a","text":"one","year":1}' '{"id":"b","text":"two","year":2}' > swap.jsonl
+run rag-index -q --index-field year swapped swap.jsonl
+expect_status 0
+python3 - swapped/seg-00000001.rseg <<'EOF2' || fail "cannot rewrite section 19"
+import struct, sys
+def crc32c(data, crc=0):
+    crc ^= 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+path = sys.argv[1]
+f = bytearray(open(path, "rb").read())
+nsec = struct.unpack_from("<I", f, 24)[0]
+for i in range(nsec):
+    e = 64 + 32 * i
+    if struct.unpack_from("<I", f, e)[0] == 19:
+        off, length = struct.unpack_from("<QQ", f, e + 8)
+        break
+else:
+    sys.exit("no section 19")
+# one field "year" (4 bytes of name), 2 values, 2 records: the docnos follow
+# the count, the name, the two counts and the two offset tables
+p = off + 4 + 4 + 4 + 8 + 4 * 3 * 2
+d0, d1 = struct.unpack_from("<II", f, p)
+assert (d0, d1) == (0, 1), (d0, d1)
+struct.pack_into("<II", f, p, 1, 0)
+struct.pack_into("<I", f, e + 24, crc32c(bytes(f[off:off + length])))
+h = bytes(f[:28]) + b"\0\0\0\0" + bytes(f[32:64 + 32 * nsec])
+struct.pack_into("<I", f, 28, crc32c(h))
+open(path, "wb").write(f)
+EOF2
+run rag-index --check swapped
+expect_status 1
+expect_err_has "swapped/seg-00000001.rseg: damaged segment: record 0's value of indexed field \"year\" is not the one the index lists"
+
 finish
