@@ -332,23 +332,13 @@ static int search_maxscore(const rag_seg *s, const unsigned char *del,
  */
 static int few_allowed(const rag_seg *s, const unsigned char *allow, const qterm *q, size_t nq)
 {
-	uint64_t postings = 0, allowed = 0, w;
-	size_t bytes = ((size_t)rag_seg_records(s) + 7) / 8, i;
+	uint64_t postings = 0;
+	uint32_t allowed = rag_bits_count(allow, ((size_t)rag_seg_records(s) + 7) / 8);
 
-	for (i = 0; i < nq; i++)
+	for (size_t i = 0; i < nq; i++)
 		if (q[i].present)
 			postings += q[i].c.df;
-	for (i = 0; i + 8 <= bytes; i += 8) {
-		memcpy(&w, allow + i, 8);
-		/* the bits of w, counted without a popcount instruction */
-		w = w - ((w >> 1) & 0x5555555555555555ULL);
-		w = (w & 0x3333333333333333ULL) + ((w >> 2) & 0x3333333333333333ULL);
-		w = (w + (w >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
-		allowed += (w * 0x0101010101010101ULL) >> 56;
-	}
-	for (; i < bytes; i++)
-		allowed += (uint64_t)__builtin_popcount(allow[i]);
-	return allowed * 4 * (nq ? nq : 1) < postings;
+	return (uint64_t)allowed * 4 * (nq ? nq : 1) < postings;
 }
 
 int rag_bm25_search(rag_seg *const *segs, const unsigned char *const *del, size_t nseg,

@@ -400,12 +400,11 @@ static json_t *parse_object(parser *ps)
 		ps->p++;
 		skip_ws(ps);
 		vstart = ps->p;
-		if (!keep && !ps->skipping) {
-			ps->skipping = 1;
+		{
+			int was = ps->skipping;
+			ps->skipping = !keep; /* a member left out is checked, not built */
 			v = parse_value(ps);
-			ps->skipping = 0;
-		} else {
-			v = parse_value(ps);
+			ps->skipping = was;
 		}
 		if (!v)
 			goto fail;

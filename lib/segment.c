@@ -250,6 +250,16 @@ const char *rag_seg_field_name(const rag_seg *s, uint32_t i, size_t *len)
 
 uint32_t rag_seg_field_nvalues(const rag_seg *s, uint32_t i) { return s->cols[i].nvalues; }
 
+long rag_seg_field_find(const rag_seg *s, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (uint32_t i = 0; i < s->ncols; i++)
+		if (s->cols[i].nlen == len && memcmp(s->cols[i].name, name, len) == 0)
+			return i;
+	return -1;
+}
+
 int rag_seg_field_value(const rag_seg *s, uint32_t i, uint32_t j, const char **text,
 			size_t *len, rag_error *err)
 {
@@ -1552,6 +1562,12 @@ static int fval_cmp(const void *a, const void *b)
 	return (x->docno > y->docno) - (x->docno < y->docno);
 }
 
+/* Whether v[k] starts a value: the first, or other bytes than v[k - 1]. */
+static int new_value(const fval *v, size_t k)
+{
+	return k == 0 || v[k].len != v[k - 1].len || memcmp(v[k].p, v[k - 1].p, v[k].len) != 0;
+}
+
 /*
  * Writes SEC_FIELDS for fields c[0..n), the records renumbered by newno
  * (UINT32_MAX: left out; NULL: as they are).  Nothing when n is 0.
@@ -1585,33 +1601,27 @@ static int write_fields(fw *f, const colw *c, size_t n, const uint32_t *newno, r
 		if (m)
 			qsort(v, m, sizeof *v, fval_cmp);
 		for (size_t k = 0; k < m; k++)
-			if (k == 0 || v[k].len != v[k - 1].len || memcmp(v[k].p, v[k - 1].p, v[k].len))
-				nv++;
+			nv += new_value(v, k);
 		if (fw_put32(f, (uint32_t)nl) < 0 || fw_put(f, c[i].name, nl) < 0 ||
 		    fw_put(f, zero, (4 - nl % 4) % 4) < 0 || fw_put32(f, (uint32_t)nv) < 0 ||
 		    fw_put32(f, (uint32_t)m) < 0)
 			goto fail;
 		/* value text offsets, then record list offsets, then docnos, then texts */
 		for (size_t k = 0; k <= m; k++)
-			if (k == m || k == 0 || v[k].len != v[k - 1].len ||
-			    memcmp(v[k].p, v[k - 1].p, v[k].len)) {
+			if (k == m || new_value(v, k)) {
 				if (fw_put32(f, off) < 0)
 					goto fail;
 				if (k < m)
 					off += v[k].len;
 			}
 		for (size_t k = 0; k <= m; k++)
-			if (k == m || k == 0 || v[k].len != v[k - 1].len ||
-			    memcmp(v[k].p, v[k - 1].p, v[k].len))
-				if (fw_put32(f, (uint32_t)k) < 0)
+			if ((k == m || new_value(v, k)) && fw_put32(f, (uint32_t)k) < 0)
 					goto fail;
 		for (size_t k = 0; k < m; k++)
 			if (fw_put32(f, v[k].docno) < 0)
 				goto fail;
 		for (size_t k = 0; k < m; k++)
-			if ((k == 0 || v[k].len != v[k - 1].len ||
-			     memcmp(v[k].p, v[k - 1].p, v[k].len)) &&
-			    fw_put(f, v[k].p, v[k].len) < 0)
+			if (new_value(v, k) && fw_put(f, v[k].p, v[k].len) < 0)
 				goto fail;
 		if (fw_put(f, zero, (4 - off % 4) % 4) < 0)
 			goto fail;
@@ -2201,37 +2211,25 @@ static int merge_field(rag_seg *const *segs, size_t n, uint32_t *const *map, con
 		       size_t field, rag_seg_extract_fn extract, void *arg, colw *c,
 		       rag_error *err)
 {
-	size_t nl = strlen(name);
 	rag_buf v;
 	int rc = -1;
 
 	rag_buf_init(&v, 0);
 	for (size_t s = 0; s < n; s++) {
 		const rag_seg *g = segs[s];
-		uint32_t i;
-		for (i = 0; i < g->ncols; i++)
-			if (g->cols[i].nlen == nl && memcmp(g->cols[i].name, name, nl) == 0)
-				break;
-		if (i < g->ncols) {
-			const struct fcol *f = &g->cols[i];
-			for (uint32_t j = 0; j < f->nvalues; j++) {
+		long i = rag_seg_field_find(g, name);
+		if (i >= 0) {
+			for (uint32_t j = 0; j < g->cols[i].nvalues; j++) {
 				const char *t;
+				const unsigned char *docs;
 				size_t tl;
-				uint32_t a = get32(f->docstart + 4 * (size_t)j);
-				uint32_t b = get32(f->docstart + 4 * (size_t)j + 4);
-				if (rag_seg_field_value(g, i, j, &t, &tl, err) < 0)
+				uint32_t count;
+				if (rag_seg_field_value(g, (uint32_t)i, j, &t, &tl, err) < 0 ||
+				    rag_seg_field_list(g, (uint32_t)i, j, &docs, &count, err) < 0)
 					goto out;
-				if (a > b || b > f->ndocs) {
-					damaged(g, err, "bad offset of an indexed value's records");
-					goto out;
-				}
-				for (uint32_t k = a; k < b; k++) {
-					uint32_t d = get32(f->docs + 4 * (size_t)k);
-					if (d >= g->n) {
-						damaged(g, err, "an indexed value names a record that does not exist");
-						goto out;
-					}
-					if (map[s][d] != UINT32_MAX && colw_add(c, map[s][d], t, tl) < 0)
+				for (uint32_t k = 0; k < count; k++) {
+					uint32_t d = map[s][get32(docs + 4 * (size_t)k)];
+					if (d != UINT32_MAX && colw_add(c, d, t, tl) < 0)
 						goto nomem;
 				}
 			}
@@ -2404,11 +2402,17 @@ out:
  *  32  the bitmap, (records + 7) / 8 bytes, bit i of byte i / 8 for record i
  */
 
-static uint32_t popcount_bits(const unsigned char *b, size_t n)
+uint32_t rag_bits_count(const unsigned char *b, size_t n)
 {
 	uint32_t c = 0;
+	size_t i = 0;
+	uint64_t w;
 
-	for (size_t i = 0; i < n; i++)
+	for (; i + 8 <= n; i += 8) {
+		memcpy(&w, b + i, 8);
+		c += (uint32_t)__builtin_popcountll(w);
+	}
+	for (; i < n; i++)
 		c += (uint32_t)__builtin_popcount(b[i]);
 	return c;
 }
@@ -2522,7 +2526,7 @@ int rag_del_read(const char *path, uint32_t n, unsigned char **bits,
 	}
 	*ndel = get32(h + 20);
 	if (full && (get32(h + 24) != rag_crc32c(0, b, nb) ||
-		     popcount_bits(b, nb) != *ndel ||
+		     rag_bits_count(b, nb) != *ndel ||
 		     (n % 8 && b[nb - 1] >> (n % 8)))) {
 		rag_error_set(err, RAG_EDATA, path, 0, "damaged deletion file: checksum mismatch");
 		goto fail;

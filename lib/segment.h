@@ -165,6 +165,8 @@ int rag_seg_verify(const rag_seg *s, rag_error *err);
 uint32_t rag_seg_nfields(const rag_seg *s);
 const char *rag_seg_field_name(const rag_seg *s, uint32_t i, size_t *len);
 uint32_t rag_seg_field_nvalues(const rag_seg *s, uint32_t i);
+/* The number of the field called name, or -1 when the segment does not index it. */
+long rag_seg_field_find(const rag_seg *s, const char *name);
 int rag_seg_field_value(const rag_seg *s, uint32_t i, uint32_t j, const char **text,
 			size_t *len, rag_error *err);
 /*
@@ -288,6 +290,9 @@ int rag_del_write(const char *path, const unsigned char *bits, uint32_t n,
  */
 int rag_del_read(const char *path, uint32_t n, unsigned char **bits,
 		 uint32_t *ndel, int full, rag_error *err);
+
+/* The bits set in the bitmap b[0..n) (n bytes). */
+uint32_t rag_bits_count(const unsigned char *b, size_t n);
 
 static inline int rag_bit(const unsigned char *bits, uint32_t i)
 {

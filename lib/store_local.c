@@ -233,14 +233,19 @@ static void vals_free(lseg *s)
 	s->vals = NULL;
 }
 
+/* Closes a segment and frees what the store keeps of it. */
+static void lseg_free(lseg *s)
+{
+	vals_free(s);
+	rag_seg_close(s->seg);
+	free(s->delname);
+	free(s->del);
+}
+
 static void segs_free(lseg *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		vals_free(&v[i]);
-		rag_seg_close(v[i].seg);
-		free(v[i].delname);
-		free(v[i].del);
-	}
+	for (size_t i = 0; i < n; i++)
+		lseg_free(&v[i]);
 	free(v);
 }
 
@@ -1031,25 +1036,42 @@ static int field_text(local *l, size_t field, const json_t *rec, rag_buf *out)
 /* Whether segment s lacks one of the store's indexed fields (written before it was added). */
 static int lacks_fields(const local *l, const rag_seg *s)
 {
-	for (unsigned k = 0; k < l->settings.nfields; k++) {
-		uint32_t i;
-		for (i = 0; i < rag_seg_nfields(s); i++) {
-			size_t len;
-			const char *name = rag_seg_field_name(s, i, &len);
-			if (strlen(l->settings.fields[k]) == len &&
-			    memcmp(l->settings.fields[k], name, len) == 0)
-				break;
-		}
-		if (i == rag_seg_nfields(s))
+	for (unsigned k = 0; k < l->settings.nfields; k++)
+		if (rag_seg_field_find(s, l->settings.fields[k]) < 0)
 			return 1;
-	}
 	return 0;
+}
+
+/* The store's number of segment s's field i, or -1 when the store does not index it. */
+static long setting_of(const local *l, const rag_seg *s, uint32_t i)
+{
+	size_t len;
+	const char *name = rag_seg_field_name(s, i, &len);
+
+	for (unsigned k = 0; k < l->npaths; k++)
+		if (strlen(l->settings.fields[k]) == len && memcmp(l->settings.fields[k], name, len) == 0)
+			return k;
+	return -1;
+}
+
+/* The store's indexed fields as an array of names (room for RAG_FIELDS_MAX). */
+static const char *const *field_names(const local *l, const char **names)
+{
+	for (unsigned i = 0; i < l->settings.nfields; i++)
+		names[i] = l->settings.fields[i];
+	return names;
+}
+
+/* A stored or incoming record, parsed as far as the indexed fields need. */
+static json_t *parse_for_fields(const local *l, const char *json, size_t len, rag_error *err)
+{
+	return rag_json_parse_keys(json, len, NULL, l->keys_whole ? NULL : l->topkeys, err);
 }
 
 /* Hands the batch record docno's values of the indexed fields to the builder. */
 static int index_fields(local *l, uint32_t docno, const char *json, size_t len, rag_error *err)
 {
-	json_t *rec = rag_json_parse_keys(json, len, NULL, l->keys_whole ? NULL : l->topkeys, err);
+	json_t *rec = parse_for_fields(l, json, len, err);
 	int rc = 0;
 
 	if (!rec)
@@ -1071,7 +1093,7 @@ static int extract_field(void *arg, size_t field, const char *json, size_t len, 
 			 rag_error *err)
 {
 	local *l = arg;
-	json_t *rec = rag_json_parse_keys(json, len, NULL, l->keys_whole ? NULL : l->topkeys, err);
+	json_t *rec = parse_for_fields(l, json, len, err);
 	int r;
 
 	if (!rec && err->code == RAG_ENOMEM)
@@ -1154,16 +1176,12 @@ static int segment_select(local *l, lseg *s, rag_filter *f, unsigned char **bits
 	rag_filter_columns cols = {0, col_path, col_nvalues, col_value, col_mark, &c};
 
 	*bits = NULL;
-	for (uint32_t i = 0; i < rag_seg_nfields(s->seg); i++) {
-		size_t len;
-		const char *name = rag_seg_field_name(s->seg, i, &len);
-		for (unsigned k = 0; k < l->npaths && c.n < RAG_FIELDS_MAX; k++)
-			if (strlen(l->settings.fields[k]) == len &&
-			    memcmp(l->settings.fields[k], name, len) == 0) {
-				c.field[c.n] = i;
-				c.path[c.n++] = l->paths[k];
-				break;
-			}
+	for (uint32_t i = 0; i < rag_seg_nfields(s->seg) && c.n < RAG_FIELDS_MAX; i++) {
+		long k = setting_of(l, s->seg, i);
+		if (k >= 0) {
+			c.field[c.n] = i;
+			c.path[c.n++] = l->paths[k];
+		}
 	}
 	if (!c.n)
 		return 0;
@@ -1406,10 +1424,8 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 		goto fail;
 	if (l->writer) {
 		const char *names[RAG_FIELDS_MAX];
-		for (unsigned i = 0; i < l->settings.nfields; i++)
-			names[i] = l->settings.fields[i];
 		if (!(l->batch = rag_segw_new(err)) ||
-		    rag_segw_set_fields(l->batch, names, l->settings.nfields, err) < 0)
+		    rag_segw_set_fields(l->batch, field_names(l, names), l->settings.nfields, err) < 0)
 			goto fail;
 		numbered_by(l, l->an);
 	}
@@ -1983,10 +1999,7 @@ static int local_commit(rag_store *st, rag_error *err)
 			seg_name(name, sizeof name, s->no);
 			if (old_add(&old, name) < 0)
 				goto nomem;
-			vals_free(s);
-			rag_seg_close(s->seg);
-			free(s->del);
-			free(s->delname);
+			lseg_free(s);
 			memmove(s, s + 1, (l->nsegs - i - 1) * sizeof *s);
 			l->nsegs--;
 			continue;
@@ -2047,10 +2060,8 @@ static int merge(local *l, size_t *idx, size_t n, rag_error *err)
 		if (!(p = fpath(l, name)))
 			goto nomem;
 		const char *names[RAG_FIELDS_MAX];
-		for (unsigned i = 0; i < l->settings.nfields; i++)
-			names[i] = l->settings.fields[i];
-		if (rag_seg_merge(segs, del, n, names, l->settings.nfields, extract_field, l, p,
-				  err) < 0)
+		if (rag_seg_merge(segs, del, n, field_names(l, names), l->settings.nfields,
+				  extract_field, l, p, err) < 0)
 			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))
 			goto broken;
@@ -2059,10 +2070,7 @@ static int merge(local *l, size_t *idx, size_t n, rag_error *err)
 	/* the merged segment takes the place of the first one merged */
 	for (size_t i = n; i-- > 0;) {
 		lseg *s = &l->segs[idx[i]];
-		vals_free(s);
-		rag_seg_close(s->seg);
-		free(s->del);
-		free(s->delname);
+		lseg_free(s);
 		if (i == 0 && live) {
 			*s = ns;
 			continue;
@@ -2345,14 +2353,8 @@ static int check_fields(local *l, lseg *s, rag_error *err)
 		goto out;
 	}
 	for (uint32_t i = 0; i < rag_seg_nfields(s->seg); i++) {
-		size_t len;
-		const char *name = rag_seg_field_name(s->seg, i, &len);
-		unsigned k;
-		for (k = 0; k < l->npaths; k++)
-			if (strlen(l->settings.fields[k]) == len &&
-			    memcmp(l->settings.fields[k], name, len) == 0)
-				break;
-		if (k == l->npaths) {
+		long k = setting_of(l, s->seg, i);
+		if (k < 0) {
 			rag_error_set(err, RAG_EDATA, rag_seg_path(s->seg), 0,
 				      "damaged store: the segment indexes a field the store does not");
 			goto out;
@@ -2377,7 +2379,7 @@ static int check_fields(local *l, lseg *s, rag_error *err)
 			if (rag_seg_record(s->seg, d, &json, &jl, err) < 0)
 				goto out;
 			rag_buf_truncate(&v, 0);
-			if ((r = extract_field(l, k, json, jl, &v, err)) < 0)
+			if ((r = extract_field(l, (size_t)k, json, jl, &v, err)) < 0)
 				goto out;
 			if (which[d] != UINT32_MAX &&
 			    rag_seg_field_value(s->seg, i, which[d], &t, &tl, err) < 0)
