@@ -48,6 +48,11 @@ export PATH
 unset RAGKIT_CONFIG
 XDG_CONFIG_HOME="$scratch/.config"
 export XDG_CONFIG_HOME
+# Nor the user's caches, models, keys or proxies: model servers are the tests' own.
+XDG_CACHE_HOME="$scratch/.cache"
+export XDG_CACHE_HOME
+unset RAG_EMBED_MODEL RAG_CHAT_MODEL OPENAI_API_KEY OPENAI_BASE_URL OLLAMA_HOST
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
 cd "$scratch" || exit 99
 
 data="$top_srcdir/tests/data"
@@ -58,6 +63,57 @@ out="$scratch/.out"
 err="$scratch/.err"
 status=0
 test_name=$(basename "$0" .sh)
+provider_pid=
+# The system's python3 when there is one (a version manager's shim costs a
+# third of a second a call).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+
+# Starts tests/provider-server.py (extra arguments are its own) and sets
+# $provider (http://127.0.0.1:PORT) and $provider_log (the requests it got).
+# It stops when the test ends.
+start_provider()
+{
+	provider_log="$scratch/.provider.log"
+	rm -f "$scratch/.provider.port"
+	"$py" "$top_srcdir/tests/provider-server.py" --port-file "$scratch/.provider.port" \
+		--log "$provider_log" --parent-pid $$ "$@" 2> "$scratch/.provider.err" &
+	provider_pid=$!
+	trap 'kill $provider_pid 2>/dev/null; wait $provider_pid 2>/dev/null; rm -rf "$scratch"' EXIT
+	i=0
+	while [ ! -s "$scratch/.provider.port" ]; do
+		i=$((i + 1))
+		if [ $i -gt 200 ] || ! kill -0 $provider_pid 2>/dev/null; then
+			echo "$test_name: the provider test server did not start" >&2
+			cat "$scratch/.provider.err" >&2
+			exit 99
+		fi
+		sleep 0.05
+	done
+	provider="http://127.0.0.1:$(cat "$scratch/.provider.port")"
+}
+
+# Queues faults for the next requests: provider_fault '{"status": 500}' ...
+provider_fault()
+{
+	for f in "$@"; do
+		"$py" - "$provider" "$f" <<'PY' || { echo "$test_name: cannot queue a fault" >&2; exit 99; }
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/_control", method="POST",
+                             data=json.dumps({"faults": [json.loads(sys.argv[2])]}).encode(),
+                             headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=10).read()
+PY
+	done
+}
+
+# Forgets queued faults and the requests logged so far.
+provider_reset()
+{
+	"$py" -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/_control", method="DELETE"), timeout=10).read()' "$provider"
+	: > "$provider_log"
+}
 
 fail()
 {
@@ -145,7 +201,7 @@ finish()
 # Prints a field of each record of stdout ($out), one per line (python3).
 field()
 {
-	python3 -c 'import json,sys
+	"$py" -c 'import json,sys
 for line in open(sys.argv[1], encoding="utf-8"):
     v = json.loads(line).get(sys.argv[2])
     print(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v)' "$out" "$1"

@@ -1,0 +1,122 @@
+/*
+ * embed.h - embedding models: the providers behind rag-embed.
+ *
+ * A model is named "provider:model":
+ *   builtin:hash       computed here (lib/hashembed.h), no network
+ *   openai:NAME        POST {base}/embeddings, the OpenAI wire format, which
+ *                      OpenAI, vLLM, llama.cpp's server, LM Studio and
+ *                      LocalAI all speak; base includes the version
+ *                      (https://api.openai.com/v1); a key is sent as
+ *                      "Authorization: Bearer KEY"
+ *   ollama:NAME        POST {host}/api/embed, Ollama's format
+ *
+ * Texts go to a remote model in batches (one request each), several
+ * requests in flight at once (lib/http.h), and come back in batches in
+ * the order they finish.  Every answer is checked before it is believed:
+ * one embedding per text, each in its place, all of one dimension (the
+ * one asked for, when one was), every number finite as a float; anything
+ * else fails the batch with a message that quotes the server.
+ *
+ * The key is held by the embedder and handed to libcurl only: no message
+ * made here ever contains it.
+ */
+#ifndef RAG_EMBED_H
+#define RAG_EMBED_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "http.h"
+
+#define RAG_EMBED_DEFAULT_MODEL "builtin:hash"
+#define RAG_EMBED_DEFAULT_DIM 512 /* builtin:hash's */
+#define RAG_EMBED_OPENAI_BASE "https://api.openai.com/v1"
+#define RAG_EMBED_OLLAMA_HOST "http://127.0.0.1:11434"
+#define RAG_EMBED_DIM_MAX 65536
+
+typedef struct rag_embed_opts {
+	const char *model;       /* "provider:name" */
+	size_t dim;              /* 0: the model's own (512 for builtin:hash) */
+	const char *openai_base; /* NULL: RAG_EMBED_OPENAI_BASE */
+	const char *api_key;     /* NULL: send none (copied) */
+	const char *ollama_host; /* NULL: RAG_EMBED_OLLAMA_HOST; "host[:port]" is fine */
+	rag_http_opts http;
+} rag_embed_opts;
+
+typedef struct rag_embedder rag_embedder;
+
+/*
+ * Checks the model name (RAG_EUSAGE for a bad one) and makes an embedder.
+ * NULL with err set.
+ */
+rag_embedder *rag_embedder_new(const rag_embed_opts *o, rag_error *err);
+
+/* Frees the embedder, its batches and its copy of the key; NULL is fine. */
+void rag_embedder_free(rag_embedder *e);
+
+/* The model's full name ("openai:text-embedding-3-small"). */
+const char *rag_embedder_model(const rag_embedder *e);
+
+/* Whether the model runs here (builtin:): then use rag_embedder_one. */
+int rag_embedder_local(const rag_embedder *e);
+
+/*
+ * The dimension of the vectors: the one asked for, builtin:hash's, or
+ * that of the first answer; 0 while unknown.
+ */
+size_t rag_embedder_dim(const rag_embedder *e);
+
+/* The URL requests go to ("" for a local model), without any user:password. */
+const char *rag_embedder_url(const rag_embedder *e);
+
+/*
+ * A local model: embeds text[0..n) into out[0..dim).  1, or 0 when the
+ * text gave no features (out is the zero vector), or -1 with err set.
+ */
+int rag_embedder_one(rag_embedder *e, const char *text, size_t n, float *out, rag_error *err);
+
+/*
+ * A remote model: queues one request for texts[0..n) (lens[i] bytes each,
+ * valid UTF-8; copied into the request).  user is handed back with the
+ * result.  0, or -1 with err set.
+ */
+int rag_embedder_submit(rag_embedder *e, const char *const *texts, const size_t *lens, size_t n,
+			void *user, rag_error *err);
+
+/*
+ * Waits for a batch to finish.  Returns 1 with *user and *vecs set (n *
+ * dim floats, n as submitted, a new allocation for the caller to free);
+ * 0 when no batch is pending; -1 with err set when the batch failed for
+ * good (*user tells which) or the client failed (*user NULL).
+ */
+int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err);
+
+/*
+ * Sets the dimension while it is unknown (from vectors made earlier:
+ * later answers must agree).
+ */
+void rag_embedder_set_dim(rag_embedder *e, size_t dim);
+
+/* Frees the user pointer of a batch that is dropped unfinished (rag_embedder_free). */
+void rag_embedder_set_user_free(rag_embedder *e, void (*fn)(void *));
+
+/* Batches submitted and not yet handed back. */
+size_t rag_embedder_pending(const rag_embedder *e);
+
+/* HTTP attempts made so far (retries included). */
+unsigned long rag_embedder_requests(const rag_embedder *e);
+
+/*
+ * Checks a parsed answer to a request for n texts and fills out (n *
+ * *dim floats, allocated here).  want_dim 0 accepts any dimension.  For
+ * the tests and for rag_embedder_wait.  0, or -1 with err's text set.
+ */
+int rag_embed_parse_openai(const char *body, size_t len, size_t n, size_t want_dim,
+			   float **out, size_t *dim, rag_error *err);
+int rag_embed_parse_ollama(const char *body, size_t len, size_t n, size_t want_dim,
+			   float **out, size_t *dim, rag_error *err);
+
+/* The server's own words in an error body (OpenAI's envelope, Ollama's "error"), or NULL. */
+char *rag_embed_server_message(const char *body, size_t len);
+
+#endif
