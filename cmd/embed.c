@@ -981,7 +981,10 @@ int main(int argc, char **argv)
 	}
 	r.w = NULL;
 	cmd_progress_clear(&r.prog);
-	if (!s.quiet)
+	if (!s.quiet && rag_embedder_local(r.e))
+		cmd_say("%llu embedded, %llu passed through, %.2f s", r.embedded, r.passed,
+			cmd_now() - r.t0);
+	else if (!s.quiet)
 		cmd_say("%llu embedded (%llu from the cache), %llu passed through, %lu request%s, "
 			"%.2f s",
 			r.embedded, r.cached, r.passed, rag_embedder_requests(r.e),

@@ -662,6 +662,64 @@ int rag_json_add_int(rag_buf *out, long long v)
 	return rag_buf_add(out, tmp + i, sizeof tmp - i);
 }
 
+/*
+ * The shortest text of a float f with 1e-4 <= |f| < 1 ("0.0123"), the
+ * common case of embedding components, without printf: for k = 1, 2, ...
+ * decimal places, the nearest k-place decimal n / 10^k, taken when it
+ * reads back as f.  Reading back is decided in double arithmetic, which
+ * is exact except when n / 10^k lies a hair from the midpoint between f
+ * and a neighbour; then, and outside the range, the answer is 0 and the
+ * caller goes the slow way.  Writes into tmp (>= 20 bytes) and returns
+ * the length.
+ */
+static int float32_fast(float f, char *tmp)
+{
+	static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
+				     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
+	double a = fabs((double)f), lo, hi;
+	float fa = fabsf(f);
+	int k, i = 0;
+
+	if (a == 0) {
+		if (signbit(f))
+			tmp[i++] = '-';
+		memcpy(tmp + i, "0.0", 3);
+		return i + 3;
+	}
+	if (!(a >= 1e-4 && a < 1))
+		return 0;
+	/* the midpoints between f and its neighbours, exact in double */
+	lo = (a + (double)nextafterf(fa, 0.0f)) / 2;
+	hi = (a + (double)nextafterf(fa, 2.0f)) / 2;
+	for (k = 1; k <= 14; k++) {
+		double n = nearbyint(a * p10[k]), x;
+		if (n >= p10[k])
+			return 0; /* rounds up to 1 */
+		x = n / p10[k];
+		if (!(x > lo && x < hi))
+			continue;
+		if (x - lo < a * 0x1p-50 || hi - x < a * 0x1p-50)
+			return 0; /* too close to call in double */
+		{
+			unsigned long long u = (unsigned long long)n;
+			char digits[16];
+			int nd = 0;
+			while (nd < k) {
+				digits[nd++] = (char)('0' + u % 10);
+				u /= 10;
+			}
+			if (f < 0)
+				tmp[i++] = '-';
+			tmp[i++] = '0';
+			tmp[i++] = '.';
+			while (nd)
+				tmp[i++] = digits[--nd];
+		}
+		return i;
+	}
+	return 0;
+}
+
 int rag_json_add_real(rag_buf *out, double d, int flags)
 {
 	char tmp[40];
@@ -671,6 +729,8 @@ int rag_json_add_real(rag_buf *out, double d, int flags)
 		return rag_buf_adds(out, "null");
 	if (flags & RAG_JSON_FLOAT32) {
 		float f = (float)d;
+		if ((n = float32_fast(f, tmp)) > 0)
+			return rag_buf_add(out, tmp, (size_t)n);
 		for (prec = 6; prec <= 9; prec++) {
 			n = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
 			if (strtof(tmp, NULL) == f)

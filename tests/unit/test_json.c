@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "json.h"
@@ -118,6 +120,42 @@ static void reals(void)
 		rag_buf_init(&b, 0);
 		rag_json_add_real(&b, (double)0.1f, RAG_JSON_FLOAT32);
 		CHECK_MEM(b.data, b.len, "0.1");
+		rag_buf_free(&b);
+	}
+	/*
+	 * The same on floats from every binade, both signs and zeros: the
+	 * text reads back to the float and is what the shortest of "%.6g"
+	 * to "%.9g" that reads back gives (the fast path for 1e-4 <= |f| < 1
+	 * must agree with it).
+	 */
+	{
+		rag_buf b;
+		unsigned long bad = 0;
+		uint32_t w = 0x12345u;
+		rag_buf_init(&b, 0);
+		for (long t = 0; t < 400000; t++) {
+			float f;
+			char want[48];
+			int n = 0;
+			w = w * 1664525u + 1013904223u;
+			memcpy(&f, &w, sizeof f);
+			if (t < 4)
+				f = t == 0 ? 0.0f : t == 1 ? -0.0f : t == 2 ? 1e-4f : 0.99999994f;
+			if (!isfinite(f))
+				continue;
+			for (int p = 6; p <= 9; p++) {
+				n = snprintf(want, sizeof want, "%.*g", p, (double)f);
+				if (strtof(want, NULL) == f)
+					break;
+			}
+			if (!strpbrk(want, ".eE"))
+				memcpy(want + n, ".0", 3);
+			b.len = 0;
+			rag_json_add_real(&b, (double)f, RAG_JSON_FLOAT32);
+			if (strcmp(b.data, want) || strtof(b.data, NULL) != f)
+				bad++;
+		}
+		CHECK_EQ(bad, 0);
 		rag_buf_free(&b);
 	}
 	CHECK(parse("1e400", &err) == NULL);
