@@ -112,8 +112,9 @@ static const struct option options[] = {
 /* A setting's text and where it came from, for messages. */
 typedef struct given {
 	const char *v;
-	const char *from; /* "--batch", "embed.batch", "RAG_EMBED_MODEL" */
-	long line;        /* in the configuration file; 0 otherwise */
+	const char *from; /* its name: "--batch", "embed.batch", "RAG_EMBED_MODEL" */
+	const char *file; /* the configuration file it is in, or NULL */
+	long line;        /* there */
 } given;
 
 typedef struct settings {
@@ -179,8 +180,10 @@ static int bad_setting(const given *g, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	if (g->line)
-		fprintf(stderr, "%s: %s:%ld: %s\n", cmd_prog, g->from, g->line, text);
+	if (g->file)
+		fprintf(stderr, "%s: %s:%ld: %s\n", cmd_prog, g->file, g->line, text);
+	else if (g->from && g->from[0] != '-')
+		cmd_usage_error("%s: %s", g->from, text); /* an environment variable */
 	else
 		cmd_usage_error("%s", text);
 	return -1;
@@ -190,7 +193,7 @@ static int count_of(const given *g, size_t min, size_t max, size_t *out)
 {
 	char why[256];
 
-	if (cmd_count(g->line ? "the value" : g->from, g->v, min, out, why, sizeof why) < 0)
+	if (cmd_count(g->from, g->v, min, out, why, sizeof why) < 0)
 		return bad_setting(g, "%s", why);
 	if (*out > max)
 		return bad_setting(g, "%s must be at most %zu, not %s", g->from, max, g->v);
@@ -275,8 +278,8 @@ static int apply_config(settings *s, const rag_config *cfg)
 			continue; /* another program's */
 		for (j = 0; j < sizeof keys / sizeof keys[0]; j++)
 			if (!strcmp(k, keys[j].key)) {
-				*keys[j].to = (given){rag_config_value(cfg, i), rag_config_path(cfg),
-						      rag_config_line(cfg, i)};
+				*keys[j].to = (given){rag_config_value(cfg, i), keys[j].key,
+						      rag_config_path(cfg), rag_config_line(cfg, i)};
 				break;
 			}
 		if (j == sizeof keys / sizeof keys[0]) {
@@ -296,7 +299,7 @@ static void from_env(given *g, const char *name)
 	const char *v = getenv(name);
 
 	if (v && *v)
-		*g = (given){v, name, 0};
+		*g = (given){v, name, NULL, 0};
 }
 
 /* A file that holds a secret must be the user's and readable by nobody else. */
@@ -340,7 +343,7 @@ static int api_key(settings *s, char **key)
 	if (env && *env)
 		return (*key = strdup(env)) ? 0 : -1;
 	if (s->api_key.v) {
-		if (private_file(s->api_key.from, "openai.api_key", s->api_key.line, s->api_key.from) < 0)
+		if (private_file(s->api_key.file, "openai.api_key", s->api_key.line, s->api_key.file) < 0)
 			return -1;
 		return (*key = strdup(s->api_key.v)) ? 0 : -1;
 	}
@@ -725,8 +728,8 @@ static int one_record(run *r, const char *line, size_t len, const char *source, 
 		float *vec;
 		size_t dim;
 		int k;
-		if (rag_ecache_key(r->cache, rag_embedder_model(r->e), r->want_dim, it->text,
-				   it->text_len, it->key) < 0)
+		if (rag_ecache_key(r->cache, rag_embedder_url(r->e), rag_embedder_model(r->e),
+				   r->want_dim, it->text, it->text_len, it->key) < 0)
 			goto nomem;
 		k = rag_ecache_get(r->cache, it->key, &vec, &dim, err);
 		if (k < 0)
@@ -837,7 +840,7 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	memset(&eo, 0, sizeof eo);
 	opterr = 0;
-#define OPT(field, name) (s.field = (given){optarg, name, 0})
+#define OPT(field, name) (s.field = (given){optarg, name, NULL, 0})
 	while ((opt = getopt_long(argc, argv, ":m:j:q", options, NULL)) != -1) {
 		switch (opt) {
 		case 'm': OPT(model, "--model"); break;
@@ -916,10 +919,19 @@ int main(int argc, char **argv)
 		use_cache = 0;
 	r.jobs = eo.http.jobs;
 	r.want_dim = eo.dim;
+	/*
+	 * Queries take --field and --prefix, else embed.query_prefix: the
+	 * document settings of the file (embed.field, embed.prefix) are not
+	 * theirs.
+	 */
+	if (s.query) {
+		if (s.field.v && s.field.file)
+			s.field.v = NULL;
+		if (!s.prefix.v || s.prefix.file)
+			s.prefix = s.query_prefix;
+	}
 	r.field = value_or(&s.field, "text");
-	g = s.query ? s.query_prefix : s.prefix;
-	if (s.prefix.v && (!s.query || !s.query_prefix.v || !strcmp(s.prefix.from, "--prefix")))
-		g = s.prefix;
+	g = s.prefix;
 	if (!(r.prefix = strdup(g.v ? g.v : "")))
 		goto nomem;
 	r.prefix_len = strlen(r.prefix);
@@ -933,9 +945,16 @@ int main(int argc, char **argv)
 		goto out;
 	eo.api_key = key;
 	if (!(r.e = rag_embedder_new(&eo, &err))) {
-		if (err.code == RAG_EUSAGE)
-			cmd_usage_error("%s", err.text);
-		else
+		if (err.code == RAG_EUSAGE) {
+			/* the setting it is about, when one was given */
+			given *about = strstr(err.text, "URL")
+					       ? (!strncmp(eo.model, "ollama:", 7) ? &s.host : &s.base_url)
+					       : &s.model;
+			if (about->v)
+				bad_setting(about, "%s", err.text);
+			else
+				cmd_usage_error("%s", err.text);
+		} else
 			cmd_report(&err);
 		status = cmd_status(&err);
 		goto out;

@@ -104,14 +104,15 @@ unsigned long rag_ecache_evicted(const rag_ecache *c)
 	return c->evicted;
 }
 
-int rag_ecache_key(rag_ecache *c, const char *model, size_t want_dim, const char *text,
-		   size_t n, char key[RAG_ECACHE_KEY])
+int rag_ecache_key(rag_ecache *c, const char *url, const char *model, size_t want_dim,
+		   const char *text, size_t n, char key[RAG_ECACHE_KEY])
 {
 	char dim[32];
 	int dl = snprintf(dim, sizeof dim, "%zu", want_dim);
 
 	if (rag_hasher_start(c->hasher) < 0 ||
 	    rag_hasher_add(c->hasher, "ragkit embedding 1", 19) < 0 ||
+	    rag_hasher_add(c->hasher, url, strlen(url) + 1) < 0 ||
 	    rag_hasher_add(c->hasher, model, strlen(model) + 1) < 0 ||
 	    rag_hasher_add(c->hasher, dim, (size_t)dl + 1) < 0 ||
 	    rag_hasher_add(c->hasher, text, n) < 0 ||

@@ -2,8 +2,9 @@
  * ecache.h - the embedding cache: vectors already paid for, by model and text.
  *
  * A directory (rag-embed uses $XDG_CACHE_HOME/ragkit/embed) with one file
- * per embedding, named by the SHA-256 of the model, the dimension asked
- * for and the exact text sent, in 256 subdirectories by the first byte:
+ * per embedding, named by the SHA-256 of the server's URL, the model, the
+ * dimension asked for and the exact text sent, in 256 subdirectories by
+ * the first byte:
  *
  *   DIR/ab/cdef...   (62 more hex digits)
  *
@@ -43,9 +44,13 @@ typedef struct rag_ecache rag_ecache;
 rag_ecache *rag_ecache_open(const char *dir, unsigned long long max_bytes, rag_error *err);
 void rag_ecache_close(rag_ecache *c);
 
-/* The key of a text embedded by model, with dimension want_dim asked for (0 none). */
-int rag_ecache_key(rag_ecache *c, const char *model, size_t want_dim, const char *text,
-		   size_t n, char key[RAG_ECACHE_KEY]);
+/*
+ * The key of a text embedded by model at url (the same name may be
+ * another model on another server), with dimension want_dim asked for
+ * (0 none).
+ */
+int rag_ecache_key(rag_ecache *c, const char *url, const char *model, size_t want_dim,
+		   const char *text, size_t n, char key[RAG_ECACHE_KEY]);
 
 /*
  * Looks a key up: 1 with *vec (a new allocation) and *dim set, 0 when

@@ -23,6 +23,7 @@ struct rag_embedder {
 	char *url;
 	char *shown_url;
 	char *auth;       /* "Authorization: Bearer KEY", or NULL */
+	const char *key;  /* the KEY in auth */
 	rag_http *http;
 	rag_hashembed *hash;
 	size_t pending;
@@ -85,24 +86,32 @@ static char *join_url(const char *base, const char *path)
 	return u;
 }
 
-/* OLLAMA_HOST as Ollama reads it: a scheme and a port when they are missing. */
+/*
+ * OLLAMA_HOST as Ollama's own client reads it: "host", "host:port" or
+ * "scheme://host[:port][/path]"; without a scheme it is http and the port
+ * 11434, with one the scheme's own port (80, 443).
+ */
 static char *ollama_base(const char *host)
 {
-	const char *rest = strstr(host, "://") ? strstr(host, "://") + 3 : host;
+	const char *sep = strstr(host, "://");
+	const char *rest = sep ? sep + 3 : host;
 	size_t hostlen = strcspn(rest, "/");
-	int has_port = 0;
+	const char *port = ":11434";
 	char *u;
 
-	/* a port: a ':' after the host name (or after "]" of an IPv6 address) */
+	if (sep)
+		port = !strncmp(host, "https://", 8) ? ":443" : ":80";
 	{
+		/* a port: a ':' after the host name (or after the "]" of an IPv6 address) */
 		const char *close = memchr(rest, ']', hostlen);
 		const char *from = close ? close : rest;
-		has_port = memchr(from, ':', hostlen - (size_t)(from - rest)) != NULL;
+		if (memchr(from, ':', hostlen - (size_t)(from - rest)))
+			port = "";
 	}
 	if (!(u = malloc(strlen(host) + 16)))
 		return NULL;
-	sprintf(u, "%s%.*s%s%s", rest == host ? "http://" : "", (int)(rest - host + hostlen), host,
-		has_port ? "" : ":11434", rest + hostlen);
+	sprintf(u, "%s%.*s%s%s", sep ? "" : "http://", (int)(rest - host + hostlen), host, port,
+		rest + hostlen);
 	return u;
 }
 
@@ -181,6 +190,7 @@ rag_embedder *rag_embedder_new(const rag_embed_opts *o, rag_error *err)
 		if (!(e->auth = malloc(strlen(o->api_key) + 32)))
 			goto nomem;
 		sprintf(e->auth, "Authorization: Bearer %s", o->api_key);
+		e->key = e->auth + strlen("Authorization: Bearer ");
 	}
 	if (!(e->http = rag_http_new(&o->http, err)))
 		goto fail;
@@ -481,6 +491,23 @@ fail:
 	return -1;
 }
 
+/*
+ * Masks every copy of the key in a message: a server that echoes the
+ * request's headers in its error must not put the key on our stderr.
+ */
+static void scrub(char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	char *p;
+
+	if (kl < 4)
+		return;
+	while ((p = strstr(text, key))) {
+		memcpy(p, "[key]", 5);
+		memmove(p + 5, p + kl, strlen(p + kl) + 1);
+	}
+}
+
 int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err)
 {
 	rag_http_req *r = NULL;
@@ -539,6 +566,8 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 		e->dim = dim;
 	rc = 1;
 out:
+	if (rc < 0 && e->key)
+		scrub(err->text, e->key);
 	free(b);
 	rag_http_req_free(r);
 	return rc;

@@ -259,6 +259,13 @@ provider_fault '{"status": 500, "times": 2}'
 run sh -c "rag-embed -m openai:emb-small --no-cache --retries 1 in.jsonl; rag-embed -m openai:emb-small --no-cache --progress in.jsonl; rag-embed --help; rag-embed -m openai:x --dim 0 in.jsonl"
 check "grep -q 'HTTP 500' '$err' && grep -q r19 '$out'" "the key test did not run what it meant to"
 check "! grep -q '$key' '$out' '$err'" "the key appeared in rag-embed's output"
+# a server that quotes the key back in its error does not put it on stderr
+provider_reset
+provider_fault "{\"status\": 400, \"message\": \"the key $key is not allowed\"}"
+run rag-embed -m openai:emb-small --no-cache in.jsonl
+expect_status 1
+expect_err_has '"the key [key] is not allowed"'
+check "! grep -q '$key' '$err' '$out'" "a key quoted by the server appeared in a message"
 # from a private configuration file, and not from a public one
 unset OPENAI_API_KEY
 mkdir -p "$XDG_CONFIG_HOME/ragkit"
