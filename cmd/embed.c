@@ -588,6 +588,24 @@ static int make_room(run *r, rag_error *err)
 	}
 }
 
+/* Whether a key as written (quotes and escapes included) is name. */
+static int key_is(const char *key, size_t len, const char *name)
+{
+	size_t n = strlen(name);
+	rag_error e;
+	json_t *k;
+	int is;
+
+	if (!memchr(key, '\\', len))
+		return len == n + 2 && !memcmp(key + 1, name, n);
+	/* escaped: decode it */
+	if (!(k = rag_json_parse(key, len, &e)))
+		return 0;
+	is = json_is_string(k) && json_string_length(k) == n && !memcmp(json_string_value(k), name, n);
+	json_decref(k);
+	return is;
+}
+
 /*
  * The record before the place its vector goes: its members other than
  * "vector" and "model", as written, after "{".
@@ -601,8 +619,8 @@ static int record_head(item *it, const char *line, const rag_json_members *m)
 		goto nomem;
 	for (size_t i = 0; i < m->n; i++) {
 		const rag_json_member *x = &m->v[i];
-		if ((x->key_len == 8 && !memcmp(line + x->key, "\"vector\"", 8)) ||
-		    (x->key_len == 7 && !memcmp(line + x->key, "\"model\"", 7)))
+		if (key_is(line + x->key, x->key_len, "vector") ||
+		    key_is(line + x->key, x->key_len, "model"))
 			continue;
 		if ((it->more && rag_buf_addc(&b, ',') < 0) ||
 		    rag_buf_add(&b, line + x->key, x->key_len) < 0 || rag_buf_addc(&b, ':') < 0 ||
@@ -831,6 +849,7 @@ int main(int argc, char **argv)
 	rag_embed_opts eo;
 	rag_config *cfg = NULL;
 	char *key = NULL, *dir = NULL;
+	unsigned long long cache_max = 0;
 	int opt, status = EXIT_USAGE, i, use_cache = 1, progress_opt = -1;
 	size_t n;
 	given g;
@@ -966,13 +985,12 @@ int main(int argc, char **argv)
 	}
 	rag_embedder_set_user_free(r.e, pending_drop);
 	status = EXIT_FAILURE;
+	if (s.cache_size.v && bytes_of(&s.cache_size, &cache_max) < 0) {
+		status = EXIT_USAGE;
+		goto out;
+	}
 	if (use_cache && !rag_embedder_local(r.e)) {
-		unsigned long long max = 0;
-		if (s.cache_size.v && bytes_of(&s.cache_size, &max) < 0) {
-			status = EXIT_USAGE;
-			goto out;
-		}
-		if ((dir = cache_dir(&s)) && !(r.cache = rag_ecache_open(dir, max, &err))) {
+		if ((dir = cache_dir(&s)) && !(r.cache = rag_ecache_open(dir, cache_max, &err))) {
 			/* no cache is no reason to fail */
 			cmd_report(&err);
 			cmd_say("going on without the embedding cache");

@@ -65,6 +65,11 @@ rag_ecache *rag_ecache_open(const char *dir, unsigned long long max_bytes, rag_e
 
 	if (!c)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory"), NULL;
+	if (!*dir) {
+		free(c);
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0, "the embedding cache directory is \"\""),
+		       NULL;
+	}
 	c->max = max_bytes ? max_bytes : RAG_ECACHE_DEFAULT_MAX;
 	c->dirlen = strlen(dir);
 	while (c->dirlen > 1 && dir[c->dirlen - 1] == '/')
@@ -202,7 +207,7 @@ bad:
 }
 
 typedef struct ent {
-	time_t mtime;
+	struct timespec mtime;
 	off_t size;
 	char name[72];
 } ent;
@@ -211,11 +216,13 @@ static int by_age(const void *a, const void *b)
 {
 	const ent *x = a, *y = b;
 
-	return x->mtime < y->mtime ? -1 : x->mtime > y->mtime;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : x->mtime.tv_nsec > y->mtime.tv_nsec;
 }
 
-/* Keeps subdirectory sub within its share of the cap. */
-static void trim(rag_ecache *c, int sub)
+/* Keeps subdirectory sub within its share of the cap, sparing the entry keep_name. */
+static void trim(rag_ecache *c, int sub, const char *keep_name)
 {
 	char *path = malloc(c->dirlen + 128);
 	ent *v = NULL;
@@ -253,7 +260,11 @@ static void trim(rag_ecache *c, int sub)
 				goto out;
 			v = nv;
 		}
-		v[n].mtime = st.st_mtime;
+		if (!strcmp(de->d_name, keep_name)) {
+			total += (unsigned long long)st.st_size;
+			continue; /* just written: the last to go */
+		}
+		v[n].mtime = st.st_mtim;
 		v[n].size = st.st_size;
 		strcpy(v[n].name, de->d_name);
 		total += (unsigned long long)st.st_size;
@@ -321,7 +332,7 @@ int rag_ecache_put(rag_ecache *c, const char key[RAG_ECACHE_KEY], const float *v
 	if (++c->written[sub] >= TRIM_EVERY || c->written_bytes[sub] >= c->max / 256 / 8) {
 		c->written[sub] = 0;
 		c->written_bytes[sub] = 0;
-		trim(c, sub);
+		trim(c, sub, key + 2);
 	}
 	return 0;
 sys:

@@ -308,53 +308,38 @@ long rag_http_backoff(const rag_http_opts *o, int attempt, double u)
 	return (long)(d / 2 + d / 2 * u);
 }
 
-static int month_of(const char *s)
-{
-	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-
-	for (int i = 0; i < 12; i++)
-		if (!strncasecmp(s, months + 3 * i, 3))
-			return i;
-	return -1;
-}
-
 double rag_http_retry_after(const char *value, double now)
 {
-	const char *s = value;
-	char *end;
+	/* IMF-fixdate, then the obsolete RFC 850 and asctime forms (RFC 9110, 5.6.7) */
+	static const char *const forms[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+					    "%a %b %d %H:%M:%S %Y"};
+	const char *s = value, *e;
+	struct tm tm;
+	time_t t;
 
-	(void)now;
 	while (*s == ' ' || *s == '\t')
 		s++;
-	if (isdigit((unsigned char)*s)) {
-		double secs = strtod(s, &end);
-		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-			end++;
-		return *end ? -1 : secs;
+	if (*s >= '0' && *s <= '9') {
+		/* delay-seconds: digits only */
+		double secs = 0;
+		for (e = s; *e >= '0' && *e <= '9'; e++)
+			secs = secs * 10 + (*e - '0');
+		while (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n')
+			e++;
+		return *e ? -1 : secs;
 	}
-	{
-		/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-		char wd[4], mon[4], zone[4];
-		int day, year, hh, mm, ss, m;
-		struct tm tm;
-		time_t t;
-
-		if (sscanf(s, "%3s %d %3s %d %d:%d:%d %3s", wd, &day, mon, &year, &hh, &mm, &ss,
-			   zone) != 8 ||
-		    (m = month_of(mon)) < 0 || strcmp(zone, "GMT"))
-			return -1;
+	for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
 		memset(&tm, 0, sizeof tm);
-		tm.tm_mday = day;
-		tm.tm_mon = m;
-		tm.tm_year = year - 1900;
-		tm.tm_hour = hh;
-		tm.tm_min = mm;
-		tm.tm_sec = ss;
-		t = timegm(&tm);
-		if (t == (time_t)-1)
-			return -1;
-		return difftime(t, time(NULL)) > 0 ? difftime(t, time(NULL)) : 0;
+		e = strptime(s, forms[i], &tm);
+		if (!e)
+			continue;
+		while (*e == ' ' || *e == '\t' || *e == '\r' || *e == '\n')
+			e++;
+		if (*e || (t = timegm(&tm)) == (time_t)-1)
+			continue;
+		return (double)t > now ? (double)t - now : 0;
 	}
+	return -1;
 }
 
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
@@ -370,7 +355,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	if (len > 12 && len < sizeof line && !strncasecmp(data, "Retry-After:", 12)) {
 		memcpy(line, data + 12, len - 12);
 		line[len - 12] = '\0';
-		r->retry_after = rag_http_retry_after(line, now_s());
+		r->retry_after = rag_http_retry_after(line, (double)time(NULL));
 	}
 	return len;
 }

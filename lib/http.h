@@ -112,8 +112,10 @@ const char *rag_http_url(const rag_http_req *r);
 int rag_http_status_retryable(long status);
 
 /*
- * Parses a Retry-After value (delay-seconds or an HTTP date, RFC 9110) at
- * time now: the seconds to wait, or -1 when it is not one.
+ * Parses a Retry-After value (delay-seconds, or an HTTP date in any of
+ * RFC 9110's three forms) at wall-clock time now (seconds since the
+ * epoch): the seconds to wait (0 for a date past), or -1 when it is not
+ * one.
  */
 double rag_http_retry_after(const char *value, double now);
 
