@@ -10,6 +10,7 @@
 #ifndef RAG_TEST_H
 #define RAG_TEST_H
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,5 +77,44 @@ static inline int test_summary(void)
 	fprintf(stderr, "%d checks, %d failed\n", test_checks, test_failures);
 	return test_failures ? 1 : 0;
 }
+
+/* Like CHECK, for a number that must lie in [lo, hi]; prints it. */
+#define CHECK_IN(x, lo, hi)                                                   \
+	do {                                                                  \
+		double x_ = (x);                                              \
+		test_checks++;                                                \
+		if (!(x_ >= (lo) && x_ <= (hi))) {                            \
+			test_failures++;                                      \
+			fprintf(stderr, "%s:%d: %s: %s = %.9g, not in [%g, %g]\n", \
+				__FILE__, __LINE__, test_current, #x, x_,     \
+				(double)(lo), (double)(hi));                  \
+		}                                                             \
+	} while (0)
+
+/* Like CHECK, for a message that must contain a phrase; prints both. */
+#define CHECK_HAS(text, phrase)                                               \
+	do {                                                                  \
+		const char *t_ = (text), *p_ = (phrase);                      \
+		test_checks++;                                                \
+		if (!t_ || !strstr(t_, p_)) {                                 \
+			test_failures++;                                      \
+			fprintf(stderr, "%s:%d: %s: \"%s\" lacks \"%s\"\n",   \
+				__FILE__, __LINE__, test_current,             \
+				t_ ? t_ : "(null)", p_);                      \
+		}                                                             \
+	} while (0)
+
+/* Like CHECK, for two numbers that must agree within tol; prints both. */
+#define CHECK_NEAR(a, b, tol)                                                 \
+	do {                                                                  \
+		double a_ = (a), b_ = (b);                                    \
+		test_checks++;                                                \
+		if (!(fabs(a_ - b_) <= (tol))) {                              \
+			test_failures++;                                      \
+			fprintf(stderr, "%s:%d: %s: %s == %s: %.9g != %.9g\n", \
+				__FILE__, __LINE__, test_current, #a, #b, a_, \
+				b_);                                          \
+		}                                                             \
+	} while (0)
 
 #endif

@@ -32,32 +32,6 @@
 
 static char root[4096];
 
-/* Like CHECK, for a number that must lie in [lo, hi]; prints it. */
-#define CHECK_IN(x, lo, hi)                                                   \
-	do {                                                                  \
-		double x_ = (x);                                              \
-		test_checks++;                                                \
-		if (!(x_ >= (lo) && x_ <= (hi))) {                            \
-			test_failures++;                                      \
-			fprintf(stderr, "%s:%d: %s: %s = %.9g, not in [%g, %g]\n", \
-				__FILE__, __LINE__, test_current, #x, x_,     \
-				(double)(lo), (double)(hi));                  \
-		}                                                             \
-	} while (0)
-
-/* Like CHECK, for a message that must contain a phrase; prints both. */
-#define CHECK_HAS(text, phrase)                                               \
-	do {                                                                  \
-		const char *t_ = (text), *p_ = (phrase);                      \
-		test_checks++;                                                \
-		if (!t_ || !strstr(t_, p_)) {                                 \
-			test_failures++;                                      \
-			fprintf(stderr, "%s:%d: %s: \"%s\" lacks \"%s\"\n",   \
-				__FILE__, __LINE__, test_current,             \
-				t_ ? t_ : "(null)", p_);                      \
-		}                                                             \
-	} while (0)
-
 /* ---- Retry-After, backoff, what is retried ---- */
 
 static double retry_after(const char *v)

@@ -16,19 +16,6 @@
 
 #define TOL 1e-6
 
-/* Like CHECK, for two numbers that must agree within tol; prints both. */
-#define CHECK_NEAR(a, b, tol)                                                 \
-	do {                                                                  \
-		double a_ = (a), b_ = (b);                                    \
-		test_checks++;                                                \
-		if (!(fabs(a_ - b_) <= (tol))) {                              \
-			test_failures++;                                      \
-			fprintf(stderr, "%s:%d: %s: %s == %s: %.9g != %.9g\n", \
-				__FILE__, __LINE__, test_current, #a, #b, a_, \
-				b_);                                          \
-		}                                                             \
-	} while (0)
-
 /* ---- The reference: hashembed.h written out plainly, feature strings and all. */
 
 static uint64_t ref_fnv(const char *s, size_t n)
