@@ -8,8 +8,10 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -124,6 +126,9 @@ typedef struct settings {
 	const rag_config *cfg;
 } settings;
 
+/* The most records waiting at once (a full ring sends the batch it holds and waits). */
+#define RING_MAX 65536
+
 /* A record on its way through. */
 enum { R_FREE, R_PASS, R_WAIT, R_DONE };
 
@@ -163,6 +168,7 @@ typedef struct run {
 	pending *cur;                  /* the batch being filled */
 	size_t cur_tokens;
 	int write_failed;
+	int request_failed; /* a request failed for good */
 	/* counts for the summary */
 	unsigned long long embedded, cached, passed;
 	double t0;
@@ -302,69 +308,93 @@ static void from_env(given *g, const char *name)
 		*g = (given){v, name, NULL, 0};
 }
 
-/* A file that holds a secret must be the user's and readable by nobody else. */
-static int private_file(const char *path, const char *what, long line, const char *where)
+/*
+ * A file that holds a secret must be the user's and readable by nobody
+ * else.  st is the file's status (from fstat of the file as opened).
+ * 0, or -1 after saying why not.
+ */
+static int private_file(const struct stat *st, const char *path, const char *what, long line)
 {
-	struct stat st;
+	const char *why = st->st_uid != geteuid() ? "belongs to another user"
+			  : (st->st_mode & 077) ? "can be read by others"
+						: NULL;
 
-	if (stat(path, &st) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", cmd_prog, rag_quote(0, path), strerror(errno));
-		return -1;
-	}
-	if (st.st_mode & 077) {
-		if (line)
-			fprintf(stderr,
-				"%s: %s:%ld: %s is in a file that others can read (mode %04o); "
-				"make it private with chmod 600\n",
-				cmd_prog, where, line, what, (unsigned)(st.st_mode & 07777));
-		else
-			fprintf(stderr,
-				"%s: %s: the key file can be read by others (mode %04o); make it "
-				"private with chmod 600\n",
-				cmd_prog, rag_quote(0, path), (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	return 0;
+	if (!why)
+		return 0;
+	if (what)
+		fprintf(stderr, "%s: %s:%ld: %s is in a file that %s (mode %04o); keep keys in a "
+			"file of your own with mode 600\n",
+			cmd_prog, path, line, what,
+			st->st_uid != geteuid() ? "belongs to another user" : "others can read",
+			(unsigned)(st->st_mode & 07777));
+	else
+		fprintf(stderr, "%s: %s: the key file %s (mode %04o); keep keys in a file of your "
+			"own with mode 600\n",
+			cmd_prog, rag_quote(0, path), why, (unsigned)(st->st_mode & 07777));
+	return -1;
 }
 
 /*
  * The API key: OPENAI_API_KEY, else openai.api_key of a private
  * configuration file, else the first line of openai.api_key_file (a
  * private file).  *key is NULL when there is none, or a new string.
+ * 0, or -1 after saying why not.
  */
 static int api_key(settings *s, char **key)
 {
 	const char *env = getenv("OPENAI_API_KEY");
-	FILE *f;
+	struct stat st;
 	char buf[4096];
+	ssize_t got;
 	size_t n;
+	int fd;
 
 	*key = NULL;
 	if (env && *env)
-		return (*key = strdup(env)) ? 0 : -1;
+		goto copy_env;
 	if (s->api_key.v) {
-		if (private_file(s->api_key.file, "openai.api_key", s->api_key.line, s->api_key.file) < 0)
+		if (stat(s->api_key.file, &st) < 0) {
+			fprintf(stderr, "%s: %s: %s\n", cmd_prog, s->api_key.file, strerror(errno));
 			return -1;
-		return (*key = strdup(s->api_key.v)) ? 0 : -1;
+		}
+		if (private_file(&st, s->api_key.file, "openai.api_key", s->api_key.line) < 0)
+			return -1;
+		env = s->api_key.v;
+		goto copy_env;
 	}
 	if (!s->api_key_file.v)
 		return 0;
-	if (private_file(s->api_key_file.v, NULL, 0, NULL) < 0)
-		return -1;
-	if (!(f = fopen(s->api_key_file.v, "r"))) {
+	if ((fd = open(s->api_key_file.v, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", cmd_prog, rag_quote(0, s->api_key_file.v),
 			strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
+	if (private_file(&st, s->api_key_file.v, NULL, 0) < 0) {
+		close(fd);
+		return -1;
+	}
+	got = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[got > 0 ? got : 0] = '\0';
 	n = strcspn(buf, "\r\n"); /* the first line, without blanks around it */
 	{
 		const char *t = rag_trim(buf, &n);
+		if (!n) {
+			fprintf(stderr, "%s: %s: the key file has no key on its first line\n", cmd_prog,
+				rag_quote(0, s->api_key_file.v));
+			return -1;
+		}
 		*key = strndup(t, n);
 	}
 	memset(buf, 0, sizeof buf);
+	if (!*key)
+		cmd_say("out of memory");
+	return *key ? 0 : -1;
+copy_env:
+	if (!(*key = strdup(env)))
+		cmd_say("out of memory");
 	return *key ? 0 : -1;
 }
 
@@ -483,6 +513,7 @@ static int wait_one(run *r, rag_error *err)
 	pending *p = user;
 
 	if (k < 0) {
+		r->request_failed = 1;
 		if (p) {
 			/* name the input line of the batch's first record */
 			char text[RAG_ERROR_TEXT_MAX];
@@ -734,8 +765,12 @@ static int one_record(run *r, const char *line, size_t len, const char *source, 
 		int k;
 		if (!(it->vec = malloc(rag_embedder_dim(r->e) * sizeof *it->vec)))
 			goto nomem_item;
-		if ((k = rag_embedder_one(r->e, it->text, it->text_len, it->vec, err)) < 0)
-			return -1;
+		if ((k = rag_embedder_one(r->e, it->text, it->text_len, it->vec, err)) < 0) {
+			char why[RAG_ERROR_TEXT_MAX];
+			int code = err->code;
+			snprintf(why, sizeof why, "%s", err->text);
+			return rag_error_set(err, code, source, lineno, "%s", why);
+		}
 		free(it->text);
 		it->text = NULL;
 		it->state = R_DONE;
@@ -775,6 +810,51 @@ nomem:
 	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
+/* Whether fd has input to read now (or its end, or an error to report). */
+static int readable_now(int fd)
+{
+	struct pollfd p = {fd, POLLIN, 0};
+
+	return poll(&p, 1, 0) != 0;
+}
+
+/*
+ * Before reading a line: while the reader would wait for its input and
+ * requests are out, the requests move on, their records go out, and a
+ * batch being filled is sent rather than kept waiting on input that may
+ * be slow to come (a query typed at a terminal, a program upstream that
+ * pauses).  0 when the line can be read, or -1 with err set.
+ */
+static int await_input(run *r, rag_reader *rd, rag_error *err)
+{
+	int fd = rag_reader_fd(rd);
+
+	if (rag_embedder_local(r->e))
+		return 0;
+	while (!rag_reader_ready(rd) && (r->cur || rag_embedder_pending(r->e))) {
+		int k;
+		if (!readable_now(fd)) {
+			if (send_batch(r, err) < 0 || drain(r, err) < 0)
+				return -1;
+			if (rag_writer_flush(r->w, err) < 0) {
+				r->write_failed = 1;
+				return -1;
+			}
+		}
+		if ((k = rag_embedder_run(r->e, fd, err)) < 0)
+			return -1;
+		if (k == 0)
+			break; /* input to read */
+		if (wait_one(r, err) < 0 || drain(r, err) < 0)
+			return -1;
+		if (rag_writer_flush(r->w, err) < 0) {
+			r->write_failed = 1;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int one_input(run *r, const char *path, rag_error *err)
 {
 	rag_reader *rd = rag_reader_open(path, 0, err);
@@ -785,7 +865,8 @@ static int one_input(run *r, const char *path, rag_error *err)
 
 	if (!rd)
 		return -1;
-	while ((k = rag_reader_next_line(rd, &line, &len, err)) != 0) {
+	while ((k = await_input(r, rd, err)) == 0 &&
+	       (k = rag_reader_next_line(rd, &line, &len, err)) != 0) {
 		if (k < 0 || one_record(r, line, len, rag_reader_name(rd), rag_reader_lineno(rd), &m,
 					err) < 0) {
 			rc = -1;
@@ -950,6 +1031,11 @@ int main(int argc, char **argv)
 			s.prefix = s.query_prefix;
 	}
 	r.field = value_or(&s.field, "text");
+	if (!strcmp(r.field, "vector") || !strcmp(r.field, "model")) {
+		bad_setting(&s.field, "the text cannot be in %s, which rag-embed writes",
+			    rag_quote(0, r.field));
+		goto out;
+	}
 	g = s.prefix;
 	if (!(r.prefix = strdup(g.v ? g.v : "")))
 		goto nomem;
@@ -997,7 +1083,10 @@ int main(int argc, char **argv)
 		}
 	}
 	r.s = &s;
+	/* room for the batches in flight, within reason: a full ring sends what it holds */
 	r.ring_cap = (size_t)r.jobs * r.batch * 3 + 256;
+	if (r.ring_cap > RING_MAX)
+		r.ring_cap = RING_MAX;
 	if (!(r.ring = calloc(r.ring_cap, sizeof *r.ring)) || !(r.w = rag_writer_new(STDOUT_FILENO)))
 		goto nomem;
 	r.prog.on = progress_opt >= 0 ? progress_opt : (!s.quiet && isatty(STDERR_FILENO));
@@ -1038,13 +1127,21 @@ failed:
 		status = EXIT_SUCCESS;
 		goto out;
 	}
-	if (!r.write_failed && r.w) {
-		/* the records before the failure that are done still go out whole */
-		rag_error e2;
-		drain(&r, &e2);
-	}
 	cmd_report(&err);
 	status = cmd_status(&err);
+	if (!r.write_failed && r.w) {
+		/*
+		 * The records before the failure go out whole: after a bad
+		 * record or file, the requests out are finished first.
+		 */
+		rag_error e2;
+		if (!r.request_failed && err.code != RAG_ENOMEM) {
+			if (finish_all(&r, &e2) < 0 && e2.code != RAG_EPIPE)
+				cmd_report(&e2);
+		} else {
+			drain(&r, &e2);
+		}
+	}
 out:
 	if (r.w) {
 		rag_error e2;
@@ -1052,8 +1149,8 @@ out:
 			cmd_report(&e2);
 	}
 	if (r.ring) {
-		for (size_t j = 0; j < r.ring_cap; j++)
-			item_clear(&r.ring[j]);
+		for (unsigned long long q = r.head; q < r.tail; q++)
+			item_clear(at(&r, q));
 		free(r.ring);
 	}
 	if (r.cur)

@@ -290,7 +290,7 @@ int rag_ecache_put(rag_ecache *c, const char key[RAG_ECACHE_KEY], const float *v
 	size_t size = HEAD + 4 * dim;
 	unsigned char *buf = malloc(size);
 	char *tmp = NULL;
-	int fd = -1, sub = sub_index(key);
+	int fd = -1, made = 0, sub = sub_index(key);
 
 	if (!buf || !(tmp = malloc(c->dirlen + 128))) {
 		free(buf);
@@ -310,6 +310,7 @@ int rag_ecache_put(rag_ecache *c, const char key[RAG_ECACHE_KEY], const float *v
 	sprintf(tmp, "%s/%.2s/.tmp-%ld-%lu", c->dir, key, (long)getpid(), c->tmpno++);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		goto sys;
+	made = 1;
 	for (size_t off = 0; off < size;) {
 		ssize_t k = write(fd, buf + off, size - off);
 		if (k < 0 && errno == EINTR)
@@ -337,10 +338,10 @@ int rag_ecache_put(rag_ecache *c, const char key[RAG_ECACHE_KEY], const float *v
 	return 0;
 sys:
 	rag_error_sys(err, errno, c->dir, "cannot write to the embedding cache");
-	if (fd >= 0) {
+	if (fd >= 0)
 		close(fd);
+	if (made)
 		unlink(tmp);
-	}
 	free(buf);
 	free(tmp);
 	return -1;

@@ -492,20 +492,37 @@ fail:
 }
 
 /*
- * Masks every copy of the key in a message: a server that echoes the
- * request's headers in its error must not put the key on our stderr.
+ * A copy of body[0..len) with every copy of key replaced by "[key]", so
+ * that a server that echoes the request's headers in its error cannot put
+ * the key in a message (the copy is made before any quoting or cutting).
+ * A new allocation, NUL-terminated, or NULL when memory runs out.
  */
-static void scrub(char *text, const char *key)
+static char *scrubbed(const char *body, size_t len, const char *key, size_t *out_len)
 {
 	size_t kl = strlen(key);
-	char *p;
+	const char *p = body, *end = body + len, *hit;
+	rag_buf b;
 
-	if (kl < 4)
-		return;
-	while ((p = strstr(text, key))) {
-		memcpy(p, "[key]", 5);
-		memmove(p + 5, p + kl, strlen(p + kl) + 1);
+	rag_buf_init(&b, 0);
+	if (rag_buf_add(&b, "", 0) < 0)
+		return NULL;
+	while ((hit = memmem(p, (size_t)(end - p), key, kl))) {
+		if (rag_buf_add(&b, p, (size_t)(hit - p)) < 0 || rag_buf_add(&b, "[key]", 5) < 0)
+			goto nomem;
+		p = hit + kl;
 	}
+	if (rag_buf_add(&b, p, (size_t)(end - p)) < 0)
+		goto nomem;
+	*out_len = b.len;
+	return b.data;
+nomem:
+	rag_buf_free(&b);
+	return NULL;
+}
+
+int rag_embedder_run(rag_embedder *e, int fd, rag_error *err)
+{
+	return e->http ? rag_http_run(e->http, fd, err) : 0;
 }
 
 int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err)
@@ -513,6 +530,7 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 	rag_http_req *r = NULL;
 	batch *b;
 	const char *body;
+	char *clean = NULL;
 	size_t len, dim = 0;
 	int k, attempts, rc = -1;
 	long status;
@@ -533,6 +551,13 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 		snprintf(tries, sizeof tries, " (after %d attempts)", attempts);
 	status = rag_http_status(r);
 	body = rag_http_body(r, &len);
+	if (e->key && *e->key && memmem(body, len, e->key, strlen(e->key))) {
+		if (!(clean = scrubbed(body, len, e->key, &len))) {
+			rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+			goto out;
+		}
+		body = clean;
+	}
 	if (rag_http_failure(r)) {
 		rag_error_set(err, RAG_EIO, NULL, 0, "%s: no answer%s: %s", e->shown_url, tries,
 			      rag_http_failure(r));
@@ -566,8 +591,7 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 		e->dim = dim;
 	rc = 1;
 out:
-	if (rc < 0 && e->key)
-		scrub(err->text, e->key);
+	free(clean);
 	free(b);
 	rag_http_req_free(r);
 	return rc;

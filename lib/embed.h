@@ -100,6 +100,13 @@ void rag_embedder_set_dim(rag_embedder *e, size_t dim);
 /* Frees the user pointer of a batch that is dropped unfinished (rag_embedder_free). */
 void rag_embedder_set_user_free(rag_embedder *e, void (*fn)(void *));
 
+/*
+ * Moves the requests along until a batch is finished (1: rag_embedder_wait
+ * then returns at once) or fd has input (0; also when nothing is pending).
+ * -1 with err set.
+ */
+int rag_embedder_run(rag_embedder *e, int fd, rag_error *err);
+
 /* Batches submitted and not yet handed back. */
 size_t rag_embedder_pending(const rag_embedder *e);
 
@@ -116,7 +123,10 @@ int rag_embed_parse_openai(const char *body, size_t len, size_t n, size_t want_d
 int rag_embed_parse_ollama(const char *body, size_t len, size_t n, size_t want_dim,
 			   float **out, size_t *dim, rag_error *err);
 
-/* The server's own words in an error body (OpenAI's envelope, Ollama's "error"), or NULL. */
+/*
+ * The server's own words in an error body (OpenAI's envelope, Ollama's
+ * "error"): a new string for the caller to free, or NULL when there are none.
+ */
 char *rag_embed_server_message(const char *body, size_t len);
 
 #endif

@@ -132,6 +132,12 @@ void rag_http_req_free(rag_http_req *r)
 			curl_multi_remove_handle(r->h->multi, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
+	for (struct curl_slist *l = r->headers; l; l = l->next) {
+		/* a header may hold a key: wipe it */
+		volatile char *c = l->data;
+		while (*c)
+			*c++ = 0;
+	}
 	curl_slist_free_all(r->headers);
 	free(r->url);
 	free(r->shown_url);
@@ -527,27 +533,24 @@ static int start_ready(rag_http *h, double now, rag_error *err)
 	return 0;
 }
 
-int rag_http_wait(rag_http *h, rag_http_req **done, rag_error *err)
+/*
+ * One turn: starts what may start, moves the transfers, takes what
+ * finished, then sleeps until a transfer moves, a retry is due or fd
+ * (when >= 0) is readable.  Returns 1 when fd became readable, else 0;
+ * -1 with err set.
+ */
+static int turn(rag_http *h, int fd, rag_error *err)
 {
-	for (;;) {
-		double now = now_s(), next_due = 0;
-		int still, left;
-		CURLMsg *m;
-		CURLMcode mc;
-		long ms;
+	double now = now_s(), next_due = 0;
+	struct curl_waitfd wfd = {fd, CURL_WAIT_POLLIN, 0};
+	int still, left;
+	CURLMsg *m;
+	CURLMcode mc;
+	long ms;
 
-		if (h->done) {
-			*done = h->done;
-			h->done = h->done->next;
-			if (!h->done)
-				h->done_tail = NULL;
-			(*done)->next = NULL;
-			return 1;
-		}
-		if (start_ready(h, now, err) < 0)
-			return -1;
-		if (!h->running && !h->nwaiting && !h->nqueued)
-			return 0;
+	if (start_ready(h, now, err) < 0)
+		return -1;
+	if (h->running) {
 		if ((mc = curl_multi_perform(h->multi, &still)) != CURLM_OK)
 			return rag_error_set(err, RAG_EIO, NULL, 0, "HTTP client failed: %s",
 					     curl_multi_strerror(mc));
@@ -558,26 +561,53 @@ int rag_http_wait(rag_http *h, rag_http_req **done, rag_error *err)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
 			finished(h, r, m->data.result);
 		}
+	}
+	if (h->done)
+		return 0;
+	/* sleep until a transfer moves, a retry is due or fd has input */
+	ms = 1000;
+	for (rag_http_req *r = h->waiting; r; r = r->next)
+		if (!next_due || r->due < next_due)
+			next_due = r->due;
+	if (next_due) {
+		double d = (next_due - now_s()) * 1000;
+		if (d < ms)
+			ms = d < 0 ? 0 : (long)d + 1;
+	}
+	if ((mc = curl_multi_poll(h->multi, fd >= 0 ? &wfd : NULL, fd >= 0 ? 1 : 0, (int)ms, NULL)) !=
+	    CURLM_OK)
+		return rag_error_set(err, RAG_EIO, NULL, 0, "HTTP client failed: %s",
+				     curl_multi_strerror(mc));
+	return fd >= 0 && wfd.revents != 0;
+}
+
+int rag_http_run(rag_http *h, int fd, rag_error *err)
+{
+	for (;;) {
+		int k;
 		if (h->done)
-			continue;
-		/* sleep until a transfer moves or a retry is due */
-		ms = 1000;
-		for (rag_http_req *r = h->waiting; r; r = r->next)
-			if (!next_due || r->due < next_due)
-				next_due = r->due;
-		if (next_due) {
-			double d = (next_due - now_s()) * 1000;
-			if (d < ms)
-				ms = d < 0 ? 0 : (long)d + 1;
+			return 1;
+		if (!h->running && !h->nwaiting && !h->nqueued)
+			return 0;
+		if ((k = turn(h, fd, err)) != 0)
+			return k < 0 ? -1 : 0;
+	}
+}
+
+int rag_http_wait(rag_http *h, rag_http_req **done, rag_error *err)
+{
+	for (;;) {
+		if (h->done) {
+			*done = h->done;
+			h->done = h->done->next;
+			if (!h->done)
+				h->done_tail = NULL;
+			(*done)->next = NULL;
+			return 1;
 		}
-		if (h->running) {
-			if ((mc = curl_multi_poll(h->multi, NULL, 0, (int)ms, NULL)) != CURLM_OK)
-				return rag_error_set(err, RAG_EIO, NULL, 0, "HTTP client failed: %s",
-						     curl_multi_strerror(mc));
-		} else if (ms > 0) {
-			struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-				;
-		}
+		if (!h->running && !h->nwaiting && !h->nqueued)
+			return 0;
+		if (turn(h, -1, err) < 0)
+			return -1;
 	}
 }

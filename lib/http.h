@@ -86,6 +86,14 @@ void rag_http_stream(rag_http_req *r, rag_http_data_fn fn, void *arg);
  */
 int rag_http_wait(rag_http *h, rag_http_req **done, rag_error *err);
 
+/*
+ * Runs the transfers until a request is finished (then rag_http_wait
+ * hands it back at once) or fd (>= 0) has input to read.  Returns 1 when
+ * a request is finished, 0 when fd is readable or nothing is pending,
+ * -1 with err set when the client fails.
+ */
+int rag_http_run(rag_http *h, int fd, rag_error *err);
+
 /* Requests queued, waiting for a retry or running. */
 size_t rag_http_pending(const rag_http *h);
 

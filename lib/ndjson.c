@@ -133,6 +133,16 @@ static int fill(rag_reader *r, rag_error *err)
 	return 1;
 }
 
+int rag_reader_ready(const rag_reader *r)
+{
+	return r->dead || r->eof || memchr(r->buf + r->start, '\n', r->end - r->start) != NULL;
+}
+
+int rag_reader_fd(const rag_reader *r)
+{
+	return r->fd;
+}
+
 int rag_reader_next_line(rag_reader *r, const char **line, size_t *len,
 			 rag_error *err)
 {

@@ -74,6 +74,14 @@ const char *rag_reader_line(const rag_reader *r, size_t *len);
  */
 const rag_json_members *rag_reader_members(const rag_reader *r);
 
+/*
+ * Whether rag_reader_next_line would return without reading: a whole
+ * line is buffered, or the input has ended.  A program that has other
+ * work in flight (requests) waits on rag_reader_fd only when it would not.
+ */
+int rag_reader_ready(const rag_reader *r);
+int rag_reader_fd(const rag_reader *r);
+
 /* The number of the line last read (1-based), and the source name. */
 long rag_reader_lineno(const rag_reader *r);
 const char *rag_reader_name(const rag_reader *r);

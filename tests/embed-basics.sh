@@ -505,4 +505,10 @@ b = [json.loads(l) for l in open(sys.argv[2])]
 sys.exit(not (a[0][\"text\"] == b[0][\"text\"] and a[1][\"id\"] == \"after\"))" "$out" big.jsonl' \
 	"a large record's text was not kept"
 
+# the text cannot be in a field rag-embed writes
+run sh -c 'echo "{\"id\":\"a\",\"model\":\"some text\"}" | rag-embed --field model'
+expect_status 2
+expect_err_has 'the text cannot be in "model"'
+expect_lines 0
+
 finish

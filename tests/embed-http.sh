@@ -68,6 +68,41 @@ how do filters work' ]" "--query: queries wrong"
 check "[ \"\$(field qid)\" = 'null
 q2' ]" "--query: qid not kept"
 
+# Slow input: requests move on while rag-embed waits for its input, and
+# a query is answered before the input ends (a program that asks in turn).
+provider_reset
+run sh -c '(echo q1; echo q2; sleep 2; echo q3) | rag-embed -m openai:emb-small --no-cache --query --timeout 1 --retries 0 -j 2 > slow.out 2> slow.err; echo "status $?" >> slow.err'
+check "grep -q 'status 0' slow.err && [ \$(wc -l < slow.out) = 3 ]" \
+	"slow input: requests timed out while the input paused: \$(cat slow.err)"
+mkfifo ask.fifo
+sleep 30 > ask.fifo &
+holder=$!
+rag-embed -m openai:emb-small --no-cache --query < ask.fifo > ask.out 2> /dev/null &
+ask_pid=$!
+echo q1 > ask.fifo
+i=0
+while [ ! -s ask.out ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "[ -s ask.out ] && kill -0 $ask_pid 2> /dev/null" "a query was not answered before the input ended"
+kill $holder 2> /dev/null
+wait $ask_pid $holder 2> /dev/null
+
+# A bad record: the records before it still get their vectors and go out.
+head -n 12 in.jsonl > bad.jsonl
+echo '{"id": "bad", "text": ' >> bad.jsonl
+tail -n 8 in.jsonl >> bad.jsonl
+provider_reset
+run rag-embed -m openai:emb-small --no-cache --batch 4 bad.jsonl
+expect_status 1
+expect_err_has "bad.jsonl:13:"
+head -n 12 in.jsonl > before.jsonl
+check "$check_py vectors '$out' before.jsonl openai:emb-small 8" \
+	"a bad record: the records before it were not all written with their vectors"
+run rag-embed -m openai:emb-small --no-cache --batch 4 in.jsonl missing.jsonl
+expect_status 1
+expect_err_has "missing.jsonl"
+check "$check_py vectors '$out' in.jsonl openai:emb-small 8" \
+	"a missing second file: the first file's records were not all written"
+
 # ---- batching ----
 
 provider_reset
@@ -266,6 +301,12 @@ run rag-embed -m openai:emb-small --no-cache in.jsonl
 expect_status 1
 expect_err_has '"the key [key] is not allowed"'
 check "! grep -q '$key' '$err' '$out'" "a key quoted by the server appeared in a message"
+# nor when the server quotes it where the message is cut short
+provider_reset
+provider_fault "{\"status\": 401, \"message\": \"$(printf '%0135d' 0) Bearer $key\"}"
+run rag-embed -m openai:emb-small --no-cache in.jsonl
+expect_status 1
+check "! grep -q '$(printf %s "$key" | cut -c1-10)' '$err'" "part of a key quoted by the server appeared in a message"
 # from a private configuration file, and not from a public one
 unset OPENAI_API_KEY
 mkdir -p "$XDG_CONFIG_HOME/ragkit"

@@ -395,6 +395,9 @@ ROUTES = {
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, each
+    # kept-alive answer would wait on the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "ragkit-provider-server"
     sys_version = ""
     timeout = 60                # drop idle keep-alive connections
