@@ -427,9 +427,15 @@ static int drain(run *r, rag_error *err)
 			rag_buf *b = rag_writer_begin(r->w);
 			int bad = !b || rag_buf_add(b, it->out, it->out_len) < 0 ||
 				  rag_buf_adds(b, it->more ? ",\"vector\":[" : "\"vector\":[") < 0;
-			for (size_t i = 0; !bad && i < dim; i++)
-				bad = (i && rag_buf_addc(b, ',') < 0) ||
-				      rag_json_add_real(b, it->vec[i], RAG_JSON_FLOAT32) < 0;
+			/* the numbers straight into the record: room for the longest */
+			bad = bad || rag_buf_grow(b, dim * (RAG_JSON_FLOAT32_MAX + 1)) < 0;
+			for (size_t i = 0; !bad && i < dim; i++) {
+				if (i)
+					b->data[b->len++] = ',';
+				b->len += rag_json_float32_text(it->vec[i], b->data + b->len);
+			}
+			if (!bad)
+				b->data[b->len] = '\0';
 			bad = bad || rag_buf_adds(b, "],\"model\":") < 0 ||
 			      rag_json_add_string(b, rag_embedder_model(r->e),
 						  strlen(rag_embedder_model(r->e))) < 0 ||

@@ -246,7 +246,15 @@ unsigned long rag_embedder_requests(const rag_embedder *e)
 
 int rag_embedder_one(rag_embedder *e, const char *text, size_t n, float *out, rag_error *err)
 {
-	return rag_hashembed_text(e->hash, text, n, out, err);
+	int k = rag_hashembed_text(e->hash, text, n, out, err);
+
+	/*
+	 * Six decimal places are all a component of builtin:hash says: the
+	 * vectors are written shorter (and faster) and read back the same.
+	 */
+	for (size_t i = 0; k > 0 && i < e->dim; i++)
+		out[i] = (float)(nearbyint((double)out[i] * 1e6) / 1e6);
+	return k;
 }
 
 int rag_embedder_submit(rag_embedder *e, const char *const *texts, const size_t *lens, size_t n,

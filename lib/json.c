@@ -664,60 +664,98 @@ int rag_json_add_int(rag_buf *out, long long v)
 
 /*
  * The shortest text of a float f with 1e-4 <= |f| < 1 ("0.0123"), the
- * common case of embedding components, without printf: for k = 1, 2, ...
- * decimal places, the nearest k-place decimal n / 10^k, taken when it
- * reads back as f.  Reading back is decided in double arithmetic, which
- * is exact except when n / 10^k lies a hair from the midpoint between f
- * and a neighbour; then, and outside the range, the answer is 0 and the
- * caller goes the slow way.  Writes into tmp (>= 20 bytes) and returns
- * the length.
+ * common case of embedding components, without printf.  With k decimal
+ * places the best candidate is the nearest k-place decimal n / 10^k (a
+ * tie to the even n, as printf rounds; a * 10^k is exact whenever it is a
+ * tie); it is taken when it lies strictly between the midpoints that
+ * separate f from its neighbours, so that it reads back as f.  Six places
+ * are tried first: in this range floats lie closer together than 1e-6, so
+ * at most one decimal of six places or fewer reads back as f, and when
+ * there is one it is the six-place candidate without its trailing zeros.
+ * Otherwise 7, 8, ... places are tried in turn.  The test is made in
+ * double arithmetic, exact but for an error far below 2^-50 of f; a
+ * candidate that close to a midpoint is left to the caller, as is f
+ * outside the range: then the answer is 0 and the caller goes the slow
+ * way.  Writes into tmp (>= 20 bytes) and returns the length.
  */
 static int float32_fast(float f, char *tmp)
 {
 	static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6, 1e7,
 				     1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14};
-	double a = fabs((double)f), lo, hi;
-	float fa = fabsf(f);
-	int k, i = 0;
+	static const double inv10[] = {1e-0, 1e-1, 1e-2,  1e-3,  1e-4,  1e-5,  1e-6, 1e-7,
+				       1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14};
+	uint32_t bits, nb;
+	float fa, below, above;
+	double a, lo, hi, n = 0, x = 0, y;
+	unsigned long long u;
+	int i = 0, k;
 
-	if (a == 0) {
-		if (signbit(f))
-			tmp[i++] = '-';
+	memcpy(&bits, &f, sizeof bits);
+	if (bits & 0x80000000u)
+		tmp[i++] = '-';
+	bits &= 0x7fffffffu;
+	if (bits == 0) {
 		memcpy(tmp + i, "0.0", 3);
 		return i + 3;
 	}
+	memcpy(&fa, &bits, sizeof fa);
+	a = (double)fa;
 	if (!(a >= 1e-4 && a < 1))
 		return 0;
-	/* the midpoints between f and its neighbours, exact in double */
-	lo = (a + (double)nextafterf(fa, 0.0f)) / 2;
-	hi = (a + (double)nextafterf(fa, 2.0f)) / 2;
-	for (k = 1; k <= 14; k++) {
-		double n = nearbyint(a * p10[k]), x;
-		if (n >= p10[k])
-			return 0; /* rounds up to 1 */
-		x = n / p10[k];
-		if (!(x > lo && x < hi))
-			continue;
-		if (x - lo < a * 0x1p-50 || hi - x < a * 0x1p-50)
-			return 0; /* too close to call in double */
-		{
-			unsigned long long u = (unsigned long long)n;
-			char digits[16];
-			int nd = 0;
-			while (nd < k) {
-				digits[nd++] = (char)('0' + u % 10);
-				u /= 10;
-			}
-			if (f < 0)
-				tmp[i++] = '-';
-			tmp[i++] = '0';
-			tmp[i++] = '.';
-			while (nd)
-				tmp[i++] = digits[--nd];
-		}
-		return i;
+	/* the neighbours, from the bits: a is normal here */
+	nb = bits - 1;
+	memcpy(&below, &nb, sizeof below);
+	nb = bits + 1;
+	memcpy(&above, &nb, sizeof above);
+	lo = (a + (double)below) / 2;
+	hi = (a + (double)above) / 2;
+	for (k = 6; k <= 14; k++) {
+		y = a * p10[k];
+		n = floor(y + 0.5);
+		if (n - y == 0.5 && ((unsigned long long)n & 1))
+			n -= 1;
+		x = n * inv10[k];
+		if (x > lo && x < hi)
+			break;
 	}
-	return 0;
+	if (k > 14 || x - lo < a * 0x1p-50 || hi - x < a * 0x1p-50)
+		return 0; /* too close to call in double */
+	u = (unsigned long long)n;
+	if (k == 6)
+		while (u % 10 == 0) {
+			u /= 10;
+			k--;
+		}
+	tmp[i++] = '0';
+	tmp[i++] = '.';
+	for (int j = k; j > 0; j--) {
+		tmp[i + j - 1] = (char)('0' + u % 10);
+		u /= 10;
+	}
+	return i + k;
+}
+
+size_t rag_json_float32_text(float f, char *out)
+{
+	int n = float32_fast(f, out), prec;
+
+	if (n > 0)
+		return (size_t)n;
+	if (!isfinite(f)) {
+		memcpy(out, "null", 4);
+		return 4;
+	}
+	for (prec = 6; prec <= 9; prec++) {
+		n = snprintf(out, RAG_JSON_FLOAT32_MAX, "%.*g", prec, (double)f);
+		if (strtof(out, NULL) == f)
+			break;
+	}
+	/* Keep it a real when read back: 1.0 stays 1.0, not the integer 1. */
+	if (!memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n)) {
+		memcpy(out + n, ".0", 2);
+		n += 2;
+	}
+	return (size_t)n;
 }
 
 int rag_json_add_real(rag_buf *out, double d, int flags)
@@ -728,14 +766,8 @@ int rag_json_add_real(rag_buf *out, double d, int flags)
 	if (!isfinite(d))
 		return rag_buf_adds(out, "null");
 	if (flags & RAG_JSON_FLOAT32) {
-		float f = (float)d;
-		if ((n = float32_fast(f, tmp)) > 0)
-			return rag_buf_add(out, tmp, (size_t)n);
-		for (prec = 6; prec <= 9; prec++) {
-			n = snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
-			if (strtof(tmp, NULL) == f)
-				break;
-		}
+		size_t len = rag_json_float32_text((float)d, tmp);
+		return rag_buf_add(out, tmp, len);
 	} else {
 		for (prec = 15; prec <= 17; prec++) {
 			n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);

@@ -84,6 +84,15 @@ int rag_json_dump(rag_buf *out, const json_t *v, int flags);
 /* Appends s[0..n), valid UTF-8, as a quoted JSON string.  0 or -1. */
 int rag_json_add_string(rag_buf *out, const char *s, size_t n);
 
+/*
+ * Writes into out (RAG_JSON_FLOAT32_MAX bytes at least, no NUL added) the
+ * text RAG_JSON_FLOAT32 gives f: the shortest that reads back to the same
+ * float, always with a '.' or an exponent ("null" when f is not finite).
+ * Returns its length.
+ */
+#define RAG_JSON_FLOAT32_MAX 32
+size_t rag_json_float32_text(float f, char *out);
+
 /* Appends an integer / a real in the form rag_json_dump uses.  0 or -1. */
 int rag_json_add_int(rag_buf *out, long long v);
 int rag_json_add_real(rag_buf *out, double d, int flags);

@@ -11,7 +11,7 @@ library only.
 Running
 -------
     python3 tests/provider-server.py --port-file FILE [--log FILE]
-            [--dim N] [--key KEY] [--parent-pid PID]
+            [--dim N] [--key KEY] [--parent-pid PID] [--times FILE]
 
   --port-file FILE  The server binds 127.0.0.1 on a port the kernel picks,
                     and once it is listening writes "PORT\\n" to FILE
@@ -25,6 +25,10 @@ Running
                     otherwise.  The Ollama endpoints never check keys.
   --parent-pid PID  Exit when that process is gone (checked every 0.5 s),
                     so a test that crashes never leaves a server behind.
+  --times FILE      Append "START END\\n" (wall-clock seconds) for each API
+                    request, from when its body has been read until its
+                    answer has been written: the server's own time, for
+                    scripts/bench/embed.
 
 SIGTERM or SIGINT stops the server promptly with exit status 0, even while
 requests are in progress (they run in daemon threads).  The server speaks
@@ -251,6 +255,7 @@ class State:
         self.faults = []        # [fault, uses left], oldest first
         self.log = []
         self.log_file = open(log_path, "a", encoding="utf-8") if log_path else None
+        self.times_file = None
 
     def queue_faults(self, faults):
         with self.lock:
@@ -421,6 +426,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self.send_json(400, {"error": str(e)})
             return
+        started = time.time()
         try:
             if self.path_only.startswith("/_"):
                 self.control(raw)
@@ -428,6 +434,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.api(raw)
         except Cut:
             pass
+        times = self.server.state.times_file
+        if times and not self.path_only.startswith("/_"):
+            with self.server.state.lock:
+                times.write("%.6f %.6f\n" % (started, time.time()))
+                times.flush()
 
     def read_body(self):
         """Reads the request body, by Content-Length or chunked."""
@@ -838,6 +849,7 @@ def main():
     ap.add_argument("--dim", type=int, default=8)
     ap.add_argument("--key")
     ap.add_argument("--parent-pid", type=int)
+    ap.add_argument("--times")
     args = ap.parse_args()
     if args.dim < 1:
         ap.error("--dim must be at least 1")
@@ -850,6 +862,8 @@ def main():
 
     server = Server(("127.0.0.1", 0), Handler)  # binds and listens
     server.state = State(args.dim, args.key, args.log)
+    if args.times:
+        server.state.times_file = open(args.times, "a", encoding="utf-8")
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
                      daemon=True).start()
 
