@@ -691,8 +691,8 @@ static int float32_fast(float f, char *tmp)
 	int i = 0, k;
 
 	memcpy(&bits, &f, sizeof bits);
-	if (bits & 0x80000000u)
-		tmp[i++] = '-';
+	tmp[0] = '-'; /* kept only for a negative f: no branch to mispredict */
+	i = (int)(bits >> 31);
 	bits &= 0x7fffffffu;
 	if (bits == 0) {
 		memcpy(tmp + i, "0.0", 3);
@@ -711,7 +711,7 @@ static int float32_fast(float f, char *tmp)
 	hi = (a + (double)above) / 2;
 	for (k = 6; k <= 14; k++) {
 		y = a * p10[k];
-		n = floor(y + 0.5);
+		n = (double)(long long)(y + 0.5); /* floor: y + 0.5 is positive, below 2^53 */
 		if (n - y == 0.5 && ((unsigned long long)n & 1))
 			n -= 1;
 		x = n * inv10[k];
@@ -720,14 +720,22 @@ static int float32_fast(float f, char *tmp)
 	}
 	if (k > 14 || x - lo < a * 0x1p-50 || hi - x < a * 0x1p-50)
 		return 0; /* too close to call in double */
-	u = (unsigned long long)n;
-	if (k == 6)
-		while (u % 10 == 0) {
-			u /= 10;
-			k--;
-		}
 	tmp[i++] = '0';
 	tmp[i++] = '.';
+	if (k == 6) {
+		/* below 10^6: six digits in three pairs, then less the trailing zeros */
+		static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+					    "25262728293031323334353637383940414243444546474849"
+					    "50515253545556575859606162636465666768697071727374"
+					    "75767778798081828384858687888990919293949596979899";
+		uint32_t v = (uint32_t)n;
+		memcpy(tmp + i, pairs + 2 * (v / 10000), 2);
+		memcpy(tmp + i + 2, pairs + 2 * (v / 100 % 100), 2);
+		memcpy(tmp + i + 4, pairs + 2 * (v % 100), 2);
+		return i + 6 - (v % 10 == 0) - (v % 100 == 0) - (v % 1000 == 0) -
+		       (v % 10000 == 0) - (v % 100000 == 0);
+	}
+	u = (unsigned long long)n;
 	for (int j = k; j > 0; j--) {
 		tmp[i + j - 1] = (char)('0' + u % 10);
 		u /= 10;
