@@ -252,8 +252,11 @@ int rag_embedder_one(rag_embedder *e, const char *text, size_t n, float *out, ra
 	 * Six decimal places are all a component of builtin:hash says: the
 	 * vectors are written shorter (and faster) and read back the same.
 	 */
-	for (size_t i = 0; k > 0 && i < e->dim; i++)
-		out[i] = (float)(nearbyint((double)out[i] * 1e6) / 1e6);
+	for (size_t i = 0; k > 0 && i < e->dim; i++) {
+		double t = (double)out[i] * 1e6;
+		/* to the nearest millionth, a half away from zero; |t| <= 1e6 */
+		out[i] = (float)((double)(long long)(t + copysign(0.5, t)) * 1e-6);
+	}
 	return k;
 }
 

@@ -71,7 +71,7 @@ const char *rag_embedder_url(const rag_embedder *e);
 
 /*
  * A local model: embeds text[0..n) into out[0..dim), each component
- * rounded to six decimal places (the float nearest to it).  1, or 0 when
+ * rounded to six decimal places (as a float).  1, or 0 when
  * the text gave no features (out is the zero vector), or -1 with err set.
  */
 int rag_embedder_one(rag_embedder *e, const char *text, size_t n, float *out, rag_error *err);

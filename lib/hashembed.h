@@ -15,53 +15,68 @@
  *    stemming, each cut to RAG_TERM_MAX bytes at a character boundary as
  *    the analyzer does.  A text without words gives the zero vector.
  *
- * 2. Features, taken word by word in text order; for each word w:
- *      a. the unigram:    "w" 0x1F w
- *      b. the bigram:     "b" 0x1F p " " w, where p is the word before w
- *         (every pair of consecutive words, whatever lies between them;
- *         the first word has none);
- *      c. the character n-grams: w is wrapped as "<" w ">", a string of
- *         L = (code points of w) + 2 code points; for each start position
- *         i = 0 .. L-3 in turn, and at each i for n = 3, 4, 5 in turn
- *         while i + n <= L, the substring of n code points (not bytes)
- *         from i: "c" 0x1F substring.  So a word of one character gives
- *         only its wrapped form ("<a>"), one of two characters gives
- *         "<ab", "<ab>", "ab>", and one of k characters gives
- *         3k - 3 n-grams when k >= 2.
- *    The prefix letter and the unit separator (byte 0x1F, which no word
- *    contains) keep the three kinds apart.
+ * 2. Features.
+ *      a. the words: every word of the text, in text order;
+ *      b. the bigrams: every pair (p, w) of consecutive words, p before
+ *         w, whatever lies between them (the first word starts none);
+ *      c. the character n-grams of each distinct word w (once per word,
+ *         not once per occurrence): w is wrapped as "<" w ">", a string
+ *         of L = (code points of w) + 2 code points; for each start
+ *         position i = 0 .. L-3 in turn, and at each i for n = 3, 4, 5 in
+ *         turn while i + n <= L, the substring of n code points (not
+ *         bytes) from i.  So a word of one character gives only its
+ *         wrapped form ("<a>"), one of two characters gives "<ab",
+ *         "<ab>", "ab>", and one of k characters gives 3k - 3 n-grams
+ *         when k >= 2.
  *
- * 3. Counting.  tf is the number of times a feature (a feature string)
- *    occurs among the features of the text.  Its weight is
- *        (1 + ln tf) * g,  g = 1 for unigrams, 1/2 for bigrams and 1/2
- *                          for character n-grams.
- *    The group weights are powers of two, so multiplying by them is exact.
- *    Unigrams carry what a text is about; bigrams add phrase and word
- *    order; the n-grams let inflected forms of one word meet ("index",
- *    "indexing", "indexed" share "<in", "ind", "<inde", "index", ...),
- *    while any one n-gram weighs half a word.  On paraphrase pairs these
- *    weights separated related from unrelated texts better than n-gram
- *    weights of 1/4 or 1/8.
+ * 3. Weights.  tf(w) is the number of times the word w occurs in the
+ *    text, tf(p, w) the number of times the bigram does, and
+ *    l(t) = 1 + ln t.  A word weighs l(tf(w)), a bigram l(tf(p, w)) / 2,
+ *    and each n-gram of a distinct word w weighs l(tf(w)) / 2: a word's
+ *    n-grams follow its own sublinear count.  N-grams are not counted
+ *    across the text: each n-gram of each distinct word is added on its
+ *    own, so an n-gram that several words share ("ind" in "index",
+ *    "indexing", "indexed"), or that one word holds twice ("ana" in
+ *    "banana"), gets the sum of the weights of its occurrences,
+ *    sum over w of m(w) * l(tf(w)) / 2 with m(w) its occurrences among
+ *    the n-grams of w.  Halving is exact, so no product rounds.
+ *    Words carry what a text is about; bigrams add phrase and word
+ *    order; n-grams let inflected forms of one word meet, while any one
+ *    n-gram weighs half its word.
  *
- * 4. Hashing.  A feature string s of bytes s[0..n) is hashed to 64 bits:
- *        h = 0xcbf29ce484222325;                   FNV-1a 64
- *        for each byte: h ^= byte; h *= 0x100000001b3;
- *        h ^= h >> 30; h *= 0xbf58476d1ce4e5b9;   the splitmix64 finaliser
- *        h ^= h >> 27; h *= 0x94d049bb133111eb;
- *        h ^= h >> 31;
- *    all modulo 2^64 on unsigned bytes, so it depends neither on the
- *    machine's byte order nor on the C library.  The feature goes to
- *    bucket h mod dim with sign +1 when bit 63 of h is 0, -1 when it is 1.
+ * 4. Hashing.  mix(z) is the splitmix64 finaliser on 64-bit unsigned
+ *    integers, all arithmetic modulo 2^64:
+ *        z ^= z >> 30; z *= 0xbf58476d1ce4e5b9;
+ *        z ^= z >> 27; z *= 0x94d049bb133111eb;
+ *        z ^= z >> 31;
+ *    H(K, s), for a 64-bit key K and bytes s[0..n), reads s in blocks of
+ *    8 bytes, the last one shorter when n is not a multiple of 8 (no
+ *    blocks when n is 0), each block b[0..k) as the little-endian integer
+ *    b[0] + b[1] * 2^8 + ... + b[k-1] * 2^(8(k-1)), and computes
+ *        h = K ^ (n * 2^56);  for each block B in order: h = mix(h ^ B);
+ *    with h = mix(K) when n is 0.  So it depends neither on the
+ *    machine's byte order nor on the C library, and for n <= 7 (most
+ *    n-grams) distinct strings of one key never share a hash.
+ *        word w:         hw(w) = H(0x9e3779b97f4a7c15, w)
+ *        bigram (p, w):  mix(0xd1b54a32d192ed03 ^ rotl(hw(p), 23) ^ hw(w)),
+ *                        rotl a left rotation of the 64 bits
+ *        n-gram c:       H(0x8cb92ba72f3d8dd7, c), c's bytes with "<", ">"
+ *    A feature with hash h goes to bucket ((h mod 2^32) * dim) >> 32
+ *    (that is, floor((h mod 2^32) * dim / 2^32), exact in 64-bit
+ *    integers), with sign +1 when bit 63 of h is 0, -1 when it is 1.
  *
  * 5. The vector.  In IEEE-754 double arithmetic, each bucket starts at 0
- *    and each distinct feature adds sign * weight to its bucket, in the
- *    order the features first occur in step 2.  The norm is the square
- *    root of the sum of the squares of the buckets, taken from bucket 0
- *    up; each component is bucket / norm, rounded to float.  When the norm
- *    is 0 the vector is all zeros: a zero vector cannot be normalised and
- *    the caller decides what it means.  That happens for a text without
- *    words and otherwise only by features cancelling exactly, which takes
- *    a tiny dim.
+ *    and gets sign * weight added for each distinct word in the order of
+ *    first occurrence (first the word, then its n-grams in the order of
+ *    step 2c), then for each distinct bigram in the order of first
+ *    occurrence.  The norm is sqrt((S0 + S1) + (S2 + S3)), where Sj is
+ *    the sum of the squares of the buckets k with k mod 4 = j, from the
+ *    lowest k up, each square rounded to double before it is added.
+ *    Each component is bucket * (1 / norm), rounded to double and then to
+ *    float.  When the norm is 0 the vector is all zeros: a zero vector
+ *    cannot be normalised and the caller decides what it means.  That
+ *    happens for a text without words and otherwise only by features
+ *    cancelling exactly, which takes a tiny dim.
  *
  * ln is the natural logarithm as hashembed.c computes it with basic IEEE
  * operations in a fixed order (a series in double, within one unit in the
@@ -70,15 +85,16 @@
  * round differently, so that the floats are the same bit for bit on every
  * machine that computes double as IEEE binary64 (FLT_EVAL_METHOD 0).
  *
- * Features are counted by their 64-bit hashes: two distinct feature
- * strings of one text with the same hash (a chance of about m^2 / 2^65
- * for m distinct features) are counted as one feature, with the group of
- * the one that came first.  This is part of the algorithm, not an error.
+ * Words and bigrams are counted by their 64-bit hashes: two distinct
+ * words or bigrams of one text with the same hash (a chance of about
+ * m^2 / 2^65 for m of them) are counted as one, of the kind of the one
+ * that came first.  This is part of the algorithm, not an error.
  *
  * The dimension is 1 to RAG_HASHEMBED_DIM_MAX; rag-embed's default is 512.
- * A text may have at most RAG_HASHEMBED_FEATURES_MAX distinct features
- * (English text has far fewer than one per byte); past it the embedding
- * fails with RAG_ENOMEM instead of growing its table without end.
+ * A text may have at most RAG_HASHEMBED_FEATURES_MAX distinct words and
+ * bigrams together (English text has far fewer than one per byte); past
+ * it the embedding fails with RAG_ENOMEM instead of growing its table
+ * without end.
  */
 #ifndef RAG_HASHEMBED_H
 #define RAG_HASHEMBED_H
@@ -125,9 +141,12 @@ size_t rag_hashembed_dim(const rag_hashembed *h);
 int rag_hashembed_text(rag_hashembed *h, const char *text, size_t n, float *out, rag_error *err);
 
 /*
- * The 64-bit hash of feature string s[0..n) as step 4 defines it, for the
- * tests and for tools that explain a vector.  Its bucket is the hash mod
- * dim and its sign is - when bit 63 is set.
+ * The 64-bit hash of step 4 of the feature written as the string
+ * s[0..n), for the tests and for tools that explain a vector: "w" 0x1F w
+ * for the word w, "b" 0x1F p " " w for the bigram (p, w) (split at the
+ * first space; words have none), "c" 0x1F c for the n-gram c.  0 for a
+ * string of no such form.  Its bucket is ((hash mod 2^32) * dim) >> 32
+ * and its sign is - when bit 63 is set.
  */
 uint64_t rag_hashembed_feature_hash(const char *s, size_t n);
 

@@ -18,17 +18,9 @@
 
 /* ---- The reference: hashembed.h written out plainly, feature strings and all. */
 
-static uint64_t ref_fnv(const char *s, size_t n)
-{
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return h;
-}
+#define REF_KEY_WORD UINT64_C(0x9e3779b97f4a7c15)
+#define REF_KEY_BIGRAM UINT64_C(0xd1b54a32d192ed03)
+#define REF_KEY_CHAR UINT64_C(0x8cb92ba72f3d8dd7)
 
 static uint64_t ref_mix(uint64_t z)
 {
@@ -37,9 +29,54 @@ static uint64_t ref_mix(uint64_t z)
 	return z ^ (z >> 31);
 }
 
+/* H(K, s[0..n)): blocks of 8 bytes, little-endian, byte by byte. */
+static uint64_t ref_H(uint64_t key, const char *s, size_t n)
+{
+	uint64_t h = key ^ ((uint64_t)n << 56), block;
+	size_t j, i;
+
+	if (n == 0)
+		return ref_mix(h);
+	for (j = 0; j < n; j += 8) {
+		block = 0;
+		for (i = 0; i < 8 && j + i < n; i++)
+			block += (uint64_t)(unsigned char)s[j + i] << (8 * i);
+		h = ref_mix(h ^ block);
+	}
+	return h;
+}
+
+static uint64_t ref_bigram(const char *p, size_t pn, const char *w, size_t wn)
+{
+	uint64_t a = ref_H(REF_KEY_WORD, p, pn), b = ref_H(REF_KEY_WORD, w, wn);
+
+	return ref_mix(REF_KEY_BIGRAM ^ ((a << 23) | (a >> 41)) ^ b);
+}
+
+/* The hash of a feature string, as rag_hashembed_feature_hash documents it. */
 static uint64_t ref_hash(const char *s, size_t n)
 {
-	return ref_mix(ref_fnv(s, n));
+	const char *sp;
+
+	if (n < 2 || s[1] != '\x1f')
+		return 0;
+	if (s[0] == 'w')
+		return ref_H(REF_KEY_WORD, s + 2, n - 2);
+	if (s[0] == 'c')
+		return ref_H(REF_KEY_CHAR, s + 2, n - 2);
+	if (s[0] != 'b' || !(sp = memchr(s + 2, ' ', n - 2)))
+		return 0;
+	return ref_bigram(s + 2, (size_t)(sp - s - 2), sp + 1, n - (size_t)(sp + 1 - s));
+}
+
+static size_t ref_bucket(uint64_t h, size_t dim)
+{
+	return (size_t)(((h & UINT64_C(0xFFFFFFFF)) * (uint64_t)dim) >> 32);
+}
+
+static void ref_add(double *acc, size_t dim, uint64_t h, double w)
+{
+	acc[ref_bucket(h, dim)] += (h >> 63) ? -w : w;
 }
 
 /* Growable byte and offset lists; a failed malloc ends the test program. */
@@ -50,7 +87,7 @@ struct bytes {
 
 struct feat {
 	size_t off, len; /* in the feature bytes */
-	int group;       /* 0 word, 1 bigram, 2 character n-gram */
+	int group;       /* 0 word, 1 bigram */
 };
 
 struct ref {
@@ -131,18 +168,49 @@ static int cmp_feat(const void *pa, const void *pb)
 }
 
 /*
+ * Adds the character n-grams of word w[0..wn) with weight each: "<" w ">"
+ * cut at code points, every run of 3 to 5 of them, by start then length.
+ */
+static void ref_ngrams(double *acc, size_t dim, const char *w, size_t wn, double weight)
+{
+	char wrap[RAG_TERM_MAX + 2];
+	size_t cps[RAG_TERM_MAX + 3], L = 0, pos = 0, j, k;
+
+	if (wn > RAG_TERM_MAX) {
+		fprintf(stderr, "test_hashembed: a word longer than RAG_TERM_MAX\n");
+		exit(99);
+	}
+	wrap[0] = '<';
+	memcpy(wrap + 1, w, wn);
+	wrap[wn + 1] = '>';
+	while (pos < wn + 2) {
+		uint32_t cp;
+		size_t len = rag_utf8_decode(wrap + pos, wn + 2 - pos, &cp);
+
+		cps[L++] = pos;
+		pos += len ? len : 1;
+	}
+	cps[L] = wn + 2;
+	for (j = 0; j + 3 <= L; j++)
+		for (k = 3; k <= 5 && j + k <= L; k++)
+			ref_add(acc, dim, ref_H(REF_KEY_CHAR, wrap + cps[j], cps[j + k] - cps[j]),
+				weight);
+}
+
+/*
  * The reference embedding of text[0..n) at dim: the words from the simple
- * analyzer, every feature string built in full, equal strings counted by
- * sorting, libm's log, a plain sum.  Returns 1 or 0 as rag_hashembed_text.
+ * analyzer, every word and bigram feature string built in full, equal
+ * strings counted by sorting, the n-grams of each distinct word, libm's
+ * log, a plain sum in another order than the library's.  Returns 1 or 0
+ * as rag_hashembed_text.
  */
 static int ref_embed(const char *text, size_t n, size_t dim, float *out)
 {
-	static const double gw[] = {1.0, 0.5, 0.5};
 	struct ref r = {0};
 	rag_error err;
 	rag_analyzer *a = rag_analyzer_new("simple", &err);
 	double *acc = calloc(dim, sizeof *acc), sum = 0;
-	size_t i, j, k;
+	size_t i, j;
 
 	if (!a || !acc || rag_analyze(a, text, n, ref_word, &r, &err) != 0) {
 		fprintf(stderr, "test_hashembed: the reference failed\n");
@@ -152,40 +220,27 @@ static int ref_embed(const char *text, size_t n, size_t dim, float *out)
 	for (i = 0; i < r.nwords; i++) {
 		const char *w = r.words.p + r.woff[i];
 		size_t wn = r.woff[i + 1] - r.woff[i];
-		/* the wrapped word and where its code points start */
-		char wrap[RAG_TERM_MAX + 2];
-		size_t cps[RAG_TERM_MAX + 3], L = 0, pos = 0;
 
 		ref_feat(&r, 0, "w\x1f", w, wn, "", 0, "", 0);
 		if (i > 0)
 			ref_feat(&r, 1, "b\x1f", r.words.p + r.woff[i - 1], r.woff[i] - r.woff[i - 1],
 				 " ", 1, w, wn);
-		wrap[0] = '<';
-		memcpy(wrap + 1, w, wn);
-		wrap[wn + 1] = '>';
-		while (pos < wn + 2) {
-			uint32_t cp;
-			size_t len = rag_utf8_decode(wrap + pos, wn + 2 - pos, &cp);
-
-			cps[L++] = pos;
-			pos += len ? len : 1;
-		}
-		cps[L] = wn + 2;
-		for (j = 0; j + 3 <= L; j++)
-			for (k = 3; k <= 5 && j + k <= L; k++)
-				ref_feat(&r, 2, "c\x1f", wrap + cps[j], cps[j + k] - cps[j], "", 0,
-					 "", 0);
 	}
 	sort_base = r.fb.p;
 	qsort(r.f, r.nf, sizeof *r.f, cmp_feat);
 	for (i = 0; i < r.nf; i = j) {
-		uint64_t h = ref_hash(r.fb.p + r.f[i].off, r.f[i].len);
-		double w;
+		const char *s = r.fb.p + r.f[i].off;
+		double l;
 
 		for (j = i + 1; j < r.nf && cmp_feat(&r.f[i], &r.f[j]) == 0; j++)
 			;
-		w = (1 + log((double)(j - i))) * gw[r.f[i].group];
-		acc[h % dim] += (h >> 63) ? -w : w;
+		l = 1 + log((double)(j - i));
+		if (r.f[i].group == 0) {
+			ref_add(acc, dim, ref_hash(s, r.f[i].len), l);
+			ref_ngrams(acc, dim, s + 2, r.f[i].len - 2, l / 2);
+		} else {
+			ref_add(acc, dim, ref_hash(s, r.f[i].len), l / 2);
+		}
 	}
 	for (i = 0; i < dim; i++)
 		sum += acc[i] * acc[i];
@@ -307,20 +362,49 @@ static char *made_up(size_t n, uint64_t seed, size_t *len)
 
 /* ---- The tests. */
 
-/* The reference's hash pieces against their published test values. */
+/* The reference's hash pieces against published values, and the library's hash against them. */
 static void reference_hash(void)
 {
-	/* FNV-1a 64 (the FNV authors' test vectors) */
-	CHECK(ref_fnv("", 0) == UINT64_C(0xcbf29ce484222325));
-	CHECK(ref_fnv("a", 1) == UINT64_C(0xaf63dc4c8601ec8c));
-	CHECK(ref_fnv("foobar", 6) == UINT64_C(0x85944171f73967e8));
+	static const char *const feats[] = {
+		"w\x1f", "w\x1f" "a", "w\x1fhello", "w\x1f" "abcdefg", "w\x1f" "abcdefgh",
+		"w\x1f" "abcdefghi", "w\x1f" "abcdefghijklmnop", "w\x1f" "abcdefghijklmnopq",
+		"w\x1finternationalization", "w\x1f\xce\xb1\xce\xb2\xce\xb3\xce\xb4\xce\xb5",
+		"c\x1f<he", "c\x1f<hel", "c\x1fhello", "c\x1f" "ab>", "c\x1f<\xce\xb1\xce\xb2>",
+		"c\x1f\xf0\x9f\x98\x80\xf0\x9f\x98\x80\xf0\x9f\x98\x80", /* 12 bytes, two blocks */
+		"b\x1fhello world", "b\x1fworld hello", "b\x1fthe the", "b\x1f" "a b",
+		"b\x1f\xce\xb1 \xce\xb2",
+	};
+	static const char *const not_features[] = {
+		"", "w", "hello", "x\x1fhello", "b\x1fnospace", "w-hello",
+	};
+	const uint64_t kw = UINT64_C(0x9e3779b97f4a7c15), kc = UINT64_C(0x8cb92ba72f3d8dd7);
+	size_t i;
+
 	/* splitmix64 seeded with 0: its first output finalises 0x9e3779b97f4a7c15 */
 	CHECK(ref_mix(UINT64_C(0x9e3779b97f4a7c15)) == UINT64_C(0xe220a8397b1dcdaf));
+	/* H spelt out for a few strings: the length in the top byte, little-endian blocks */
+	CHECK(ref_H(kw, "", 0) == UINT64_C(0xe220a8397b1dcdaf));
+	CHECK(ref_H(kw, "a", 1) == ref_mix(kw ^ UINT64_C(0x0100000000000061)));
+	CHECK(ref_H(kc, "<he", 3) == ref_mix(kc ^ UINT64_C(0x030000000065683c)));
+	CHECK(ref_H(kw, "abcdefgh", 8) == ref_mix(kw ^ UINT64_C(0x0800000000000000) ^
+						 UINT64_C(0x6867666564636261)));
+	CHECK(ref_H(kw, "abcdefghi", 9) ==
+	      ref_mix(ref_mix(kw ^ UINT64_C(0x0900000000000000) ^ UINT64_C(0x6867666564636261)) ^
+		      UINT64_C(0x69)));
 	/* the library's hash is the same function */
-	CHECK(rag_hashembed_feature_hash("", 0) == ref_hash("", 0));
-	CHECK(rag_hashembed_feature_hash("w\x1fhello", 7) == ref_hash("w\x1fhello", 7));
-	CHECK(rag_hashembed_feature_hash("c\x1f<\xce\xb1\xce\xb2>", 8) ==
-	      ref_hash("c\x1f<\xce\xb1\xce\xb2>", 8));
+	for (i = 0; i < sizeof feats / sizeof feats[0]; i++) {
+		uint64_t want = ref_hash(feats[i], strlen(feats[i]));
+
+		CHECK(want != 0);
+		if (rag_hashembed_feature_hash(feats[i], strlen(feats[i])) != want) {
+			fprintf(stderr, "feature %zu differs from the reference\n", i);
+			CHECK(0);
+		}
+	}
+	for (i = 0; i < sizeof not_features / sizeof not_features[0]; i++)
+		CHECK(rag_hashembed_feature_hash(not_features[i], strlen(not_features[i])) == 0);
+	/* the order of a bigram matters */
+	CHECK(ref_hash("b\x1fhello world", 13) != ref_hash("b\x1fworld hello", 13));
 }
 
 /* Fixed answers, computed once: any change to the algorithm fails here. */
@@ -328,24 +412,24 @@ static void known_answers(void)
 {
 	static const char fox[] = "The quick brown fox jumps over the lazy dog.";
 	static const float want_fox[16] = {
-		-0.223757371, 0.275456309, 0.223757371, -0.074585788,
-		0.298343152, 0.223757371, 0.372928947, 0.149171576,
-		0.074585788, -0.350042075, 0.223757371, -0.200870514,
-		-0.172058433, 0.200870514, -0.327155232, 0.350042075,
+		-0.139868379, 0.082608521, -0.413042605, 0,
+		-0.0572598614, 0.413042605, -0.247825548, -0.0253486559,
+		0.273174226, -0.247825548, -0.165217042, -0.413042605,
+		-0.362345278, 0.114519723, 0.165217042, -0.247825548,
 	};
 	static const char greek[] = "Η γρήγορη καφέ αλεπού πηδά πάνω από τον τεμπέλη σκύλο";
 	static const float want_greek[16] = {
-		-0.379049033, 0.379049033, -0.530668616, -0.151619613,
-		0.0758098066, 0, 0.0758098066, 0.0758098066,
-		-0.303239226, -0.379049033, 0.0758098066, -0.151619613,
-		-0.0758098066, -0.0758098066, -0.151619613, 0.303239226,
+		0.222374797, 0, 0.148249865, 0.592999458,
+		-0.148249865, 0.148249865, 0.518874526, -0.148249865,
+		-0.222374797, 0.0741249323, 0.222374797, -0.296499729,
+		-0.0741249323, 0.148249865, -0.148249865, 0,
 	};
 	/* "the " 300 times: tf 300 and 299, past the library's cache of logarithms */
 	static const float want_rep[16] = {
-		0, 0.301524997, 0, 0,
-		0.301374823, 0, 0, 0,
-		0, -0.301524997, 0, -0.301524997,
-		0.301524997, 0.301524997, -0.603049994, 0.301524997,
+		-0.277360708, 0.277222574, 0, 0,
+		-0.277360708, 0, 0, 0.277360708,
+		-0.277360708, 0, 0, 0,
+		-0.554721415, 0.554721415, 0, 0,
 	};
 	rag_hashembed *h = make(16);
 	float v[16];
@@ -353,10 +437,13 @@ static void known_answers(void)
 	size_t i;
 	uint64_t x = rag_hashembed_feature_hash("w\x1fhello", 7);
 
-	CHECK(rag_hashembed_feature_hash("", 0) == UINT64_C(0xf52a15e9a9b5e89b));
-	CHECK(x == UINT64_C(0xc06067cf4c0a3f6a));
-	CHECK_EQ(x % 512, 362);
-	CHECK_EQ(x >> 63, 1);
+	CHECK(x == UINT64_C(0x506a8cde82be8080));
+	CHECK_EQ(((x & 0xFFFFFFFF) * 512) >> 32, 261);
+	CHECK_EQ(x >> 63, 0);
+	CHECK(rag_hashembed_feature_hash("b\x1fhello world", 13) == UINT64_C(0x7668c6e16a563d97));
+	CHECK(rag_hashembed_feature_hash("c\x1f<he", 5) == UINT64_C(0xecda1271c37579f0));
+	CHECK(rag_hashembed_feature_hash("w\x1finternationalization", 22) ==
+	      UINT64_C(0x2811d23ed61040ec));
 
 	CHECK_EQ(embed(h, fox, v), 1);
 	for (i = 0; i < 16; i++)
@@ -604,7 +691,7 @@ static void code_points(void)
 	for (i = 0; i < 4; i++) {
 		uint64_t x = rag_hashembed_feature_hash(feats[i], strlen(feats[i]));
 
-		want[x % dim] += (x >> 63) ? -weight[i] : weight[i];
+		want[ref_bucket(x, dim)] += (x >> 63) ? -weight[i] : weight[i];
 	}
 	for (i = 0; i < dim; i++)
 		norm += want[i] * want[i];
@@ -629,6 +716,70 @@ static void code_points(void)
 	      cosine(h, "η γρήγορη αλεπού", "ο τεμπέλης σκύλος") + 0.2);
 	CHECK(cosine(h, "crème brûlée", "crèmes brûlées") > 0.3);
 	CHECK(cosine(h, "东京大学", "东京") > cosine(h, "东京大学", "巴黎") + 0.2);
+out:
+	free(want);
+	free(v);
+	rag_hashembed_free(h);
+}
+
+/* Adds the feature string s with weight w to want, by the library's hash. */
+static void want_feature(double *want, size_t dim, const char *s, double w)
+{
+	uint64_t x = rag_hashembed_feature_hash(s, strlen(s));
+
+	want[ref_bucket(x, dim)] += (x >> 63) ? -w : w;
+}
+
+/*
+ * How the weights add up: a repeated word weighs 1 + ln tf and so does
+ * each of its n-grams, halved, once per distinct word; an n-gram that
+ * two words share ("<ba", "ban", "ana>", "na>") or that one word holds
+ * twice ("ana" in "banana") adds up over its occurrences.
+ */
+static void ngram_sums(void)
+{
+	static const char *const words[] = {"banana", "bandana"};
+	const double tf_weight[] = {1 + log(2.0), 1};
+	size_t dim = 65536, i, k, nz;
+	double *want = calloc(dim, sizeof *want), norm = 0;
+	float *v = calloc(dim, sizeof *v);
+	rag_hashembed *h = make(dim);
+	char f[64];
+
+	if (!want || !v || !h) {
+		CHECK(want && v && h);
+		goto out;
+	}
+	for (k = 0; k < 2; k++) {
+		size_t L = strlen(words[k]) + 2, j, n;
+
+		snprintf(f, sizeof f, "w\x1f%s", words[k]);
+		want_feature(want, dim, f, tf_weight[k]);
+		for (j = 0; j + 3 <= L; j++) {
+			for (n = 3; n <= 5 && j + n <= L; n++) {
+				char wrap[32];
+
+				snprintf(wrap, sizeof wrap, "<%s>", words[k]);
+				snprintf(f, sizeof f, "c\x1f%.*s", (int)n, wrap + j);
+				want_feature(want, dim, f, tf_weight[k] / 2);
+			}
+		}
+	}
+	want_feature(want, dim, "b\x1f" "banana banana", 0.5);
+	want_feature(want, dim, "b\x1f" "banana bandana", 0.5);
+	for (i = 0; i < dim; i++)
+		norm += want[i] * want[i];
+	norm = sqrt(norm);
+	CHECK_EQ(embed(h, "Banana banana, bandana!", v), 1);
+	for (i = 0, nz = 0; i < dim; i++) {
+		nz += v[i] != 0;
+		if (fabs(v[i] - want[i] / norm) > TOL) {
+			CHECK_NEAR(v[i], want[i] / norm, TOL);
+			break;
+		}
+	}
+	/* 2 words, 2 bigrams, and 26 distinct n-grams in 15 + 18 occurrences */
+	CHECK_EQ(nz, 30);
 out:
 	free(want);
 	free(v);
@@ -681,6 +832,7 @@ int main(void)
 	RUN(similarity);
 	RUN(dim_bounds);
 	RUN(code_points);
+	RUN(ngram_sums);
 	RUN(long_text);
 	return test_summary();
 }
