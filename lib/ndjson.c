@@ -327,6 +327,8 @@ int rag_writer_flush(rag_writer *w, rag_error *err)
 		}
 		done += (size_t)k;
 	}
+	if (!n)
+		return 0; /* nothing whole to write (and perhaps no buffer yet) */
 	/* Keep a record in progress, if any, at the front. */
 	memmove(w->buf.data, w->buf.data + n, w->buf.len - n);
 	w->buf.len -= n;
