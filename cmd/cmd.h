@@ -162,6 +162,20 @@ static inline int cmd_bad_option(int opt, char **argv)
 	return cmd_usage_error("unknown option %s", rag_quote(0, name));
 }
 
+/*
+ * Closes the output at the end of a program that may have failed: the
+ * records written before a failure still go out, or it says why not,
+ * unless the writer's failure was reported already (reported) or the
+ * reader went away.  NULL is fine.
+ */
+static inline void cmd_output_close(rag_writer *w, int reported)
+{
+	rag_error e;
+
+	if (w && rag_writer_close(w, &e) < 0 && e.code != RAG_EPIPE && !reported)
+		cmd_report(&e);
+}
+
 /* Progress lines on standard error, rewritten in place, at most 10 a second. */
 typedef struct cmd_progress {
 	int on;

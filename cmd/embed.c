@@ -122,15 +122,14 @@ typedef struct given {
 typedef struct settings {
 	given model, dim, field, prefix, query_prefix, batch, batch_tokens, jobs, retries, timeout,
 		connect_timeout, cache, cache_dir, cache_size, base_url, api_key, api_key_file, host;
-	int query, strict, no_cache, quiet, progress;
-	const rag_config *cfg;
+	int query, strict, no_cache, quiet;
 } settings;
 
 /* The most records waiting at once (a full ring sends the batch it holds and waits). */
 #define RING_MAX 65536
 
 /* A record on its way through. */
-enum { R_FREE, R_PASS, R_WAIT, R_DONE };
+enum { R_FREE /* an empty slot */, R_PASS, R_WAIT, R_DONE };
 
 typedef struct item {
 	int state;
@@ -144,7 +143,6 @@ typedef struct item {
 } item;
 
 typedef struct pending {
-	unsigned long long first; /* the sequence number of its first record */
 	size_t n;
 	unsigned long long *seq;  /* of each text */
 	long line;                /* the input line of its first record */
@@ -157,8 +155,10 @@ typedef struct run {
 	rag_ecache *cache;
 	rag_writer *w;
 	const char *field;
+	const char *keep[2]; /* the members of a record to build: the field */
 	char *prefix;
 	size_t prefix_len;
+	rag_buf trailer; /* what ends a record with a vector: ],"model":"..."} */
 	size_t batch, batch_tokens;
 	size_t want_dim; /* asked of the model; 0 none */
 	int jobs;
@@ -315,22 +315,22 @@ static void from_env(given *g, const char *name)
  */
 static int private_file(const struct stat *st, const char *path, const char *what, long line)
 {
-	const char *why = st->st_uid != geteuid() ? "belongs to another user"
-			  : (st->st_mode & 077) ? "can be read by others"
-						: NULL;
+	int foreign = st->st_uid != geteuid();
 
-	if (!why)
+	if (!foreign && !(st->st_mode & 077))
 		return 0;
 	if (what)
 		fprintf(stderr, "%s: %s:%ld: %s is in a file that %s (mode %04o); keep keys in a "
 			"file of your own with mode 600\n",
 			cmd_prog, path, line, what,
-			st->st_uid != geteuid() ? "belongs to another user" : "others can read",
+			foreign ? "belongs to another user" : "others can read",
 			(unsigned)(st->st_mode & 07777));
 	else
 		fprintf(stderr, "%s: %s: the key file %s (mode %04o); keep keys in a file of your "
 			"own with mode 600\n",
-			cmd_prog, rag_quote(0, path), why, (unsigned)(st->st_mode & 07777));
+			cmd_prog, rag_quote(0, path),
+			foreign ? "belongs to another user" : "can be read by others",
+			(unsigned)(st->st_mode & 07777));
 	return -1;
 }
 
@@ -388,7 +388,7 @@ static int api_key(settings *s, char **key)
 		}
 		*key = strndup(t, n);
 	}
-	memset(buf, 0, sizeof buf);
+	explicit_bzero(buf, sizeof buf);
 	if (!*key)
 		cmd_say("out of memory");
 	return *key ? 0 : -1;
@@ -396,6 +396,15 @@ copy_env:
 	if (!(*key = strdup(env)))
 		cmd_say("out of memory");
 	return *key ? 0 : -1;
+}
+
+/* Frees a key, wiped first (explicit_bzero: a store the compiler cannot drop). */
+static void wipe_free(char *key)
+{
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
 }
 
 /* ---- the ring of records ---- */
@@ -425,24 +434,17 @@ static int drain(run *r, rag_error *err)
 				goto write_failed;
 		} else if (it->state == R_DONE) {
 			rag_buf *b = rag_writer_begin(r->w);
-			int bad = !b || rag_buf_add(b, it->out, it->out_len) < 0 ||
-				  rag_buf_adds(b, it->more ? ",\"vector\":[" : "\"vector\":[") < 0;
-			/* the numbers straight into the record: room for the longest */
-			bad = bad || rag_buf_grow(b, dim * (RAG_JSON_FLOAT32_MAX + 1)) < 0;
+			/* the numbers go straight into the record: room for the longest */
+			int bad = rag_buf_add(b, it->out, it->out_len) < 0 ||
+				  rag_buf_adds(b, it->more ? ",\"vector\":[" : "\"vector\":[") < 0 ||
+				  rag_buf_grow(b, dim * (RAG_JSON_FLOAT32_MAX + 1)) < 0;
 			for (size_t i = 0; !bad && i < dim; i++) {
 				if (i)
 					b->data[b->len++] = ',';
 				b->len += rag_json_float32_text(it->vec[i], b->data + b->len);
 			}
-			if (!bad)
-				b->data[b->len] = '\0';
-			bad = bad || rag_buf_adds(b, "],\"model\":") < 0 ||
-			      rag_json_add_string(b, rag_embedder_model(r->e),
-						  strlen(rag_embedder_model(r->e))) < 0 ||
-			      rag_buf_addc(b, '}') < 0;
-			if (bad) {
-				if (b)
-					rag_writer_cancel(r->w);
+			if (bad || rag_buf_add(b, r->trailer.data, r->trailer.len) < 0) {
+				rag_writer_cancel(r->w);
 				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 			}
 			if (rag_writer_end(r->w, err) < 0)
@@ -497,17 +499,15 @@ static int batch_done(run *r, pending *p, float *vecs, rag_error *err)
 	return 0;
 }
 
-static void pending_free(pending *p)
+/* Frees a batch's record (a void * also for rag_embedder_set_user_free). */
+static void pending_free(void *arg)
 {
+	pending *p = arg;
+
 	if (p) {
 		free(p->seq);
 		free(p);
 	}
-}
-
-static void pending_drop(void *p)
-{
-	pending_free(p);
 }
 
 /* Waits for one request and takes its vectors.  1, 0 when none was pending, -1 with err set. */
@@ -522,11 +522,8 @@ static int wait_one(run *r, rag_error *err)
 		r->request_failed = 1;
 		if (p) {
 			/* name the input line of the batch's first record */
-			char text[RAG_ERROR_TEXT_MAX];
-			int code = err->code;
-			snprintf(text, sizeof text, "%s", err->text);
-			rag_error_set(err, code, p->source, p->line, "embedding %zu text%s: %s", p->n,
-				      p->n == 1 ? "" : "s", text);
+			rag_error_at(err, p->source, p->line);
+			rag_error_prefix(err, "embedding %zu text%s: ", p->n, p->n == 1 ? "" : "s");
 			pending_free(p);
 		}
 		return -1;
@@ -592,7 +589,6 @@ static int to_batch(run *r, unsigned long long seq, const char *source, long lin
 			pending_free(p);
 			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 		}
-		p->first = seq;
 		p->line = line;
 		snprintf(p->source, sizeof p->source, "%s", source);
 		r->cur = p;
@@ -673,19 +669,18 @@ nomem:
 	return -1;
 }
 
-/* One input line.  0, or -1 with err set. */
-static int one_record(run *r, const char *line, size_t len, const char *source, long lineno,
-		      rag_json_members *m, rag_error *err)
+/* The line rd last read.  0, or -1 with err set. */
+static int one_record(run *r, rag_reader *rd, rag_error *err)
 {
-	static const char *const query_keys[] = {"query", "text", NULL};
-	const char *keep[2] = {r->field, NULL};
-	const char *text = NULL;
-	size_t text_len = 0;
+	const char *source = rag_reader_name(rd), *line, *raw, *text = NULL;
+	long lineno = rag_reader_lineno(rd);
+	size_t len, raw_len, text_len = 0;
 	json_t *obj = NULL, *v = NULL;
 	item *it;
 	const char *field = r->field;
-	char *plain = NULL;
 
+	line = raw = rag_reader_line(rd, &raw_len);
+	len = raw_len;
 	line = rag_trim(line, &len);
 	if (!len)
 		return 0;
@@ -703,24 +698,14 @@ static int one_record(run *r, const char *line, size_t len, const char *source, 
 			rag_buf_free(&b);
 			goto nomem;
 		}
-		plain = b.data;
-		it->out = plain;
+		it->out = b.data;
 		it->out_len = b.len;
 		it->more = 1;
 		text = line;
 		text_len = len;
 	} else {
-		obj = rag_json_parse_keys(line, len, m, r->s->query && !r->s->field.v ? query_keys : keep,
-					  err);
-		if (!obj || !json_is_object(obj)) {
-			long col = obj ? 0 : err->column;
-			char msg[RAG_ERROR_TEXT_MAX];
-			snprintf(msg, sizeof msg, "%s", obj ? "expected a JSON object" : err->text);
-			json_decref(obj);
-			rag_error_set(err, RAG_EDATA, source, lineno, "%s", msg);
-			err->column = col;
+		if (rag_reader_parse(rd, &obj, err) < 0)
 			return -1;
-		}
 		if (r->s->query && !r->s->field.v) {
 			field = json_object_get(obj, "query") ? "query" : "text";
 		}
@@ -750,7 +735,7 @@ static int one_record(run *r, const char *line, size_t len, const char *source, 
 			r->passed++;
 			return 0;
 		}
-		if (record_head(it, line, m) < 0) {
+		if (record_head(it, raw, rag_reader_members(rd)) < 0) {
 			json_decref(obj);
 			goto nomem;
 		}
@@ -771,12 +756,8 @@ static int one_record(run *r, const char *line, size_t len, const char *source, 
 		int k;
 		if (!(it->vec = malloc(rag_embedder_dim(r->e) * sizeof *it->vec)))
 			goto nomem_item;
-		if ((k = rag_embedder_one(r->e, it->text, it->text_len, it->vec, err)) < 0) {
-			char why[RAG_ERROR_TEXT_MAX];
-			int code = err->code;
-			snprintf(why, sizeof why, "%s", err->text);
-			return rag_error_set(err, code, source, lineno, "%s", why);
-		}
+		if ((k = rag_embedder_one(r->e, it->text, it->text_len, it->vec, err)) < 0)
+			return rag_error_at(err, source, lineno);
 		free(it->text);
 		it->text = NULL;
 		it->state = R_DONE;
@@ -863,24 +844,24 @@ static int await_input(run *r, rag_reader *rd, rag_error *err)
 
 static int one_input(run *r, const char *path, rag_error *err)
 {
+	static const char *const query_keys[] = {"query", "text", NULL};
 	rag_reader *rd = rag_reader_open(path, 0, err);
-	rag_json_members m = {NULL, 0, 0};
 	const char *line;
 	size_t len;
 	int k, rc = 0;
 
 	if (!rd)
 		return -1;
+	/* only the text's field is built of each record */
+	rag_reader_keep(rd, r->s->query && !r->s->field.v ? query_keys : r->keep);
 	while ((k = await_input(r, rd, err)) == 0 &&
 	       (k = rag_reader_next_line(rd, &line, &len, err)) != 0) {
-		if (k < 0 || one_record(r, line, len, rag_reader_name(rd), rag_reader_lineno(rd), &m,
-					err) < 0) {
+		if (k < 0 || one_record(r, rd, err) < 0) {
 			rc = -1;
 			break;
 		}
 		progress(r);
 	}
-	rag_json_members_free(&m);
 	rag_reader_free(rd);
 	return rc;
 }
@@ -1037,6 +1018,7 @@ int main(int argc, char **argv)
 			s.prefix = s.query_prefix;
 	}
 	r.field = value_or(&s.field, "text");
+	r.keep[0] = r.field;
 	if (!strcmp(r.field, "vector") || !strcmp(r.field, "model")) {
 		bad_setting(&s.field, "the text cannot be in %s, which rag-embed writes",
 			    rag_quote(0, r.field));
@@ -1070,12 +1052,9 @@ int main(int argc, char **argv)
 		status = cmd_status(&err);
 		goto out;
 	}
-	if (key) {
-		memset(key, 0, strlen(key));
-		free(key);
-		key = NULL;
-	}
-	rag_embedder_set_user_free(r.e, pending_drop);
+	wipe_free(key);
+	key = NULL;
+	rag_embedder_set_user_free(r.e, pending_free);
 	status = EXIT_FAILURE;
 	if (s.cache_size.v && bytes_of(&s.cache_size, &cache_max) < 0) {
 		status = EXIT_USAGE;
@@ -1089,6 +1068,11 @@ int main(int argc, char **argv)
 		}
 	}
 	r.s = &s;
+	rag_buf_init(&r.trailer, 0);
+	if (rag_buf_adds(&r.trailer, "],\"model\":") < 0 ||
+	    rag_json_add_string(&r.trailer, rag_embedder_model(r.e), strlen(rag_embedder_model(r.e))) < 0 ||
+	    rag_buf_addc(&r.trailer, '}') < 0)
+		goto nomem;
 	/* room for the batches in flight, within reason: a full ring sends what it holds */
 	r.ring_cap = (size_t)r.jobs * r.batch * 3 + 256;
 	if (r.ring_cap > RING_MAX)
@@ -1149,11 +1133,7 @@ failed:
 		}
 	}
 out:
-	if (r.w) {
-		rag_error e2;
-		if (rag_writer_close(r.w, &e2) < 0 && e2.code != RAG_EPIPE && !r.write_failed)
-			cmd_report(&e2);
-	}
+	cmd_output_close(r.w, r.write_failed);
 	if (r.ring) {
 		for (unsigned long long q = r.head; q < r.tail; q++)
 			item_clear(at(&r, q));
@@ -1165,10 +1145,8 @@ out:
 	rag_ecache_close(r.cache);
 	rag_config_free(cfg);
 	free(r.prefix);
+	rag_buf_free(&r.trailer);
 	free(dir);
-	if (key) {
-		memset(key, 0, strlen(key));
-		free(key);
-	}
+	wipe_free(key);
 	return status;
 }

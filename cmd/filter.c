@@ -207,12 +207,7 @@ failed:
 		cmd_report(&err);
 	status = err.code == RAG_EPIPE ? (r.written ? EXIT_SUCCESS : EXIT_NONE) : EXIT_ERROR;
 out:
-	if (r.w) {
-		/* the records written before a failure still go out, or say why not */
-		rag_error e2;
-		if (rag_writer_close(r.w, &e2) < 0 && e2.code != RAG_EPIPE && !r.write_failed)
-			cmd_report(&e2);
-	}
+	cmd_output_close(r.w, r.write_failed);
 	rag_filter_free(r.f);
 	rag_filter_params_free(&params);
 	return status;

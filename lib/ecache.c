@@ -165,7 +165,7 @@ int rag_ecache_get(rag_ecache *c, const char key[RAG_ECACHE_KEY], float **vec, s
 {
 	const char *path = entry_path(c, key);
 	unsigned char head[HEAD];
-	unsigned char *data = NULL;
+	unsigned char *data;
 	struct stat st;
 	size_t d;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -179,11 +179,12 @@ int rag_ecache_get(rag_ecache *c, const char key[RAG_ECACHE_KEY], float **vec, s
 	d = get32(head + 8);
 	if (!d || d > (1u << 20) || (off_t)(HEAD + 4 * d) != st.st_size)
 		goto bad;
-	if (!(data = malloc(4 * d)) || !(*vec = malloc(d * sizeof **vec))) {
-		free(data);
+	if (!(*vec = malloc(d * sizeof **vec))) {
 		close(fd);
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	}
+	/* the little-endian bytes land in the vector and are turned into floats in place */
+	data = (unsigned char *)*vec;
 	if (read_all(fd, data, 4 * d) < 0 || rag_crc32c(0, data, 4 * d) != get32(head + 12))
 		goto bad;
 	for (size_t i = 0; i < d; i++) {
@@ -193,13 +194,11 @@ int rag_ecache_get(rag_ecache *c, const char key[RAG_ECACHE_KEY], float **vec, s
 	if (st.st_mtime < time(NULL) - RENEW_AFTER)
 		futimens(fd, NULL); /* recently used: last to go */
 	close(fd);
-	free(data);
 	*dim = d;
 	return 1;
 bad:
 	/* not a whole entry: drop it, and it will be written again */
 	close(fd);
-	free(data);
 	free(*vec);
 	*vec = NULL;
 	unlink(path);

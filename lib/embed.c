@@ -48,12 +48,11 @@ static void batch_drop(void *p)
 	free(b);
 }
 
+/* Frees a string that held the key, wiped first (a store the compiler cannot drop). */
 static void wipe_free(char *s)
 {
 	if (s) {
-		volatile char *p = s;
-		while (*p)
-			*p++ = 0;
+		explicit_bzero(s, strlen(s));
 		free(s);
 	}
 }
@@ -584,10 +583,9 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 	if ((e->provider == P_OPENAI
 		     ? rag_embed_parse_openai(body, len, b->n, e->want_dim, vecs, &dim, err)
 		     : rag_embed_parse_ollama(body, len, b->n, e->want_dim, vecs, &dim, err)) < 0) {
-		char text[RAG_ERROR_TEXT_MAX];
-		snprintf(text, sizeof text, "%s", err->text);
-		rag_error_set(err, err->code == RAG_ENOMEM ? RAG_ENOMEM : RAG_EIO, NULL, 0,
-			      "%s sent %s", e->shown_url, text);
+		if (err->code != RAG_ENOMEM)
+			err->code = RAG_EIO; /* the server's fault, not the input's */
+		rag_error_prefix(err, "%s sent ", e->shown_url);
 		goto out;
 	}
 	if (b->n && e->dim && dim != e->dim) {

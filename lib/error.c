@@ -65,6 +65,32 @@ int rag_error_set(rag_error *e, int code, const char *source, long line,
 	return -1;
 }
 
+int rag_error_at(rag_error *e, const char *source, long line)
+{
+	if (e) {
+		e->line = line;
+		copy_source(e, source);
+	}
+	return -1;
+}
+
+int rag_error_prefix(rag_error *e, const char *fmt, ...)
+{
+	char old[RAG_ERROR_TEXT_MAX];
+	va_list ap;
+	size_t n;
+
+	if (!e)
+		return -1;
+	memcpy(old, e->text, sizeof old);
+	va_start(ap, fmt);
+	vsnprintf(e->text, sizeof e->text, fmt, ap);
+	va_end(ap);
+	n = strlen(e->text);
+	snprintf(e->text + n, sizeof e->text - n, "%s", old);
+	return -1;
+}
+
 int rag_error_sys(rag_error *e, int errnum, const char *source,
 		  const char *fmt, ...)
 {

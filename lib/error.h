@@ -52,6 +52,16 @@ int rag_error_vset(rag_error *e, int code, const char *source, long line,
 		   const char *fmt, va_list ap)
 	__attribute__((format(printf, 5, 0)));
 
+/*
+ * Gives *e (which may be NULL) the place source:line, keeping its code,
+ * text and column: for an error made where the place was not known.
+ * Returns -1.
+ */
+int rag_error_at(rag_error *e, const char *source, long line);
+
+/* Puts the text fmt makes before the text of *e (which may be NULL).  Returns -1. */
+int rag_error_prefix(rag_error *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Like rag_error_set, with strerror(errnum) appended after ": ". */
 int rag_error_sys(rag_error *e, int errnum, const char *source,
 		  const char *fmt, ...)

@@ -59,13 +59,7 @@ json_t *rag_record_parse_object(const char *line, size_t len, const char *source
 	json_t *j = rag_json_parse(line, len, err);
 
 	if (!j) {
-		if (err) {
-			long col = err->column;
-			char text[RAG_ERROR_TEXT_MAX];
-			memcpy(text, err->text, sizeof text);
-			rag_error_set(err, err->code, source, lineno, "%s", text);
-			err->column = col;
-		}
+		rag_error_at(err, source, lineno);
 		return NULL;
 	}
 	if (!json_is_object(j)) {

@@ -8,7 +8,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -132,12 +131,8 @@ void rag_http_req_free(rag_http_req *r)
 			curl_multi_remove_handle(r->h->multi, r->easy);
 		curl_easy_cleanup(r->easy);
 	}
-	for (struct curl_slist *l = r->headers; l; l = l->next) {
-		/* a header may hold a key: wipe it */
-		volatile char *c = l->data;
-		while (*c)
-			*c++ = 0;
-	}
+	for (struct curl_slist *l = r->headers; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data)); /* a header may hold a key */
 	curl_slist_free_all(r->headers);
 	free(r->url);
 	free(r->shown_url);
@@ -587,7 +582,7 @@ int rag_http_run(rag_http *h, int fd, rag_error *err)
 		int k;
 		if (h->done)
 			return 1;
-		if (!h->running && !h->nwaiting && !h->nqueued)
+		if (!rag_http_pending(h))
 			return 0;
 		if ((k = turn(h, fd, err)) != 0)
 			return k < 0 ? -1 : 0;
@@ -605,7 +600,7 @@ int rag_http_wait(rag_http *h, rag_http_req **done, rag_error *err)
 			(*done)->next = NULL;
 			return 1;
 		}
-		if (!h->running && !h->nwaiting && !h->nqueued)
+		if (!rag_http_pending(h))
 			return 0;
 		if (turn(h, -1, err) < 0)
 			return -1;

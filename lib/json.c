@@ -743,6 +743,16 @@ static int float32_fast(float f, char *tmp)
 	return i + k;
 }
 
+/* Keeps printf's text s[0..n) a real when read back (1.0 stays 1.0, not the integer 1): the new length. */
+static int as_real(char *s, int n)
+{
+	if (!memchr(s, '.', (size_t)n) && !memchr(s, 'e', (size_t)n)) {
+		memcpy(s + n, ".0", 2);
+		n += 2;
+	}
+	return n;
+}
+
 size_t rag_json_float32_text(float f, char *out)
 {
 	int n = float32_fast(f, out), prec;
@@ -758,12 +768,7 @@ size_t rag_json_float32_text(float f, char *out)
 		if (strtof(out, NULL) == f)
 			break;
 	}
-	/* Keep it a real when read back: 1.0 stays 1.0, not the integer 1. */
-	if (!memchr(out, '.', (size_t)n) && !memchr(out, 'e', (size_t)n)) {
-		memcpy(out + n, ".0", 2);
-		n += 2;
-	}
-	return (size_t)n;
+	return (size_t)as_real(out, n);
 }
 
 int rag_json_add_real(rag_buf *out, double d, int flags)
@@ -773,22 +778,14 @@ int rag_json_add_real(rag_buf *out, double d, int flags)
 
 	if (!isfinite(d))
 		return rag_buf_adds(out, "null");
-	if (flags & RAG_JSON_FLOAT32) {
-		size_t len = rag_json_float32_text((float)d, tmp);
-		return rag_buf_add(out, tmp, len);
-	} else {
-		for (prec = 15; prec <= 17; prec++) {
-			n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-			if (strtod(tmp, NULL) == d)
-				break;
-		}
+	if (flags & RAG_JSON_FLOAT32)
+		return rag_buf_add(out, tmp, rag_json_float32_text((float)d, tmp));
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+		if (strtod(tmp, NULL) == d)
+			break;
 	}
-	/* Keep it a real when read back: 1.0 stays 1.0, not the integer 1. */
-	if (!strpbrk(tmp, ".eE")) {
-		memcpy(tmp + n, ".0", 3);
-		n += 2;
-	}
-	return rag_buf_add(out, tmp, (size_t)n);
+	return rag_buf_add(out, tmp, (size_t)as_real(tmp, n));
 }
 
 static int dump(rag_buf *out, const json_t *v, int flags)

@@ -198,7 +198,6 @@ int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err)
 {
 	const char *line;
 	size_t len;
-	json_t *j;
 	int k;
 
 	*rec = NULL;
@@ -209,6 +208,16 @@ int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err)
 		if (!blank(line, len))
 			break;
 	}
+	return rag_reader_parse(r, rec, err) < 0 ? -1 : 1;
+}
+
+int rag_reader_parse(rag_reader *r, json_t **rec, rag_error *err)
+{
+	const char *line = r->line;
+	size_t len = r->line_len;
+	json_t *j;
+
+	*rec = NULL;
 	if (r->flags & RAG_READ_LOSSY) {
 		long fixes;
 		if (rag_utf8_valid_prefix(line, len) < len) {
@@ -224,22 +233,14 @@ int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err)
 		}
 	}
 	j = rag_json_parse_keys(line, len, &r->members, r->keep, err);
-	if (!j) {
-		if (err) {
-			long col = err->column;
-			char text[RAG_ERROR_TEXT_MAX];
-			memcpy(text, err->text, sizeof text);
-			rag_error_set(err, err->code, r->name, r->lineno, "%s", text);
-			err->column = col;
-		}
-		return -1;
-	}
+	if (!j)
+		return rag_error_at(err, r->name, r->lineno);
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return rag_error_set(err, RAG_EDATA, r->name, r->lineno, "expected a JSON object");
 	}
 	*rec = j;
-	return 1;
+	return 0;
 }
 
 void rag_reader_keep(rag_reader *r, const char *const *keys)

@@ -51,6 +51,14 @@ void rag_reader_free(rag_reader *r);
 int rag_reader_next(rag_reader *r, json_t **rec, rag_error *err);
 
 /*
+ * Parses the line last returned by rag_reader_next_line as rag_reader_next
+ * would (the members to build, their places, the messages): 0 with *rec a
+ * new reference to a JSON object, or -1 with err set.  For a program that
+ * reads lines and decides which are records.
+ */
+int rag_reader_parse(rag_reader *r, json_t **rec, rag_error *err);
+
+/*
  * From now on rag_reader_next builds only the members of each record
  * named in keys (NULL-terminated, kept by the caller; NULL for all): the
  * rest are checked as JSON but left out of *rec.

@@ -294,12 +294,20 @@ class State:
 # ---------------------------------------------------------------------------
 # Request validation: each returns (values, None) or (None, message).
 
-def parse_embed_request(body, default_dim):
+def request_model(body):
+    """The model a request body names: (model, None) or (None, message)."""
     if not isinstance(body, dict):
         return None, "the request body must be a JSON object"
     model = body.get("model")
     if not isinstance(model, str) or not model:
         return None, "\"model\" must be a non-empty string"
+    return model, None
+
+
+def parse_embed_request(body, default_dim):
+    model, bad = request_model(body)
+    if bad:
+        return None, bad
     inputs = body.get("input")
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -329,11 +337,9 @@ def message_text(content):
 
 
 def parse_chat_request(body, stream_default):
-    if not isinstance(body, dict):
-        return None, "the request body must be a JSON object"
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        return None, "\"model\" must be a non-empty string"
+    model, bad = request_model(body)
+    if bad:
+        return None, bad
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return None, "\"messages\" must be a non-empty array"
