@@ -28,7 +28,7 @@ static unsigned probe(void)
 		f |= RAG_CPU_SSE41;
 	if ((c & bit_OSXSAVE) && (c & bit_AVX)) {
 		unsigned long long x = xcr0();
-		ymm = (x & 0x6) == 0x6;           /* SSE and AVX state */
+		ymm = (x & 0x6) == 0x6;          /* SSE and AVX state */
 		zmm = ymm && (x & 0xe0) == 0xe0; /* opmask and both ZMM halves */
 	}
 	int fma = (c & bit_FMA) != 0, f16c = (c & bit_F16C) != 0;
