@@ -904,7 +904,7 @@ static int fw_raw(fw *w, const void *p, size_t n)
 			n -= (size_t)k;
 			w->off += (uint64_t)k;
 		}
-		return 0;
+			return 0;
 	}
 	memcpy(w->buf.data + w->buf.len, p, n);
 	w->buf.len += n;
@@ -1032,6 +1032,16 @@ static void fw_abort(fw *w)
  */
 struct rag_blocks {
 	rag_buf stage, comp;
+	/*
+	 * The block being gathered: records that lie one after another in
+	 * the caller's memory are compressed from there (span), and only
+	 * copied into stage when one does not follow the last.  Only when
+	 * borrow is set: the caller's records stay where they are until the
+	 * blocks are finished.
+	 */
+	int borrow;
+	const char *span;
+	size_t span_len;
 	rag_buf table; /* the SEC_RECBLOCKS entries so far */
 	rag_buf data;  /* the compressed blocks, when not written at once */
 	uint64_t coff, uoff;
@@ -1042,45 +1052,68 @@ typedef struct rag_blocks blockw;
 static int blockw_flush(fw *w, blockw *b)
 {
 	unsigned char e[RB];
+	const char *src = b->span ? b->span : b->stage.data;
+	size_t len = b->span ? b->span_len : b->stage.len;
+	rag_buf *out = w ? &b->comp : &b->data;
+	char *dst;
 	int bound, k;
 
-	if (!b->stage.len)
+	if (!len)
 		return 0;
-	if (b->stage.len > INT32_MAX / 2) {
+	if (len > INT32_MAX / 2) {
 		errno = EFBIG;
 		return -1;
 	}
-	bound = LZ4_compressBound((int)b->stage.len);
-	rag_buf_truncate(&b->comp, 0);
-	if (rag_buf_grow(&b->comp, (size_t)bound) < 0)
+	bound = LZ4_compressBound((int)len);
+	if (w)
+		rag_buf_truncate(&b->comp, 0);
+	if (rag_buf_grow(out, (size_t)bound) < 0)
 		return -1;
-	k = LZ4_compress_default(b->stage.data, b->comp.data, (int)b->stage.len, bound);
+	dst = out->data + out->len; /* compressed in place: no copy afterwards */
+	k = LZ4_compress_default(src, dst, (int)len, bound);
 	if (k <= 0) {
 		errno = EIO;
 		return -1;
 	}
 	put64(e, b->coff);
 	put64(e + 8, b->uoff);
-	put32(e + 16, rag_crc32c(0, b->comp.data, (size_t)k));
+	put32(e + 16, rag_crc32c(0, dst, (size_t)k));
 	put32(e + 20, 0);
 	if (rag_buf_add(&b->table, e, RB) < 0)
 		return -1;
 	b->coff += (uint64_t)k;
-	b->uoff += b->stage.len;
+	b->uoff += len;
+	b->span = NULL;
+	b->span_len = 0;
 	rag_buf_truncate(&b->stage, 0);
 	if (w)
-		return fw_put(w, b->comp.data, (size_t)k);
-	return rag_buf_add(&b->data, b->comp.data, (size_t)k);
+		return fw_put(w, dst, (size_t)k);
+	out->len += (size_t)k;
+	return 0;
 }
 
 /* Adds one whole record; a block never splits one.  0, or -1 with errno. */
 static int blockw_record(fw *w, blockw *b, const char *p, size_t n)
 {
-	if (b->stage.len && b->stage.len + n > REC_BLOCK && blockw_flush(w, b) < 0)
+	size_t have = b->span ? b->span_len : b->stage.len;
+
+	if (have && have + n > REC_BLOCK && blockw_flush(w, b) < 0)
 		return -1;
-	if (rag_buf_add(&b->stage, p, n) < 0)
-		return -1;
-	return b->stage.len >= REC_BLOCK ? blockw_flush(w, b) : 0;
+	if (b->borrow && !b->span && !b->stage.len) {
+		b->span = p;
+		b->span_len = n;
+	} else if (b->span && b->span + b->span_len == p) {
+		b->span_len += n;
+	} else {
+		if (b->span && rag_buf_add(&b->stage, b->span, b->span_len) < 0)
+			return -1;
+		b->span = NULL;
+		b->span_len = 0;
+		if (rag_buf_add(&b->stage, p, n) < 0)
+			return -1;
+	}
+	have = b->span ? b->span_len : b->stage.len;
+	return have >= REC_BLOCK ? blockw_flush(w, b) : 0;
 }
 
 /* Ends the blocks with the table's last entry.  0, or -1 with errno. */
@@ -2083,6 +2116,7 @@ int rag_segw_compress(const rag_segw *w, const unsigned char *drop, rag_blocks *
 	if (!b)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	blockw_init(b);
+	b->borrow = 1; /* the batch does not change until its segment is written */
 	if (rag_buf_grow(&b->data, w->json.len / 2 + 64) < 0)
 		goto nomem;
 	for (uint32_t i = 0; i < w->n; i++)

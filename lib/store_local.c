@@ -843,9 +843,13 @@ static void ix_submit_locked(indexer *ix)
 static int ix_word(const char *word, size_t len, void *arg)
 {
 	rag_buf *b = arg;
-	unsigned char n = (unsigned char)len;
 
-	return rag_buf_add(b, (const char *)&n, 1) < 0 || rag_buf_add(b, word, len) < 0 ? 1 : 0;
+	if (b->cap - b->len < len + 1 && rag_buf_grow(b, len + 1) < 0)
+		return 1;
+	b->data[b->len] = (char)(unsigned char)len;
+	memcpy(b->data + b->len + 1, word, len); /* the buffer's NUL is not needed here */
+	b->len += len + 1;
+	return 0;
 }
 
 /*
