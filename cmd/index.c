@@ -48,6 +48,16 @@ static const char usage[] =
 	"                          (a name, a.b, a[\"b\"] or a[0]; repeatable); the\n"
 	"                          store keeps it from then on\n"
 	"\n"
+	"Vectors (records with a \"vector\", as rag-embed writes them):\n"
+	"      --metric=NAME       when creating the store: cosine (default), ip or l2\n"
+	"      --hnsw-m=N          when creating the store: graph links a node keeps\n"
+	"                          (twice as many on the lowest level; default: 16)\n"
+	"      --hnsw-ef-construction=N  when creating the store: candidates kept\n"
+	"                          while linking a node (default: 200)\n"
+	"      --lexical-ok        when creating the store: records without a vector\n"
+	"                          are welcome beside those with one\n"
+	"      --threads=N         threads that build the graphs (default: 1)\n"
+	"\n"
 	"Messages:\n"
 	"      --stats             write the counts and the store's size as one JSON\n"
 	"                          object on standard output at the end\n"
@@ -76,6 +86,11 @@ enum {
 	OPT_K1,
 	OPT_B,
 	OPT_INDEX_FIELD,
+	OPT_METRIC,
+	OPT_HNSW_M,
+	OPT_HNSW_EFC,
+	OPT_LEXICAL_OK,
+	OPT_THREADS,
 	OPT_STATS,
 	OPT_PROGRESS,
 	OPT_NO_PROGRESS,
@@ -98,6 +113,11 @@ static const struct option options[] = {
 	{"k1", required_argument, NULL, OPT_K1},
 	{"b", required_argument, NULL, OPT_B},
 	{"index-field", required_argument, NULL, OPT_INDEX_FIELD},
+	{"metric", required_argument, NULL, OPT_METRIC},
+	{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
+	{"hnsw-ef-construction", required_argument, NULL, OPT_HNSW_EFC},
+	{"lexical-ok", no_argument, NULL, OPT_LEXICAL_OK},
+	{"threads", required_argument, NULL, OPT_THREADS},
 	{"stats", no_argument, NULL, OPT_STATS},
 	{"quiet", no_argument, NULL, 'q'},
 	{"progress", no_argument, NULL, OPT_PROGRESS},
@@ -521,6 +541,41 @@ int main(int argc, char **argv)
 		case OPT_INDEX_FIELD:
 			if ((status = index_field_option(&r, optarg)) != 0)
 				return status;
+			break;
+		case OPT_METRIC:
+			if ((r.want.metric = rag_metric_parse(optarg)) < 0)
+				return cmd_usage_error("unknown metric %s (use cosine, ip or l2)",
+						       rag_quote(0, optarg));
+			r.set |= RAG_SET_METRIC;
+			break;
+		case OPT_HNSW_M:
+		case OPT_HNSW_EFC:
+		case OPT_THREADS: {
+			size_t v, lo = opt == OPT_HNSW_M ? RAG_HNSW_M_MIN : 1;
+			size_t hi = opt == OPT_HNSW_M	  ? RAG_HNSW_M_MAX
+				    : opt == OPT_HNSW_EFC ? RAG_HNSW_EFC_MAX
+							  : 1024;
+			const char *name = opt == OPT_HNSW_M	 ? "--hnsw-m"
+					   : opt == OPT_HNSW_EFC ? "--hnsw-ef-construction"
+								 : "--threads";
+			if (cmd_count(name, optarg, lo, &v, why, sizeof why) < 0)
+				return cmd_usage_error("%s", why);
+			if (v > hi)
+				return cmd_usage_error("%s must be at most %zu, not %s", name, hi, optarg);
+			if (opt == OPT_HNSW_M) {
+				r.want.hnsw_m = (unsigned)v;
+				r.set |= RAG_SET_HNSW_M;
+			} else if (opt == OPT_HNSW_EFC) {
+				r.want.hnsw_efc = (unsigned)v;
+				r.set |= RAG_SET_HNSW_EFC;
+			} else {
+				r.want.threads = (unsigned)v;
+			}
+			break;
+		}
+		case OPT_LEXICAL_OK:
+			r.want.lexical_ok = 1;
+			r.set |= RAG_SET_LEXICAL_OK;
 			break;
 		case OPT_STATS: r.stats = 1; break;
 		case 'q': r.quiet = 1; break;

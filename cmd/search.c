@@ -6,10 +6,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "cmd.h"
+#include "embed.h"
 #include "record.h"
 #include "store.h"
 
@@ -19,11 +23,25 @@ static const char usage[] =
 	"records, best first: the stored record with \"score\", \"rank\" and \"query\"\n"
 	"(and \"qid\") added.  With no QUERY, queries are read from standard input,\n"
 	"one a line: plain text, or NDJSON with \"query\" (or \"text\") and an id in\n"
-	"\"qid\", \"id\" or \"_id\".\n"
+	"\"qid\", \"id\" or \"_id\", and optionally the query's own \"vector\".\n"
 	"\n"
 	"Search:\n"
 	"  -k N                    the number of hits for each query (default: 10)\n"
-	"      --mode=MODE         how to search: lexical (BM25; the default)\n"
+	"      --mode=MODE         how to search: lexical (BM25), vector (nearest\n"
+	"                          neighbours of the query's vector: its own, or its\n"
+	"                          text embedded with the store's model) or hybrid\n"
+	"                          (both, fused; the default for a store with vectors)\n"
+	"      --ef=N              candidates the graph search keeps: more finds more\n"
+	"                          of the true nearest, slower (default: 100)\n"
+	"      --exact             compare with every vector instead of walking the\n"
+	"                          graph (exact; slow on a large store)\n"
+	"      --fusion=HOW        hybrid: rrf (reciprocal rank fusion, the default) or\n"
+	"                          weighted (normalised scores, --alpha for vectors)\n"
+	"      --rrf-k=X           hybrid: the k of 1/(k + rank) (default: 60)\n"
+	"      --alpha=X           weighted fusion: the vector list's weight, 0 to 1\n"
+	"                          (default: 0.5)\n"
+	"      --depth=N           hybrid: hits taken from each list before fusing\n"
+	"                          (default: 100, or k when larger)\n"
 	"      --exhaustive        score every candidate instead of skipping those\n"
 	"                          that cannot make the top k (same results, slower;\n"
 	"                          for checking)\n"
@@ -49,6 +67,12 @@ enum {
 	OPT_FORMAT,
 	OPT_MODE,
 	OPT_EXHAUSTIVE,
+	OPT_EF,
+	OPT_EXACT,
+	OPT_FUSION,
+	OPT_RRF_K,
+	OPT_ALPHA,
+	OPT_DEPTH,
 	OPT_ALL,
 	OPT_FILTER,
 	OPT_SKIP_BAD,
@@ -61,6 +85,12 @@ static const struct option options[] = {
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"mode", required_argument, NULL, OPT_MODE},
 	{"exhaustive", no_argument, NULL, OPT_EXHAUSTIVE},
+	{"ef", required_argument, NULL, OPT_EF},
+	{"exact", no_argument, NULL, OPT_EXACT},
+	{"fusion", required_argument, NULL, OPT_FUSION},
+	{"rrf-k", required_argument, NULL, OPT_RRF_K},
+	{"alpha", required_argument, NULL, OPT_ALPHA},
+	{"depth", required_argument, NULL, OPT_DEPTH},
 	{"all", no_argument, NULL, OPT_ALL},
 	{"filter", required_argument, NULL, OPT_FILTER},
 	{"param", required_argument, NULL, 'p'},
@@ -83,7 +113,52 @@ typedef struct {
 	long blocks; /* queries answered, for --format text */
 	const char *filter_expr;
 	rag_filter_params params;
+	int mode_given;
+	rag_embedder *emb; /* the store's model, for queries without a vector */
+	float *qvec;
 } run_t;
+
+/*
+ * The vector of query q for a vector or hybrid search: its own, or its
+ * text embedded with the store's model.  0, or -1 with err set.
+ */
+static int query_vector(run_t *r, const rag_query *q, rag_error *err)
+{
+	const rag_store_settings *st = rag_store_settings_of(r->s);
+
+	if (!st->dim)
+		return 0; /* the store says it has no vectors */
+	if (q->vector) {
+		r->o.vector = q->vector;
+		r->o.dim = q->dim;
+		return 0;
+	}
+	if (!*st->model)
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+				     "the store's vectors name no model: give each query its \"vector\", or use --mode lexical");
+	if (!r->emb) {
+		rag_embed_opts eo;
+		memset(&eo, 0, sizeof eo);
+		eo.model = st->model;
+		eo.dim = strncmp(st->model, "builtin:", 8) == 0 ? st->dim : 0;
+		eo.openai_base = getenv("OPENAI_BASE_URL");
+		eo.api_key = getenv("OPENAI_API_KEY");
+		eo.ollama_host = getenv("OLLAMA_HOST");
+		rag_http_opts_default(&eo.http);
+		if (!(r->emb = rag_embedder_new(&eo, err)) ||
+		    !(r->qvec = malloc(st->dim * sizeof *r->qvec))) {
+			if (r->emb)
+				rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+			return -1;
+		}
+	}
+	if (rag_embedder_embed(r->emb, q->text, q->len, r->qvec, st->dim, err) < 0)
+		return rag_error_prefix(err, "embedding the query with %s: ",
+					rag_quote(0, st->model));
+	r->o.vector = r->qvec;
+	r->o.dim = st->dim;
+	return 0;
+}
 
 /*
  * Writes the hits of one query.  0, or -1 with err set (RAG_EPIPE when
@@ -95,6 +170,10 @@ static int answer(run_t *r, const rag_query *q, rag_error *err)
 	size_t n, i;
 	rag_buf *b;
 
+	r->o.vector = NULL;
+	r->o.dim = 0;
+	if (r->o.mode != RAG_MODE_LEXICAL && query_vector(r, q, err) < 0)
+		return -1;
 	if (rag_store_search(r->s, q->text, q->len, &r->o, &hits, &n, err) < 0)
 		return -1;
 	if (r->text && r->headings) {
@@ -131,7 +210,7 @@ static int answer(run_t *r, const rag_query *q, rag_error *err)
 			rc = rag_hit_format_text(b, h->json, h->json_len, h->score, i + 1,
 						 TEXT_WIDTH, err);
 		else
-			rc = rag_hit_format(b, h->json, h->json_len, h->score, i + 1, q,
+			rc = rag_hit_format(b, h->json, h->json_len, h, i + 1, q,
 					    r->have_fields ? &r->fields : NULL, &r->members, err);
 		if (rc < 0) {
 			rag_writer_cancel(r->w);
@@ -210,7 +289,7 @@ static int put_record(const char *json, size_t len, void *arg)
 
 	if (!r->have_fields)
 		return rag_writer_put_raw(r->w, json, len, &c->err) < 0 ? 1 : 0;
-	if (rag_hit_format(rag_writer_begin(r->w), json, len, 0, 0, NULL, &r->fields, &r->members,
+	if (rag_hit_format(rag_writer_begin(r->w), json, len, NULL, 0, NULL, &r->fields, &r->members,
 			   &c->err) < 0) {
 		rag_writer_cancel(r->w);
 		return 1;
@@ -234,6 +313,8 @@ static int run(run_t *r, const char *location, int nq, char **queries)
 	r->s = rag_store_open(location, RAG_STORE_READ, NULL, 0, &err);
 	if (!r->s)
 		return failed(&err);
+	if (!r->mode_given)
+		r->o.mode = rag_store_settings_of(r->s)->dim ? RAG_MODE_HYBRID : RAG_MODE_LEXICAL;
 	/* The store makes room for k hits: no more than it has records. */
 	if (r->o.k > 1024) {
 		rag_store_stats st;
@@ -279,6 +360,8 @@ int main(int argc, char **argv)
 	memset(&r, 0, sizeof r);
 	r.o.k = 10;
 	r.o.mode = RAG_MODE_LEXICAL;
+	r.o.rrf_k = 60;
+	r.o.alpha = 0.5;
 
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":k:p:", options, NULL)) != -1) {
@@ -308,14 +391,57 @@ int main(int argc, char **argv)
 			r.text = !strcmp(optarg, "text");
 			break;
 		case OPT_MODE:
-			if (strcmp(optarg, "lexical")) {
+			if (!strcmp(optarg, "lexical")) {
+				r.o.mode = RAG_MODE_LEXICAL;
+			} else if (!strcmp(optarg, "vector")) {
+				r.o.mode = RAG_MODE_VECTOR;
+			} else if (!strcmp(optarg, "hybrid")) {
+				r.o.mode = RAG_MODE_HYBRID;
+			} else {
 				status = cmd_usage_error(
-					"unknown mode %s (the only mode is lexical)",
+					"unknown mode %s (use lexical, vector or hybrid)",
 					rag_quote(0, optarg));
 				goto out;
 			}
-			r.o.mode = RAG_MODE_LEXICAL;
+			r.mode_given = 1;
 			break;
+		case OPT_EF:
+		case OPT_DEPTH:
+			if (cmd_count(opt == OPT_EF ? "--ef" : "--depth", optarg, 1,
+				      opt == OPT_EF ? &r.o.ef : &r.o.depth, why, sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
+				goto out;
+			}
+			break;
+		case OPT_EXACT: r.o.exact = 1; break;
+		case OPT_FUSION:
+			if (strcmp(optarg, "rrf") && strcmp(optarg, "weighted")) {
+				status = cmd_usage_error("unknown fusion %s (use rrf or weighted)",
+							 rag_quote(0, optarg));
+				goto out;
+			}
+			r.o.fusion = strcmp(optarg, "rrf") ? RAG_FUSION_WEIGHTED : RAG_FUSION_RRF;
+			break;
+		case OPT_RRF_K:
+		case OPT_ALPHA: {
+			char *end;
+			double d;
+			errno = 0;
+			d = strtod(optarg, &end);
+			if (!*optarg || *end || errno || !isfinite(d) ||
+			    (opt == OPT_RRF_K ? d < 0 : d < 0 || d > 1)) {
+				status = cmd_usage_error(opt == OPT_RRF_K
+								 ? "--rrf-k needs a number of at least 0, not %s"
+								 : "--alpha needs a number from 0 to 1, not %s",
+							 rag_quote(0, optarg));
+				goto out;
+			}
+			if (opt == OPT_RRF_K)
+				r.o.rrf_k = d;
+			else
+				r.o.alpha = d;
+			break;
+		}
 		case OPT_EXHAUSTIVE: r.o.exhaustive = 1; break;
 		case OPT_ALL: r.all = 1; break;
 		case OPT_FILTER: r.filter_expr = optarg; break;
@@ -361,6 +487,8 @@ int main(int argc, char **argv)
 out:
 	rag_writer_close(r.w, NULL);
 	rag_store_close(r.s);
+	rag_embedder_free(r.emb);
+	free(r.qvec);
 	rag_fieldset_clear(&r.fields);
 	rag_json_members_free(&r.members);
 	rag_filter_free(r.o.filter);

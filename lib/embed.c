@@ -605,3 +605,36 @@ out:
 	rag_http_req_free(r);
 	return rc;
 }
+
+int rag_embedder_embed(rag_embedder *e, const char *text, size_t n, float *out, size_t dim,
+		       rag_error *err)
+{
+	void *user;
+	float *v;
+	int r;
+
+	if (rag_embedder_local(e)) {
+		if (rag_embedder_dim(e) != dim)
+			return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+					     "model %s makes %zu-dimensional vectors, not %zu",
+					     rag_quote(0, rag_embedder_model(e)), rag_embedder_dim(e),
+					     dim);
+		return rag_embedder_one(e, text, n, out, err) < 0 ? -1 : 0;
+	}
+	if (rag_embedder_submit(e, &text, &n, 1, NULL, err) < 0)
+		return -1;
+	r = rag_embedder_wait(e, &user, &v, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return rag_error_set(err, RAG_EIO, NULL, 0, "the model gave no answer");
+	if (rag_embedder_dim(e) != dim) {
+		free(v);
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "model %s answered with %zu-dimensional vectors, not %zu",
+				     rag_quote(0, rag_embedder_model(e)), rag_embedder_dim(e), dim);
+	}
+	memcpy(out, v, dim * sizeof *out);
+	free(v);
+	return 0;
+}

@@ -108,6 +108,14 @@ void rag_embedder_set_user_free(rag_embedder *e, void (*fn)(void *));
  */
 int rag_embedder_run(rag_embedder *e, int fd, rag_error *err);
 
+/*
+ * Embeds one text and waits for it, whichever the model (a query, say):
+ * out gets dim components, the dimension the caller expects (another
+ * from the model is an error).  0, or -1 with err set.
+ */
+int rag_embedder_embed(rag_embedder *e, const char *text, size_t n, float *out, size_t dim,
+		       rag_error *err);
+
 /* Batches submitted and not yet handed back. */
 size_t rag_embedder_pending(const rag_embedder *e);
 

@@ -176,6 +176,17 @@ static void escape_into(char *out, size_t size, const char *s, int quote)
 	out[o] = '\0';
 }
 
+const char *rag_quote_mem(int slot, const char *p, size_t n)
+{
+	char tmp[160];
+
+	if (n >= sizeof tmp)
+		n = sizeof tmp - 1;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	return rag_quote(slot, tmp);
+}
+
 const char *rag_quote(int slot, const char *s)
 {
 	static char bufs[4][160];

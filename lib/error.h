@@ -81,5 +81,7 @@ int rag_error_format(const rag_error *e, const char *prog, char *buf,
  * argument of rag_error_set.
  */
 const char *rag_quote(int slot, const char *s);
+/* The same for the n bytes at p (up to a NUL among them). */
+const char *rag_quote_mem(int slot, const char *p, size_t n);
 
 #endif

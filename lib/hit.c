@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,35 @@ json_t *rag_record_parse_object(const char *line, size_t len, const char *source
 void rag_query_clear(rag_query *q)
 {
 	json_decref(q->obj);
+	free(q->vector);
 	memset(q, 0, sizeof *q);
+}
+
+/* The query's "vector", when it has one.  0, or -1 with err set. */
+static int query_vector(rag_query *q, const char *source, long lineno, rag_error *err)
+{
+	const json_t *v = json_object_get(q->obj, "vector"), *x;
+	size_t i, n;
+
+	if (!v || json_is_null(v))
+		return 0;
+	n = json_is_array(v) ? json_array_size(v) : 0;
+	if (!n)
+		return rag_error_set(err, RAG_EDATA, source, lineno,
+		                     "\"vector\" is not an array of numbers");
+	if (!(q->vector = malloc(n * sizeof *q->vector)))
+		return rag_error_set(err, RAG_ENOMEM, source, lineno, "out of memory");
+	json_array_foreach(v, i, x) {
+		if (!json_is_number(x))
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+			                     "\"vector\" component %zu is not a number", i + 1);
+		q->vector[i] = (float)json_number_value(x);
+		if (!isfinite(q->vector[i]))
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+			                     "\"vector\" component %zu is out of range", i + 1);
+	}
+	q->dim = n;
+	return 0;
 }
 
 int rag_query_parse(rag_query *q, const char *line, size_t len, const char *source, long lineno,
@@ -100,17 +129,19 @@ int rag_query_parse(rag_query *q, const char *line, size_t len, const char *sour
 	q->obj = rag_record_parse_object(line, len, source, lineno, err);
 	if (!q->obj)
 		return -1;
+	if (query_vector(q, source, lineno, err) < 0)
+		return -1;
 	v = json_object_get(q->obj, "query");
 	if (!v)
 		v = json_object_get(q->obj, "text");
-	if (!v)
+	if (!v && !q->vector)
 		return rag_error_set(err, RAG_EDATA, source, lineno,
-		                     "query has no \"query\" or \"text\"");
-	if (!json_is_string(v))
+		                     "query has no \"query\", \"text\" or \"vector\"");
+	if (v && !json_is_string(v))
 		return rag_error_set(err, RAG_EDATA, source, lineno, "%s is not a string",
 		                     json_object_get(q->obj, "query") ? "\"query\"" : "\"text\"");
-	q->text = json_string_value(v);
-	q->len = json_string_length(v);
+	q->text = v ? json_string_value(v) : "";
+	q->len = v ? json_string_length(v) : 0;
 	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
 		k = rag_record_id_value(json_object_get(q->obj, ids[i]), ids[i], 1, q->num, &q->qid,
 		                        &q->qid_len, source, lineno, err);
@@ -261,10 +292,11 @@ static int damaged(rag_error *err)
 	return rag_error_set(err, RAG_EDATA, NULL, 0, "damaged stored record: %s", why);
 }
 
-int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, size_t rank,
+int rag_hit_format(rag_buf *out, const char *json, size_t len, const rag_hit *h, size_t rank,
                    const rag_query *q, const rag_fieldset *fields, rag_json_members *members,
                    rag_error *err)
 {
+	int fused = h && (h->rank_lexical || h->rank_vector);
 	rag_buf scratch;
 	json_t *obj;
 	size_t i, n, start = out->len;
@@ -283,7 +315,7 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
 		if (!key)
 			goto nomem;
 		if (q && (same(key, n, "score") || same(key, n, "rank") || same(key, n, "query") ||
-		          same(key, n, "qid")))
+		          same(key, n, "qid") || (fused && same(key, n, "ranks"))))
 			continue;
 		if (fields && !wanted(fields, key, n))
 			continue;
@@ -297,13 +329,22 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, siz
 	}
 	if (q) {
 		if ((!first && rag_buf_addc(out, ',') < 0) || rag_buf_adds(out, "\"score\":") < 0 ||
-		    rag_json_add_real(out, score, 0) < 0 || rag_buf_adds(out, ",\"rank\":") < 0 ||
+		    rag_json_add_real(out, h ? h->score : 0, 0) < 0 ||
+		    rag_buf_adds(out, ",\"rank\":") < 0 ||
 		    rag_json_add_int(out, (long long)rank) < 0 ||
 		    rag_buf_adds(out, ",\"query\":") < 0 ||
 		    rag_json_add_string(out, q->text, q->len) < 0)
 			goto nomem;
 		if (q->qid && (rag_buf_adds(out, ",\"qid\":") < 0 ||
 		               rag_json_add_string(out, q->qid, q->qid_len) < 0))
+			goto nomem;
+		/* hybrid search: the hit's rank in each list it came from */
+		if (fused &&
+		    (rag_buf_adds(out, ",\"ranks\":{") < 0 ||
+		     (h->rank_lexical && rag_buf_addf(out, "\"lexical\":%zu", h->rank_lexical) < 0) ||
+		     (h->rank_vector && rag_buf_addf(out, "%s\"vector\":%zu",
+		                                     h->rank_lexical ? "," : "", h->rank_vector) < 0) ||
+		     rag_buf_addc(out, '}') < 0))
 			goto nomem;
 	}
 	if (rag_buf_addc(out, '}') < 0)

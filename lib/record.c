@@ -23,8 +23,48 @@ int rag_record_prep_init(rag_record_prep *p, const char *id_field, const char *t
 	return p->hasher ? 0 : -1;
 }
 
+/*
+ * The record's "vector" and "model" into out (none when the vector is
+ * missing or null).  0, or -1 with err set.
+ */
+static int vector_of(rag_record_prep *p, const json_t *rec, const char *source, long lineno,
+                     rag_store_record *out, rag_error *err)
+{
+	const json_t *v = json_object_get(rec, "vector"), *m, *x;
+	size_t n, i;
+
+	if (!v || json_is_null(v))
+		return 0;
+	n = json_is_array(v) ? json_array_size(v) : 0;
+	if (!n)
+		return rag_error_set(err, RAG_EDATA, source, lineno,
+		                     "\"vector\" is not an array of numbers");
+	if (rag_array_reserve(&p->vec, &p->vec_cap, n, sizeof *p->vec) < 0)
+		return rag_error_set(err, RAG_ENOMEM, source, lineno, "out of memory");
+	json_array_foreach(v, i, x) {
+		if (!json_is_number(x))
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+			                     "\"vector\" component %zu is not a number", i + 1);
+		p->vec[i] = (float)json_number_value(x);
+	}
+	out->vector = p->vec;
+	out->dim = n;
+	m = json_object_get(rec, "model");
+	if (m && !json_is_null(m)) {
+		if (!json_is_string(m))
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+			                     "\"model\" is not a string");
+		out->model = json_string_value(m);
+		out->model_len = json_string_length(m);
+	}
+	return 0;
+}
+
 void rag_record_prep_clear(rag_record_prep *p)
 {
+	free(p->vec);
+	p->vec = NULL;
+	p->vec_cap = 0;
 	rag_hasher_free(p->hasher);
 	p->hasher = NULL;
 	rag_buf_free(&p->json);
@@ -32,14 +72,22 @@ void rag_record_prep_clear(rag_record_prep *p)
 	p->rec = NULL;
 }
 
-/* The first 16 bytes of the SHA-256 of p[0..n). */
-static int hash16(rag_hasher *h, const char *p, size_t n, unsigned char out[16])
+/*
+ * The first 16 bytes of the SHA-256 of p[0..n), then (when vec is not
+ * NULL) a NUL, the model, a NUL and the vector's float32 bytes.
+ */
+static int hash16(rag_hasher *h, const char *p, size_t n, const char *model, size_t ml,
+                  const float *vec, size_t dim, unsigned char out[16])
 {
 	char hex[33];
 	int i;
 
-	if (rag_hasher_start(h) < 0 || rag_hasher_add(h, p, n) < 0 ||
-	    rag_hasher_hex(h, hex, 32) < 0)
+	if (rag_hasher_start(h) < 0 || rag_hasher_add(h, p, n) < 0)
+		return -1;
+	if (vec && (rag_hasher_add(h, "", 1) < 0 || rag_hasher_add(h, model ? model : "", ml) < 0 ||
+	            rag_hasher_add(h, "", 1) < 0 || rag_hasher_add(h, vec, dim * sizeof *vec) < 0))
+		return -1;
+	if (rag_hasher_hex(h, hex, 32) < 0)
 		return -1;
 	for (i = 0; i < 16; i++) {
 		int hi = hex[2 * i], lo = hex[2 * i + 1];
@@ -89,11 +137,14 @@ int rag_record_prepare(rag_record_prep *p, const json_t *rec, const char *line, 
 		return rag_error_set(err, RAG_ENOMEM, source, lineno, "out of memory");
 	out->json = p->json.data;
 	out->json_len = p->json.len;
+	if (vector_of(p, rec, source, lineno, out, err) < 0)
+		return -1;
 	hv = json_object_get(rec, "hash");
 	if (json_is_string(hv))
-		k = hash16(p->hasher, json_string_value(hv), json_string_length(hv), out->hash);
+		k = hash16(p->hasher, json_string_value(hv), json_string_length(hv), out->model,
+		           out->model_len, out->vector, out->dim, out->hash);
 	else
-		k = hash16(p->hasher, out->json, out->json_len, out->hash);
+		k = hash16(p->hasher, out->json, out->json_len, NULL, 0, NULL, 0, out->hash);
 	if (k < 0)
 		return rag_error_set(err, RAG_ENOMEM, source, lineno, "cannot compute SHA-256");
 	return 0;

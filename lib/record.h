@@ -41,6 +41,8 @@ typedef struct rag_record_prep {
 	rag_buf json;                 /* the compact record last prepared */
 	json_t *rec;                  /* the record last read by rag_record_read */
 	char id_num[24], doc_num[24]; /* integer ids as decimal text */
+	float *vec;                   /* the vector of the record last prepared */
+	size_t vec_cap;
 } rag_record_prep;
 
 /*
@@ -64,8 +66,12 @@ void rag_record_prep_clear(rag_record_prep *p);
  *         missing, null or empty
  *   json  the line with the white space outside strings removed: every
  *         field exactly as written
+ *   vector, model  the "vector" field (an array of numbers, as
+ *         rag-embed(1) writes it; missing or null for none) as float32,
+ *         and the "model" field (a string) when there is a vector
  *   hash  the first 16 bytes of the SHA-256 of the record's "hash" field
- *         when it is a string (rag-chunk(1) writes one), or else of json
+ *         when it is a string (rag-chunk(1) writes one), followed by the
+ *         model and the vector when there is one; or else of json
  *
  * The pointers in *out are borrowed from rec and from p, valid until the
  * next call with p or until rec is freed.  Returns 0, or -1 with err set:
@@ -106,6 +112,8 @@ typedef struct rag_query {
 	size_t len;
 	const char *qid; /* NULL when the query has no id */
 	size_t qid_len;
+	float *vector;   /* its "vector" (NDJSON queries), or NULL */
+	size_t dim;
 	/* private */
 	json_t *obj;
 	char num[24];
@@ -118,7 +126,9 @@ void rag_query_clear(rag_query *q);
  * Parses a line of queries: a line that starts with "{" (after white
  * space) is an NDJSON query, with the query in "query" or "text" (a
  * string) and an optional id in "qid", "id" or "_id" (the first there; a
- * string, or an integer taken as its decimal text).  Any other line is the
+ * string, or an integer taken as its decimal text), and an optional
+ * "vector" (an array of numbers: then "query" may be missing, and the
+ * text is "").  Any other line is the
  * query itself, with white space at both ends removed.  Returns 1 with q
  * filled (valid until the next call with q), 0 for a blank line, or -1
  * with err set (RAG_EDATA, using source and lineno; RAG_ENOMEM).
@@ -144,15 +154,17 @@ void rag_fieldset_clear(rag_fieldset *f);
 /*
  * Appends one hit record to out (no newline): the members of the stored
  * record json[0..len) in order, except those named score, rank, query and
- * qid, and only those in fields when fields is not NULL; then "score" (the
- * shortest real that reads back to the same double), "rank" (1-based),
- * "query" and, when q has one, "qid".  With q NULL nothing is added: the
- * stored record, restricted to fields.  members is working memory the
+ * qid, and only those in fields when fields is not NULL; then "score" (h's,
+ * the shortest real that reads back to the same double), "rank" (1-based),
+ * "query", "qid" when q has one, and for a hit of hybrid search "ranks":
+ * {"lexical": N, "vector": M} with the lists it was in (a stored "ranks"
+ * member then gives way).  With q NULL nothing is added: the stored
+ * record, restricted to fields.  members is working memory the
  * caller keeps from call to call (free it with rag_json_members_free).
  * The stored record must be a JSON object (the store holds only what
  * rag_record_prepare made).  0, or -1 with err set.
  */
-int rag_hit_format(rag_buf *out, const char *json, size_t len, double score, size_t rank,
+int rag_hit_format(rag_buf *out, const char *json, size_t len, const rag_hit *h, size_t rank,
                    const rag_query *q, const rag_fieldset *fields, rag_json_members *members,
                    rag_error *err);
 

@@ -28,6 +28,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -41,10 +42,12 @@
 
 #include "analyze.h"
 #include "crc32c.h"
+#include "hnsw.h"
 #include "json.h"
 #include "utf8.h"
 #include "le.h"
 #include "segment.h"
+#include "vec.h"
 
 #define SEG_MAGIC "\x89RAGSEG\n"
 #define DEL_MAGIC "\x89RAGDEL\n"
@@ -134,6 +137,9 @@ struct rag_seg {
 	uint64_t nblocks; /* record blocks */
 	section sec[SEC_NKINDS];
 	section fsec;          /* SEC_FIELDS, when present */
+	section vsec, gsec;    /* SEC_VECTORS and SEC_GRAPH, when present */
+	rag_seg_vecs vecs;
+	rag_hnsw graph;
 	struct fcol *cols;     /* its fields */
 	uint32_t ncols;
 	struct reccache *cache; /* the block decompressed last */
@@ -307,6 +313,75 @@ int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *
 	return 0;
 }
 
+/*
+ * SEC_VECTORS, as the section lays it out (offsets from its start, which
+ * is a multiple of 64 in the file):
+ *
+ *     0  u32 dimension, 4 u32 metric, 8 u32 rows, 12 u32 0
+ *    16  u64 where the rows start (a multiple of 64), 24..63 zeros
+ *    64  u32 record of each row [rows], in increasing order
+ *        zeros to the rows' start, then float32 [rows][dimension]
+ *
+ * SEC_GRAPH is the rows' HNSW graph as hnsw.h writes it.
+ */
+#define VEC_HEADER 64
+#define VEC_DIM_MAX 65536
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HOST_LE 1
+#else
+#define HOST_LE 0
+#endif
+
+static int vectors_open(rag_seg *s, rag_error *err)
+{
+	const unsigned char *p = s->vsec.p;
+	uint64_t len = s->vsec.len, rows_off, count, dim;
+
+	if (!s->vsec.present)
+		return damaged(s, err, "a graph without vectors");
+	if (!HOST_LE)
+		return rag_error_set(err, RAG_EDATA, s->path, 0,
+				     "this machine's byte order cannot read the segment's vectors");
+	if (len < VEC_HEADER || (uintptr_t)p % 64)
+		return damaged(s, err, "bad vector section");
+	dim = get32(p);
+	count = get32(p + 8);
+	rows_off = get64(p + 16);
+	if (dim == 0 || dim > VEC_DIM_MAX || get32(p + 4) > RAG_METRIC_L2 || count > s->n ||
+	    rows_off % 64 || rows_off < VEC_HEADER + 4 * count || rows_off > len ||
+	    (len - rows_off) / 4 / dim != count || (len - rows_off) % (4 * dim))
+		return damaged(s, err, "bad vector section");
+	s->vecs = (rag_seg_vecs){(uint32_t)dim, (uint32_t)count, (int)get32(p + 4),
+				 p + VEC_HEADER, (const float *)(const void *)(p + rows_off)};
+	if (s->gsec.present) {
+		rag_error e;
+		if (rag_hnsw_open(&s->graph, s->gsec.p, s->gsec.len, (uint32_t)count, &e) < 0)
+			return rag_error_set(err, RAG_EDATA, s->path, 0, "damaged segment: %s", e.text);
+	}
+	return 0;
+}
+
+int rag_seg_vectors(const rag_seg *s, rag_seg_vecs *v)
+{
+	if (!s->vsec.present)
+		return 0;
+	*v = s->vecs;
+	return 1;
+}
+
+uint32_t rag_seg_vector_docno(const rag_seg *s, const rag_seg_vecs *v, uint32_t row)
+{
+	uint32_t d = row < v->count ? get32(v->rowdoc + 4 * (size_t)row) : RAG_POST_END;
+
+	return d < s->n ? d : RAG_POST_END;
+}
+
+const struct rag_hnsw *rag_seg_graph(const rag_seg *s)
+{
+	return s->gsec.present ? &s->graph : NULL;
+}
+
 rag_seg *rag_seg_open(const char *path, rag_error *err)
 {
 	rag_seg *s = calloc(1, sizeof *s);
@@ -392,12 +467,15 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 			damaged(s, err, "a section lies outside the file");
 			goto fail;
 		}
-		if (kind == SEC_FIELDS) {
-			if (s->fsec.present) {
+		if (kind == SEC_FIELDS || kind == SEC_VECTORS || kind == SEC_GRAPH) {
+			section *x = kind == SEC_FIELDS ? &s->fsec
+				     : kind == SEC_VECTORS ? &s->vsec
+							   : &s->gsec;
+			if (x->present) {
 				damaged(s, err, "a section appears twice");
 				goto fail;
 			}
-			s->fsec = (section){s->map + off, len, get32(e + 24), 1};
+			*x = (section){s->map + off, len, get32(e + 24), 1};
 			continue;
 		}
 		if (kind == 0 || kind >= SEC_NKINDS) {
@@ -446,6 +524,8 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 	}
 	s->nblocks = s->sec[SEC_RECBLOCKS].len / RB - 1;
 	if (s->fsec.present && fields_open(s, err) < 0)
+		goto fail;
+	if ((s->vsec.present || s->gsec.present) && vectors_open(s, err) < 0)
 		goto fail;
 	if (!(s->cache = calloc(1, sizeof *s->cache))) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
@@ -852,12 +932,12 @@ typedef struct fw {
 		uint32_t kind;
 		uint64_t off, len;
 		uint32_t crc;
-	} sec[SEC_NKINDS];
+	} sec[SEC_NKINDS + 2]; /* kinds 1 to 16, and 17, 18 and 19 */
 	int failed;
 } fw;
 
 #define FW_FLUSH (1u << 16) /* small enough to stay in the cache */
-#define FW_RESERVED (HEADER_SIZE + SEC_NKINDS * SECTION_SIZE) /* the sections and SEC_FIELDS */
+#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS + 2) * SECTION_SIZE) /* every section */
 
 static int fw_fail(fw *w, int errnum, const char *what)
 {
@@ -930,16 +1010,22 @@ static int fw_open(fw *w, const char *path, rag_error *err)
 	return fw_raw(w, zero, sizeof zero);
 }
 
-static int fw_begin(fw *w, uint32_t kind)
+/* Starts a section of kind at the next multiple of align (8 or 64). */
+static int fw_begin_at(fw *w, uint32_t kind, unsigned align)
 {
-	static const unsigned char zero[8];
+	static const unsigned char zero[64];
 
-	if (w->off % 8 && fw_raw(w, zero, 8 - w->off % 8) < 0)
+	if (w->off % align && fw_raw(w, zero, align - w->off % align) < 0)
 		return -1;
 	w->start = w->off;
 	w->crc = 0;
 	w->sec[w->nsec].kind = kind;
 	return 0;
+}
+
+static int fw_begin(fw *w, uint32_t kind)
+{
+	return fw_begin_at(w, kind, 8);
 }
 
 static int fw_put(fw *w, const void *p, size_t n)
@@ -1189,11 +1275,6 @@ typedef struct bulk {
 	const unsigned char *hashes;
 } bulk;
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define HOST_LE 1
-#else
-#define HOST_LE 0
-#endif
 
 typedef struct keyent {
 	uint64_t hash;
@@ -1699,6 +1780,89 @@ typedef struct wterm {
 	uint32_t level;    /* of the current slice */
 } wterm;
 
+/* ---- vectors and their graph ---- */
+
+static const char *metric_name(int metric)
+{
+	return metric == RAG_METRIC_L2 ? "l2" : metric == RAG_METRIC_IP ? "ip" : "cosine";
+}
+
+typedef struct pairctx {
+	const float *rows;
+	size_t dim;
+	int metric;
+	const rag_vec_kernels *k;
+} pairctx;
+
+/* The distance between rows a and b: smaller is nearer, for every metric. */
+static float pair_dist(void *arg, uint32_t a, uint32_t b)
+{
+	const pairctx *c = arg;
+	const float *x = c->rows + (size_t)a * c->dim, *y = c->rows + (size_t)b * c->dim;
+
+	switch (c->metric) {
+	case RAG_METRIC_L2:
+		return c->k->l2sq(x, y, c->dim);
+	case RAG_METRIC_IP:
+		return -c->k->dot(x, y, c->dim);
+	default:
+		return 1.0f - c->k->dot(x, y, c->dim);
+	}
+}
+
+/*
+ * Writes SEC_VECTORS for count rows (row i of record rowdoc[i]) and, when
+ * there are any, SEC_GRAPH.  0, or -1 with err set.
+ */
+static int write_vectors(fw *f, const float *rows, const uint32_t *rowdoc, uint32_t count,
+			 const rag_seg_vecopts *vo, rag_error *err)
+{
+	static const unsigned char zero[64];
+	unsigned char h[VEC_HEADER] = {0};
+	uint64_t rows_off = (VEC_HEADER + 4 * (uint64_t)count + 63) / 64 * 64;
+	rag_buf g;
+	int rc = -1;
+
+	put32(h, vo->dim);
+	put32(h + 4, (uint32_t)vo->metric);
+	put32(h + 8, count);
+	put64(h + 16, rows_off);
+	if (fw_begin_at(f, SEC_VECTORS, 64) < 0 || fw_put(f, h, sizeof h) < 0)
+		return -1;
+	for (uint32_t i = 0; i < count; i++)
+		if (fw_put32(f, rowdoc[i]) < 0)
+			return -1;
+	if (fw_put(f, zero, (size_t)(rows_off - VEC_HEADER - 4 * (uint64_t)count)) < 0)
+		return -1;
+	if (HOST_LE) {
+		if (fw_put(f, rows, (size_t)count * vo->dim * sizeof *rows) < 0)
+			return -1;
+	} else {
+		for (size_t i = 0; i < (size_t)count * vo->dim; i++) {
+			uint32_t u;
+			memcpy(&u, &rows[i], 4);
+			if (fw_put32(f, u) < 0)
+				return -1;
+		}
+	}
+	fw_end(f);
+	if (!count)
+		return 0;
+	pairctx pc = {rows, vo->dim, vo->metric, rag_vec_best()};
+	rag_hnsw_params hp = {vo->m, vo->efc, 0x5eed5eedULL + count, vo->threads ? vo->threads : 1,
+			      NULL};
+	rag_buf_init(&g, 0);
+	if (rag_hnsw_build(count, pair_dist, &pc, &hp, &g, err) < 0)
+		goto out;
+	if (fw_begin(f, SEC_GRAPH) < 0 || fw_put(f, g.data, g.len) < 0)
+		goto out;
+	fw_end(f);
+	rc = 0;
+out:
+	rag_buf_free(&g);
+	return rc;
+}
+
 struct rag_segw {
 	rag_buf json, ids, docs;
 	uint64_t *recoff;
@@ -1724,6 +1888,12 @@ struct rag_segw {
 	size_t pool_used, pool_at; /* blocks in use (the last is being filled); its next free byte */
 	colw *cols; /* the indexed fields (the record side) */
 	size_t ncols;
+	/* vectors (the record side): rows of vo.dim floats, and their records */
+	rag_seg_vecopts vo;
+	int have_vo;
+	rag_buf vecs;
+	uint32_t *vdoc;
+	size_t nv, vdoc_cap;
 };
 
 rag_segw *rag_segw_new(rag_error *err)
@@ -1737,6 +1907,7 @@ rag_segw *rag_segw_new(rag_error *err)
 	rag_buf_init(&w->json, 0);
 	rag_buf_init(&w->ids, 0);
 	rag_buf_init(&w->docs, 0);
+	rag_buf_init(&w->vecs, 0);
 	w->pool_at = POOL_BLOCK;
 	return w;
 }
@@ -1759,6 +1930,8 @@ void rag_segw_free(rag_segw *w)
 		free(w->pool[i]);
 	free(w->pool);
 	colw_free(w->cols, w->ncols);
+	rag_buf_free(&w->vecs);
+	free(w->vdoc);
 	free(w);
 }
 
@@ -1774,6 +1947,8 @@ void rag_segw_reset(rag_segw *w)
 	w->pool_used = 0;
 	w->pool_at = POOL_BLOCK;
 	w->ndoclen = 0;
+	w->nv = 0;
+	rag_buf_truncate(&w->vecs, 0);
 	for (size_t i = 0; i < w->ncols; i++) {
 		rag_buf_truncate(&w->cols[i].ents, 0);
 		rag_buf_truncate(&w->cols[i].text, 0);
@@ -1798,6 +1973,65 @@ int rag_segw_field(rag_segw *w, uint32_t docno, size_t i, const char *text, size
 	if (colw_add(&w->cols[i], docno, text, len) < 0)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	return 0;
+}
+
+void rag_segw_set_vectors(rag_segw *w, const rag_seg_vecopts *vo)
+{
+	if (!w->have_vo || !w->nv) {
+		w->vo = *vo;
+		w->have_vo = 1;
+	}
+}
+
+int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, rag_error *err)
+{
+	size_t bytes = (size_t)w->vo.dim * sizeof *v;
+
+	if (!w->have_vo || docno >= w->n || (w->nv && w->vdoc[w->nv - 1] >= docno))
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0, "a vector out of turn");
+	if (rag_array_reserve(&w->vdoc, &w->vdoc_cap, w->nv + 1, sizeof *w->vdoc) < 0 ||
+	    rag_buf_add(&w->vecs, v, bytes) < 0)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	w->vdoc[w->nv++] = docno;
+	return 0;
+}
+
+/*
+ * Writes the batch's vectors but those of dropped records, renumbered by
+ * newno.  0, or -1 with err set.
+ */
+static int segw_vectors(fw *f, const rag_segw *w, const uint32_t *newno, rag_error *err)
+{
+	const float *rows = (const float *)(const void *)w->vecs.data;
+	size_t dim = w->vo.dim;
+	uint32_t *rowdoc = malloc((w->nv + 1) * sizeof *rowdoc), kept = 0;
+	float *packed = NULL;
+	int rc = -1;
+
+	if (!rowdoc)
+		goto nomem;
+	for (size_t i = 0; i < w->nv; i++) {
+		uint32_t d = newno[w->vdoc[i]];
+		if (d == UINT32_MAX) {
+			if (!packed) { /* a dropped record: the rows after it move up */
+				if (!(packed = malloc(w->nv * dim * sizeof *packed)))
+					goto nomem;
+				memcpy(packed, rows, kept * dim * sizeof *packed);
+			}
+			continue;
+		}
+		if (packed)
+			memcpy(packed + kept * dim, rows + i * dim, dim * sizeof *packed);
+		rowdoc[kept++] = d;
+	}
+	rc = write_vectors(f, packed ? packed : rows, rowdoc, kept, &w->vo, err);
+	goto out;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, f->path, 0, "out of memory");
+out:
+	free(rowdoc);
+	free(packed);
+	return rc;
 }
 
 uint32_t rag_segw_records(const rag_segw *w)
@@ -2197,6 +2431,8 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 	}
 	if (write_fields(&f, w->cols, w->ncols, newno, err) < 0)
 		goto out;
+	if (w->nv && segw_vectors(&f, w, newno, err) < 0)
+		goto out;
 	if (fw_finish(&f, nout, total, acc.nterms) < 0)
 		goto out;
 	rc = 0;
@@ -2293,9 +2529,64 @@ out:
 	return rc;
 }
 
+/*
+ * The vectors of the merged segment: the rows of the records kept, in
+ * their new order.  0, or -1 with err set.
+ */
+static int merge_vectors(fw *f, rag_seg *const *segs, size_t n, uint32_t *const *map,
+			 const rag_seg_vecopts *vo, rag_error *err)
+{
+	size_t total = 0, kept = 0;
+	float *rows = NULL;
+	uint32_t *rowdoc = NULL;
+	int rc = -1, any = 0;
+
+	for (size_t s = 0; s < n; s++) {
+		rag_seg_vecs v;
+		if (!rag_seg_vectors(segs[s], &v))
+			continue;
+		if (v.dim != vo->dim || v.metric != vo->metric)
+			return rag_error_set(err, RAG_EDATA, segs[s]->path, 0,
+					     "segment has %u-dimensional %s vectors, the store %u-dimensional %s ones",
+					     v.dim, metric_name(v.metric), vo->dim,
+					     metric_name(vo->metric));
+		total += v.count;
+		any = 1;
+	}
+	if (!any)
+		return 0;
+	rows = malloc((total * vo->dim + 1) * sizeof *rows);
+	rowdoc = malloc((total + 1) * sizeof *rowdoc);
+	if (!rows || !rowdoc) {
+		rag_error_set(err, RAG_ENOMEM, f->path, 0, "out of memory");
+		goto out;
+	}
+	for (size_t s = 0; s < n; s++) {
+		rag_seg_vecs v;
+		if (!rag_seg_vectors(segs[s], &v))
+			continue;
+		for (uint32_t r = 0; r < v.count; r++) {
+			uint32_t d = rag_seg_vector_docno(segs[s], &v, r);
+			if (d == RAG_POST_END) {
+				damaged(segs[s], err, "a vector row names no record");
+				goto out;
+			}
+			if (map[s][d] == UINT32_MAX)
+				continue;
+			memcpy(rows + kept * vo->dim, v.rows + (size_t)r * v.dim, v.dim * sizeof *rows);
+			rowdoc[kept++] = map[s][d];
+		}
+	}
+	rc = write_vectors(f, rows, rowdoc, (uint32_t)kept, vo, err);
+out:
+	free(rows);
+	free(rowdoc);
+	return rc;
+}
+
 int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		  const char *const *fields, size_t nfields, rag_seg_extract_fn extract,
-		  void *arg, const char *path, rag_error *err)
+		  void *arg, const rag_seg_vecopts *vo, const char *path, rag_error *err)
 {
 	merge_ctx ctx = {segs, NULL, NULL};
 	colw *cols = NULL;
@@ -2397,6 +2688,8 @@ int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t 
 		if (write_fields(&f, cols, nfields, NULL, err) < 0)
 			goto out;
 	}
+	if (vo && merge_vectors(&f, segs, n, map, vo, err) < 0)
+		goto out;
 	if (fw_finish(&f, nout, total, acc.nterms) < 0)
 		goto out;
 	rc = 0;
@@ -2728,6 +3021,32 @@ out:
 	return rc;
 }
 
+/* The vectors' checksums, rows, and graph. */
+static int verify_vectors(const rag_seg *s, rag_error *err)
+{
+	const rag_seg_vecs *v = &s->vecs;
+	rag_error e;
+
+	if (rag_crc32c(0, s->vsec.p, s->vsec.len) != s->vsec.crc)
+		return verr(s, err, "checksum mismatch in section %d", SEC_VECTORS);
+	if (s->gsec.present && rag_crc32c(0, s->gsec.p, s->gsec.len) != s->gsec.crc)
+		return verr(s, err, "checksum mismatch in section %d", SEC_GRAPH);
+	for (uint32_t r = 0; r < v->count; r++) {
+		uint32_t d = get32(v->rowdoc + 4 * (size_t)r);
+		if (d >= s->n || (r && d <= get32(v->rowdoc + 4 * (size_t)r - 4)))
+			return verr(s, err, "vector row %u names record %u out of order", r, d);
+	}
+	for (size_t i = 0; i < (size_t)v->count * v->dim; i++)
+		if (!isfinite(v->rows[i]))
+			return verr(s, err, "vector row %zu has a component that is not a number",
+				    i / v->dim);
+	if (v->count && !s->gsec.present)
+		return verr(s, err, "vectors without their graph");
+	if (s->gsec.present && rag_hnsw_verify(&s->graph, &e) < 0)
+		return verr(s, err, "%s", e.text);
+	return 0;
+}
+
 int rag_seg_verify(const rag_seg *s, rag_error *err)
 {
 	uint64_t *sum = NULL, total = 0, post_end = 0;
@@ -2739,6 +3058,8 @@ int rag_seg_verify(const rag_seg *s, rag_error *err)
 	for (int k = 1; k < SEC_NKINDS; k++)
 		if (rag_crc32c(0, s->sec[k].p, s->sec[k].len) != s->sec[k].crc)
 			return verr(s, err, "checksum mismatch in section %d", k);
+	if (s->vsec.present && verify_vectors(s, err) < 0)
+		return -1;
 	{
 		const unsigned char *o = s->sec[SEC_RECOFF].p, *bt = s->sec[SEC_RECBLOCKS].p;
 		uint64_t nb = s->nblocks, j = 0;

@@ -25,6 +25,8 @@
 #include "buf.h"
 #include "error.h"
 
+struct rag_hnsw;
+
 #define RAG_SEG_VERSION 1
 #define RAG_SEG_BLOCK 128 /* postings per block */
 
@@ -47,9 +49,34 @@ enum rag_seg_kind {
 	SEC_TERMINDEX = 15, /* u64 prefix of every 64th term, big-endian packed */
 	SEC_RECBLOCKS = 16, /* {u64 compressed, u64 uncompressed offset, u32 crc, 0}[blocks + 1] */
 	SEC_NKINDS = 17,
-	/* 17 (vectors) and 18 (graph) are reserved for vector search. */
+	/* optional: the records' vectors (rows of float32, 64-byte aligned) */
+	SEC_VECTORS = 17,
+	SEC_GRAPH = 18, /* optional, with SEC_VECTORS: the rows' HNSW graph (hnsw.h) */
 	SEC_FIELDS = 19 /* optional: the indexed fields' values and their records */
 };
+
+/*
+ * How a segment's vectors are kept and searched: the metric, the
+ * dimension, and the graph's parameters (threads only for building).
+ */
+typedef struct rag_seg_vecopts {
+	int metric; /* enum rag_metric */
+	uint32_t dim;
+	uint32_t m, efc;
+	unsigned threads;
+} rag_seg_vecopts;
+
+/*
+ * A segment's vectors, as SEC_VECTORS holds them: count rows of dim
+ * float32 each, row i belonging to record rag_seg_vector_docno(v, i)
+ * (rows in docno order; records without a vector have no row).
+ */
+typedef struct rag_seg_vecs {
+	uint32_t dim, count;
+	int metric;
+	const unsigned char *rowdoc; /* u32[count], little-endian */
+	const float *rows;           /* count * dim, 64-byte aligned */
+} rag_seg_vecs;
 
 /* Every RAG_SEG_TERM_STRIDE-th term has an entry in SEC_TERMINDEX. */
 enum {
@@ -155,6 +182,13 @@ void rag_postings_block(const rag_postings *c, rag_seg_block *b);
 /* Reads everything and checks every checksum and cross-reference. */
 int rag_seg_verify(const rag_seg *s, rag_error *err);
 
+/* The segment's vectors: 1 with *v filled, 0 when it has none. */
+int rag_seg_vectors(const rag_seg *s, rag_seg_vecs *v);
+/* The record of vector row i (checked: RAG_POST_END when damaged). */
+uint32_t rag_seg_vector_docno(const rag_seg *s, const rag_seg_vecs *v, uint32_t row);
+/* The segment's graph over its vector rows, or NULL when it has none. */
+const struct rag_hnsw *rag_seg_graph(const rag_seg *s);
+
 /*
  * Indexed fields (SEC_FIELDS; none when the section is absent).  Field i
  * has a name (its path as rag-filter writes it), distinct values as
@@ -218,6 +252,16 @@ int rag_segw_set_fields(rag_segw *w, const char *const *names, size_t n, rag_err
 int rag_segw_field(rag_segw *w, uint32_t docno, size_t i, const char *text, size_t len,
 		   rag_error *err);
 
+/*
+ * The batch's vectors: rag_segw_set_vectors says how they are kept (the
+ * first call fixes it for the builder's life), then rag_segw_vector gives
+ * record docno's vector (dim components, after rag_segw_add of the
+ * record; at most one per record).  A segment with vectors gets its
+ * graph when it is written.  0, or -1 with err set.
+ */
+void rag_segw_set_vectors(rag_segw *w, const rag_seg_vecopts *vo);
+int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, rag_error *err);
+
 /* The text of term number id: its bytes, *len its length. */
 typedef const char *(*rag_segw_term_fn)(void *arg, uint32_t id, size_t *len);
 void rag_segw_set_terms(rag_segw *w, rag_segw_term_fn fn, void *arg);
@@ -266,7 +310,7 @@ typedef int (*rag_seg_extract_fn)(void *arg, size_t field, const char *json, siz
  */
 int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		  const char *const *fields, size_t nfields, rag_seg_extract_fn extract,
-		  void *arg, const char *path, rag_error *err);
+		  void *arg, const rag_seg_vecopts *vo, const char *path, rag_error *err);
 
 /*
  * Writes a small file whole: a then b, fsynced and closed; on failure the

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "vec.h"
 
 void rag_store_settings_default(rag_store_settings *s)
 {
@@ -13,6 +14,33 @@ void rag_store_settings_default(rag_store_settings *s)
 	strcpy(s->analyzer, "english");
 	s->k1 = 0.9;
 	s->b = 0.4;
+	s->metric = RAG_METRIC_COSINE;
+	s->hnsw_m = 16;
+	s->hnsw_efc = 200;
+	s->threads = 1;
+}
+
+const char *rag_metric_name(int metric)
+{
+	switch (metric) {
+	case RAG_METRIC_IP:
+		return "ip";
+	case RAG_METRIC_L2:
+		return "l2";
+	default:
+		return "cosine";
+	}
+}
+
+int rag_metric_parse(const char *name)
+{
+	if (strcmp(name, "cosine") == 0)
+		return RAG_METRIC_COSINE;
+	if (strcmp(name, "ip") == 0)
+		return RAG_METRIC_IP;
+	if (strcmp(name, "l2") == 0)
+		return RAG_METRIC_L2;
+	return -1;
 }
 
 /*

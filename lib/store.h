@@ -35,6 +35,8 @@ typedef struct rag_store rag_store;
 /* Limits on indexed fields (rag-index --index-field). */
 #define RAG_FIELDS_MAX 32
 #define RAG_FIELD_NAME_MAX 256 /* bytes of a field's path, with the NUL */
+#define RAG_MODEL_NAME_MAX 256 /* bytes of a model's name, with the NUL */
+#define RAG_DIM_MAX 65536      /* components of a vector */
 
 typedef struct rag_store_settings {
 	char analyzer[RAG_ANALYZER_NAME_MAX]; /* "english" by default */
@@ -43,6 +45,19 @@ typedef struct rag_store_settings {
 	/* fields whose values are indexed for filters, as rag-filter writes their paths */
 	char fields[RAG_FIELDS_MAX][RAG_FIELD_NAME_MAX];
 	unsigned nfields;
+	/*
+	 * Vectors.  The metric and the graph's parameters are fixed at
+	 * creation; the model and the dimension are recorded with the first
+	 * vector (model "" and dim 0 until then).
+	 */
+	int metric;          /* enum rag_metric (vec.h); cosine by default */
+	unsigned hnsw_m;     /* graph links a node keeps (twice as many on level 0); 16 */
+	unsigned hnsw_efc;   /* candidates kept while building; 200 */
+	int lexical_ok;      /* records without a vector are welcome in a vector store */
+	char model[RAG_MODEL_NAME_MAX];
+	unsigned dim;
+	/* Not recorded: the threads a writer builds graphs with (1 by default). */
+	unsigned threads;
 } rag_store_settings;
 
 /* Which fields of a rag_store_settings the caller asked for explicitly. */
@@ -50,11 +65,24 @@ enum {
 	RAG_SET_ANALYZER = 1,
 	RAG_SET_K1 = 2,
 	RAG_SET_B = 4,
-	RAG_SET_FIELDS = 8 /* fields to index: added to those the store has */
+	RAG_SET_FIELDS = 8, /* fields to index: added to those the store has */
+	RAG_SET_METRIC = 16,
+	RAG_SET_HNSW_M = 32,
+	RAG_SET_HNSW_EFC = 64,
+	RAG_SET_LEXICAL_OK = 128
 };
 
 /* Fills *s with the defaults. */
 void rag_store_settings_default(rag_store_settings *s);
+
+/* Limits on the graph's settings. */
+#define RAG_HNSW_M_MIN 2
+#define RAG_HNSW_M_MAX 128
+#define RAG_HNSW_EFC_MAX 100000
+
+/* "cosine", "ip", "l2" for an enum rag_metric, and back (-1 for another name). */
+const char *rag_metric_name(int metric);
+int rag_metric_parse(const char *name);
 
 /* Flags for rag_store_open. */
 enum {
@@ -97,6 +125,15 @@ typedef struct rag_store_record {
 	const char *json; /* the record as it is stored and returned: one compact JSON object */
 	size_t json_len;
 	unsigned char hash[16]; /* the content hash that decides "unchanged" */
+	/*
+	 * The record's vector (dim components) and the model that made it,
+	 * or NULL and 0.  The first vector fixes the store's model and
+	 * dimension; later ones must agree.
+	 */
+	const float *vector;
+	size_t dim;
+	const char *model; /* may be NULL: then the store's */
+	size_t model_len;
 } rag_store_record;
 
 /* What rag_store_add did. */
@@ -158,13 +195,30 @@ int rag_store_stats_get(rag_store *s, rag_store_stats *st, rag_error *err);
 
 /* Search modes. */
 enum rag_search_mode {
-	RAG_MODE_LEXICAL = 0
+	RAG_MODE_LEXICAL = 0, /* BM25 over the query's terms */
+	RAG_MODE_VECTOR = 1,  /* nearest neighbours of the query's vector */
+	RAG_MODE_HYBRID = 2   /* both lists, fused */
+};
+
+/* How hybrid search fuses its two lists. */
+enum rag_fusion {
+	RAG_FUSION_RRF = 0,     /* reciprocal rank fusion: sum of 1 / (rrf_k + rank) */
+	RAG_FUSION_WEIGHTED = 1 /* alpha * vector + (1 - alpha) * lexical, scores min-max normalised */
 };
 
 typedef struct rag_search_opts {
 	size_t k;        /* hits wanted, at least 1 */
 	int mode;        /* enum rag_search_mode */
 	int exhaustive;  /* score every posting (for checking the pruned search) */
+	/* vector and hybrid modes */
+	const float *vector; /* the query's vector, dim components (the store's dimension) */
+	size_t dim;
+	size_t ef;       /* candidates the graph search keeps; 0 for RAG_EF_DEFAULT */
+	int exact;       /* compare with every vector instead of walking the graph */
+	int fusion;      /* enum rag_fusion */
+	double rrf_k;    /* 60 by default */
+	double alpha;    /* weight of the vector list in weighted fusion; 0.5 by default */
+	size_t depth;    /* hits taken from each list before fusing; 0: max(k, 100) */
 	/*
 	 * Only records that match this filter (filter.h) are hits: the best k
 	 * of those, not the best k filtered afterwards.  NULL for all.
@@ -172,11 +226,19 @@ typedef struct rag_search_opts {
 	struct rag_filter *filter;
 } rag_search_opts;
 
+#define RAG_EF_DEFAULT 100
+
 /* A hit: the record as stored, and its score. */
 typedef struct rag_hit {
 	const char *json; /* the stored record, borrowed until the next search */
 	size_t json_len;
 	double score;
+	/*
+	 * Hybrid search: the hit's rank in the lexical and in the vector list
+	 * (0 when it was not in that list).  Vector search: the score is the
+	 * similarity (cosine, inner product, or minus the squared distance).
+	 */
+	size_t rank_lexical, rank_vector;
 } rag_hit;
 
 /*

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@
 #include "json.h"
 #include "le.h"
 #include "segment.h"
+#include "vec.h"
+#include "vsearch.h"
 
 #define MAN_MAGIC "\x89RAGMAN\n"
 #define MAN_HEADER 32
@@ -164,8 +167,16 @@ typedef struct local {
 	cand *cands;
 	size_t ncands, cands_cap;
 
+	/* vectors: the record's, normalised when the metric is cosine */
+	float *vbuf;
+	size_t vbuf_cap;
+
 	/* search */
 	rag_hit *hits;
+	rag_vhit *vhits;
+	size_t vhits_cap;
+	float *qvec;
+	size_t qvec_cap;
 	rag_bm25_hit *bhits;
 	rag_buf hitbuf; /* the hits' records */
 	size_t hits_cap;
@@ -294,6 +305,49 @@ static int parse_no(const char *name, uint64_t *no, int del)
 }
 
 /* 1 and m filled; 0 when there is no MANIFEST; -1 with err. */
+/*
+ * The vector settings of a manifest (absent in a store written before
+ * vectors: then the defaults).  0, or -1 when they are not valid.
+ */
+static int vectors_read(const json_t *v, rag_store_settings *s)
+{
+	const json_t *m, *d, *efc, *lex, *dim, *model;
+	int metric;
+
+	s->metric = RAG_METRIC_COSINE;
+	s->hnsw_m = 16;
+	s->hnsw_efc = 200;
+	s->lexical_ok = 0;
+	s->dim = 0;
+	s->model[0] = '\0';
+	if (!v)
+		return 0;
+	m = json_object_get(v, "metric");
+	d = json_object_get(v, "m");
+	efc = json_object_get(v, "ef_construction");
+	lex = json_object_get(v, "lexical_ok");
+	dim = json_object_get(v, "dim");
+	model = json_object_get(v, "model");
+	if (!json_is_object(v) || !json_is_string(m) ||
+	    (metric = rag_metric_parse(json_string_value(m))) < 0 || !json_is_integer(d) ||
+	    json_integer_value(d) < RAG_HNSW_M_MIN || json_integer_value(d) > RAG_HNSW_M_MAX ||
+	    !json_is_integer(efc) || json_integer_value(efc) < 1 ||
+	    json_integer_value(efc) > RAG_HNSW_EFC_MAX || !json_is_boolean(lex) ||
+	    !json_is_integer(dim) || json_integer_value(dim) < 0 ||
+	    json_integer_value(dim) > RAG_DIM_MAX || !json_is_string(model) ||
+	    json_string_length(model) >= sizeof s->model ||
+	    strlen(json_string_value(model)) != json_string_length(model) ||
+	    (json_integer_value(dim) == 0 && json_string_length(model) != 0))
+		return -1;
+	s->metric = metric;
+	s->hnsw_m = (unsigned)json_integer_value(d);
+	s->hnsw_efc = (unsigned)json_integer_value(efc);
+	s->lexical_ok = json_is_true(lex);
+	s->dim = (unsigned)json_integer_value(dim);
+	strcpy(s->model, json_string_value(model));
+	return 0;
+}
+
 static int manifest_read(const char *dir, const char *path, manifest *m, rag_error *err)
 {
 	unsigned char h[MAN_HEADER];
@@ -400,6 +454,8 @@ static int manifest_read(const char *dir, const char *path, manifest *m, rag_err
 			}
 			m->settings.nfields = fs ? (unsigned)json_array_size(fs) : 0;
 		}
+		if (vectors_read(json_object_get(v, "vectors"), &m->settings) < 0)
+			goto bad;
 		segs = json_object_get(j, "segments");
 		if (!json_is_array(segs))
 			goto bad;
@@ -499,6 +555,14 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 		if (rag_buf_addc(&b, ']') < 0)
 			goto nomem;
 	}
+	if (rag_buf_addf(&b, ",\"vectors\":{\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
+			     "\"lexical_ok\":%s,\"dim\":%u,\"model\":",
+			 rag_metric_name(l->settings.metric), l->settings.hnsw_m,
+			 l->settings.hnsw_efc, l->settings.lexical_ok ? "true" : "false",
+			 l->settings.dim) < 0 ||
+	    rag_json_add_string(&b, l->settings.model, strlen(l->settings.model)) < 0 ||
+	    rag_buf_addc(&b, '}') < 0)
+		goto nomem;
 	if (rag_buf_adds(&b, "},\"segments\":[") < 0)
 		goto nomem;
 	for (size_t i = 0; i < l->nsegs; i++) {
@@ -1273,6 +1337,9 @@ static void local_close(rag_store *st)
 	free(l->cands);
 	free(l->hits);
 	free(l->bhits);
+	free(l->vhits);
+	free(l->qvec);
+	free(l->vbuf);
 	rag_buf_free(&l->hitbuf);
 	free(l->qterms);
 	free(l->qoff);
@@ -1331,6 +1398,21 @@ static int settings_differ(local *l, const rag_store_settings *want, unsigned se
 		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
 				     "the store was created with b %g, not %g; a store keeps its settings",
 				     l->settings.b, want->b);
+	if ((set & RAG_SET_METRIC) && want->metric != l->settings.metric)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with metric %s, not %s; a store keeps its settings",
+				     rag_metric_name(l->settings.metric), rag_metric_name(want->metric));
+	if ((set & RAG_SET_HNSW_M) && want->hnsw_m != l->settings.hnsw_m)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with --hnsw-m %u, not %u; a store keeps its settings",
+				     l->settings.hnsw_m, want->hnsw_m);
+	if ((set & RAG_SET_HNSW_EFC) && want->hnsw_efc != l->settings.hnsw_efc)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with --hnsw-ef-construction %u, not %u; a store keeps its settings",
+				     l->settings.hnsw_efc, want->hnsw_efc);
+	if ((set & RAG_SET_LEXICAL_OK) && want->lexical_ok && !l->settings.lexical_ok)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created without --lexical-ok; a store keeps its settings");
 	return 0;
 }
 
@@ -1405,6 +1487,14 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 				l->settings.k1 = want->k1;
 			if (set & RAG_SET_B)
 				l->settings.b = want->b;
+			if (set & RAG_SET_METRIC)
+				l->settings.metric = want->metric;
+			if (set & RAG_SET_HNSW_M)
+				l->settings.hnsw_m = want->hnsw_m;
+			if (set & RAG_SET_HNSW_EFC)
+				l->settings.hnsw_efc = want->hnsw_efc;
+			if (set & RAG_SET_LEXICAL_OK)
+				l->settings.lexical_ok = want->lexical_ok;
 		}
 		if (!(l->an = rag_analyzer_new(l->settings.analyzer, err)))
 			goto fail;
@@ -1426,6 +1516,7 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 		goto fail;
 	if (paths_ready(l, err) < 0)
 		goto fail;
+	l->settings.threads = want && want->threads ? want->threads : 1;
 	if (l->writer) {
 		const char *names[RAG_FIELDS_MAX];
 		if (!(l->batch = rag_segw_new(err)) ||
@@ -1641,6 +1732,71 @@ static int post_cb(uint32_t id, void *arg)
 	return rag_segw_post(w, rag_segw_records(w) - 1, id, a[1]) < 0 ? 1 : 0;
 }
 
+/* How the store's segments keep vectors: vo filled, or NULL when the store has none yet. */
+static const rag_seg_vecopts *vecopts(const local *l, rag_seg_vecopts *vo)
+{
+	if (!l->settings.dim)
+		return NULL;
+	*vo = (rag_seg_vecopts){l->settings.metric, l->settings.dim, l->settings.hnsw_m,
+				l->settings.hnsw_efc, l->settings.threads};
+	return vo;
+}
+
+/*
+ * Checks record r's vector against the store's model and dimension (the
+ * first vector fixes them) and readies it in l->vbuf.  1 with a vector, 0
+ * for a record without one, -1 with err set.
+ */
+static int vector_ready(local *l, const rag_store_record *r, rag_error *err)
+{
+	rag_store_settings *st = &l->settings;
+	const char *model = r->model ? r->model : "";
+	size_t ml = r->model ? r->model_len : 0;
+
+	if (!r->vector) {
+		if (st->dim && !st->lexical_ok)
+			return rag_error_set(err, RAG_EDATA, NULL, 0,
+					     "record %s has no vector, and the store holds vectors of %s (rag-index --lexical-ok, at creation, allows records without)",
+					     rag_quote_mem(0, r->id, r->id_len), rag_quote(1, st->model));
+		return 0;
+	}
+	if (r->dim == 0 || r->dim > RAG_DIM_MAX)
+		return rag_error_set(err, RAG_EDATA, NULL, 0, "record %s has a vector of %zu components",
+				     rag_quote_mem(0, r->id, r->id_len), r->dim);
+	if (ml >= RAG_MODEL_NAME_MAX || memchr(model, '\0', ml))
+		return rag_error_set(err, RAG_EDATA, NULL, 0, "record %s names an impossible model",
+				     rag_quote_mem(0, r->id, r->id_len));
+	if (st->dim && r->dim != st->dim)
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "record %s has a %zu-dimensional vector; the store holds %u-dimensional vectors of %s",
+				     rag_quote_mem(0, r->id, r->id_len), r->dim, st->dim,
+				     rag_quote(1, st->model));
+	if (st->dim && r->model && (ml != strlen(st->model) || memcmp(model, st->model, ml) != 0))
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "record %s has a vector of model %s; the store holds vectors of %s",
+				     rag_quote_mem(0, r->id, r->id_len), rag_quote_mem(1, model, ml),
+				     rag_quote(2, st->model));
+	if (rag_array_reserve(&l->vbuf, &l->vbuf_cap, r->dim, sizeof *l->vbuf) < 0)
+		return nomem(err);
+	for (size_t i = 0; i < r->dim; i++)
+		if (!isfinite(r->vector[i]))
+			return rag_error_set(err, RAG_EDATA, NULL, 0,
+					     "record %s has a vector component that is not a finite number",
+					     rag_quote_mem(0, r->id, r->id_len));
+	memcpy(l->vbuf, r->vector, r->dim * sizeof *l->vbuf);
+	if (st->metric == RAG_METRIC_COSINE && rag_vec_normalize(l->vbuf, r->dim) == 0.0f)
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+				     "record %s has a zero vector, which has no direction for cosine",
+				     rag_quote_mem(0, r->id, r->id_len));
+	if (!st->dim) {
+		memcpy(st->model, model, ml);
+		st->model[ml] = '\0';
+		st->dim = (unsigned)r->dim;
+		l->unsaved = 1;
+	}
+	return 1;
+}
+
 static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 {
 	local *l = (local *)st;
@@ -1654,6 +1810,9 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		return -1;
 	if (!r->id_len)
 		return rag_error_set(err, RAG_EDATA, NULL, 0, "record has an empty id");
+	int has_vec = vector_ready(l, r, err);
+	if (has_vec < 0)
+		return -1;
 	h = rag_seg_keyhash(r->id, r->id_len);
 	touch(l, r->id, r->id_len);
 	bd = batch_find(l, r->id, r->id_len, h);
@@ -1696,6 +1855,12 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 	}
 	if (l->npaths && index_fields(l, (uint32_t)d, r->json, r->json_len, err) < 0)
 		goto broken;
+	if (has_vec) {
+		rag_seg_vecopts vo;
+		rag_segw_set_vectors(l->batch, vecopts(l, &vo));
+		if (rag_segw_vector(l->batch, (uint32_t)d, l->vbuf, err) < 0)
+			goto broken;
+	}
 	session_add(l, h);
 	if (!l->ix && !l->no_thread && !(l->ix = ix_new(l)))
 		l->no_thread = 1;
@@ -2064,8 +2229,9 @@ static int merge(local *l, size_t *idx, size_t n, rag_error *err)
 		if (!(p = fpath(l, name)))
 			goto nomem;
 		const char *names[RAG_FIELDS_MAX];
+		rag_seg_vecopts vo;
 		if (rag_seg_merge(segs, del, n, field_names(l, names), l->settings.nfields,
-				  extract_field, l, p, err) < 0)
+				  extract_field, l, vecopts(l, &vo), p, err) < 0)
 			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))
 			goto broken;
@@ -2199,20 +2365,29 @@ static int filter_accept(void *arg, uint32_t seg, uint32_t docno, rag_error *err
 	return r < 0 ? -1 : r;
 }
 
-static int local_search(rag_store *st, const char *query, size_t len, const rag_search_opts *o,
-			const rag_hit **hits, size_t *n, rag_error *err)
-{
-	local *l = (local *)st;
-	rag_seg **segs = NULL;
-	const unsigned char **del = NULL;
-	size_t nb = 0, *offs = NULL;
-	hitref *order = NULL;
-	int rc = -1, r;
+/* A hit before its record is read: where it is, its score, its ranks in the lists. */
+typedef struct fused {
+	double score;
+	uint32_t seg, docno;
+	size_t rl, rv;
+} fused;
 
-	*hits = NULL;
-	*n = 0;
-	if (o->mode != RAG_MODE_LEXICAL)
-		return rag_error_set(err, RAG_EUSAGE, l->dir, 0, "this store only has lexical search");
+static int cand_cmp(const void *a, const void *b)
+{
+	const fused *x = a, *y = b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->seg != y->seg)
+		return x->seg < y->seg ? -1 : 1;
+	return x->docno < y->docno ? -1 : x->docno > y->docno;
+}
+
+/* The query's terms in l->qterms.  0, or -1 with err set. */
+static int query_terms(local *l, const char *query, size_t len, rag_error *err)
+{
+	int r;
+
 	l->nqterms = 0;
 	rag_buf_truncate(&l->qtext, 0);
 	r = rag_analyze(l->an, query, len, qterm_cb, l, err);
@@ -2222,26 +2397,106 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		return -1;
 	for (size_t i = 0; i < l->nqterms; i++)
 		l->qterms[i].term = l->qtext.data + l->qoff[i];
+	return 0;
+}
+
+/*
+ * Fuses the lexical list bh[0..nb) and the vector list vh[0..nv) into
+ * c (room for nb + nv), best first; *nc gets their number.
+ */
+static void fuse(const rag_search_opts *o, int metric, const rag_bm25_hit *bh, size_t nb,
+		 const rag_vhit *vh, size_t nv, fused *c, size_t *nc)
+{
+	double lmin = 0, lmax = 0, vmin = 0, vmax = 0;
+	double rrf_k = o->rrf_k > 0 ? o->rrf_k : 60, alpha = o->alpha;
+	size_t n = 0;
+
+	for (size_t i = 0; i < nb; i++) {
+		lmin = i == 0 || bh[i].score < lmin ? bh[i].score : lmin;
+		lmax = i == 0 || bh[i].score > lmax ? bh[i].score : lmax;
+	}
+	for (size_t i = 0; i < nv; i++) {
+		double v = rag_vsearch_score(metric, vh[i].dist);
+		vmin = i == 0 || v < vmin ? v : vmin;
+		vmax = i == 0 || v > vmax ? v : vmax;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		double part = o->fusion == RAG_FUSION_WEIGHTED
+				      ? (1 - alpha) * (lmax > lmin ? (bh[i].score - lmin) / (lmax - lmin) : 1)
+				      : 1 / (rrf_k + (double)(i + 1));
+		c[n++] = (fused){part, bh[i].seg, bh[i].docno, i + 1, 0};
+	}
+	for (size_t i = 0; i < nv; i++) {
+		double v = rag_vsearch_score(metric, vh[i].dist);
+		double part = o->fusion == RAG_FUSION_WEIGHTED
+				      ? alpha * (vmax > vmin ? (v - vmin) / (vmax - vmin) : 1)
+				      : 1 / (rrf_k + (double)(i + 1));
+		size_t j = 0;
+		while (j < nb && (c[j].seg != vh[i].seg || c[j].docno != vh[i].docno))
+			j++;
+		if (j < nb) {
+			c[j].score += part;
+			c[j].rv = i + 1;
+		} else {
+			c[n++] = (fused){part, vh[i].seg, vh[i].docno, 0, i + 1};
+		}
+	}
+	qsort(c, n, sizeof *c, cand_cmp);
+	*nc = n;
+}
+
+static int local_search(rag_store *st, const char *query, size_t len, const rag_search_opts *o,
+			const rag_hit **hits, size_t *n, rag_error *err)
+{
+	local *l = (local *)st;
+	rag_seg **segs = NULL;
+	const unsigned char **del = NULL;
+	size_t nb = 0, nv = 0, nc = 0, *offs = NULL;
+	hitref *order = NULL;
+	fused *c = NULL;
+	int rc = -1;
+	int lex = o->mode != RAG_MODE_VECTOR, vec = o->mode != RAG_MODE_LEXICAL;
+
+	*hits = NULL;
+	*n = 0;
+	if (vec && !l->settings.dim)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store holds no vectors: only --mode lexical can search it");
+	if (vec && (!o->vector || o->dim != l->settings.dim))
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the query's vector has %zu components; the store holds %u-dimensional vectors of %s",
+				     o->vector ? o->dim : 0, l->settings.dim,
+				     rag_quote(0, l->settings.model));
+	if (lex && query_terms(l, query, len, err) < 0)
+		return -1;
 	/* no more hits than records: a huge k costs no memory */
 	size_t k = o->k, nrec = 0;
 	for (size_t i = 0; i < l->nsegs; i++)
 		nrec += rag_seg_records(l->segs[i].seg) - l->segs[i].ndel;
 	if (k > nrec)
 		k = nrec;
-	if (k > l->hits_cap) {
-		rag_hit *h = realloc(l->hits, k * sizeof *h);
+	/* each list's length: k alone, or deeper for fusing */
+	size_t depth = o->mode == RAG_MODE_HYBRID ? (o->depth ? o->depth : k > 100 ? k : 100) : k;
+	if (depth > nrec)
+		depth = nrec;
+	size_t want = depth > k ? depth : k;
+	if (want > l->hits_cap) {
+		rag_hit *h = realloc(l->hits, want * sizeof *h);
 		if (h)
 			l->hits = h;
-		rag_bm25_hit *b = realloc(l->bhits, k * sizeof *b);
+		rag_bm25_hit *b = realloc(l->bhits, want * sizeof *b);
 		if (b)
 			l->bhits = b;
 		if (!h || !b)
 			return nomem(err);
-		l->hits_cap = k;
+		l->hits_cap = want;
 	}
+	if (vec && rag_array_reserve(&l->vhits, &l->vhits_cap, want + 1, sizeof *l->vhits) < 0)
+		return nomem(err);
 	segs = calloc(l->nsegs + 1, sizeof *segs);
 	del = calloc(l->nsegs + 1, sizeof *del);
-	if (!segs || !del) {
+	c = malloc((2 * want + 1) * sizeof *c);
+	if (!segs || !del || !c) {
 		nomem(err);
 		goto out;
 	}
@@ -2257,24 +2512,52 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		bf.allow = (const unsigned char *const *)l->sel_bits;
 		bf.decided = l->sel_exact;
 	}
-	if (rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
-			    l->settings.b, k, o->exhaustive, o->filter ? &bf : NULL, l->bhits, &nb,
-			    err) < 0)
+	if (lex && rag_bm25_search(segs, del, l->nsegs, l->qterms, l->nqterms, l->settings.k1,
+				   l->settings.b, depth, o->exhaustive, o->filter ? &bf : NULL,
+				   l->bhits, &nb, err) < 0)
 		goto out;
+	if (vec) {
+		rag_vfilter vf = {bf.allow, bf.decided, filter_accept, &fc};
+		size_t ef = o->ef ? o->ef : RAG_EF_DEFAULT;
+		rag_vsearch_opts vo = {NULL, depth, ef, o->exact, ef * l->settings.hnsw_m,
+				       o->filter ? &vf : NULL};
+		if (rag_array_reserve(&l->qvec, &l->qvec_cap, o->dim, sizeof *l->qvec) < 0) {
+			nomem(err);
+			goto out;
+		}
+		memcpy(l->qvec, o->vector, o->dim * sizeof *l->qvec);
+		if (l->settings.metric == RAG_METRIC_COSINE)
+			rag_vec_normalize(l->qvec, o->dim);
+		vo.query = l->qvec;
+		if (rag_vsearch(segs, del, l->nsegs, &vo, l->vhits, &nv, err) < 0)
+			goto out;
+	}
+	if (o->mode == RAG_MODE_HYBRID) {
+		fuse(o, l->settings.metric, l->bhits, nb, l->vhits, nv, c, &nc);
+	} else if (lex) {
+		for (size_t i = 0; i < nb; i++)
+			c[nc++] = (fused){l->bhits[i].score, l->bhits[i].seg, l->bhits[i].docno, 0, 0};
+	} else {
+		for (size_t i = 0; i < nv; i++)
+			c[nc++] = (fused){rag_vsearch_score(l->settings.metric, l->vhits[i].dist),
+					 l->vhits[i].seg, l->vhits[i].docno, 0, 0};
+	}
+	if (nc > k)
+		nc = k;
 	/*
 	 * The records, read in store order so that each compressed block is
 	 * decompressed once, and copied: a segment keeps one block at a time.
 	 */
-	if (!(order = malloc((nb + 1) * sizeof *order)) ||
-	    !(offs = malloc((nb + 1) * sizeof *offs))) {
+	if (!(order = malloc((nc + 1) * sizeof *order)) ||
+	    !(offs = malloc((nc + 1) * sizeof *offs))) {
 		nomem(err);
 		goto out;
 	}
-	for (size_t i = 0; i < nb; i++)
-		order[i] = (hitref){l->bhits[i].seg, l->bhits[i].docno, i};
-	qsort(order, nb, sizeof *order, hitref_cmp);
+	for (size_t i = 0; i < nc; i++)
+		order[i] = (hitref){c[i].seg, c[i].docno, i};
+	qsort(order, nc, sizeof *order, hitref_cmp);
 	rag_buf_truncate(&l->hitbuf, 0);
-	for (size_t j = 0; j < nb; j++) {
+	for (size_t j = 0; j < nc; j++) {
 		size_t i = order[j].rank, rlen;
 		const char *p;
 		if (rag_seg_record(segs[order[j].seg], order[j].docno, &p, &rlen, err) < 0)
@@ -2286,18 +2569,21 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		}
 		l->hits[i].json_len = rlen;
 	}
-	for (size_t i = 0; i < nb; i++) {
+	for (size_t i = 0; i < nc; i++) {
 		l->hits[i].json = l->hitbuf.data + offs[i];
-		l->hits[i].score = l->bhits[i].score;
+		l->hits[i].score = c[i].score;
+		l->hits[i].rank_lexical = c[i].rl;
+		l->hits[i].rank_vector = c[i].rv;
 	}
 	*hits = l->hits;
-	*n = nb;
+	*n = nc;
 	rc = 0;
 out:
 	free(segs);
 	free(del);
 	free(order);
 	free(offs);
+	free(c);
 	return rc;
 }
 

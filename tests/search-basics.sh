@@ -64,11 +64,11 @@ expect_out '{"id":"a1","score":0.9293138723819578,"rank":1,"query":"Brown  FOX!"
 printf 'fox\n{"qid":1}\n{"query":3}\n{"query":"x","qid":[1]}\n{oops\n[1]\nbrown\n' > bad.txt
 run 'rag-search -k 1 --fields id kb < bad.txt'
 expect_status 1
-expect_err 'rag-search: <stdin>:2: query has no "query" or "text"'
+expect_err 'rag-search: <stdin>:2: query has no "query", "text" or "vector"'
 expect_lines 1
 run 'rag-search -k 1 --fields id --skip-bad kb < bad.txt'
 expect_status 0
-expect_err 'rag-search: <stdin>:2: query has no "query" or "text"
+expect_err 'rag-search: <stdin>:2: query has no "query", "text" or "vector"
 rag-search: <stdin>:3: "query" is not a string
 rag-search: <stdin>:4: "qid" is not a string or an integer
 rag-search: <stdin>:5:2: invalid JSON: expected a string key, found '"'"'o'"'"''
@@ -128,15 +128,19 @@ expect_out '{"id":"a1"}
 {"id":4}'
 
 # Usage errors: status 2 and a pointer to --help.
-for args in "" "--mode vector kb x" "-k 0 kb x" "-k x kb x" "--format html kb x" \
+for args in "" "--mode semantic kb x" "-k 0 kb x" "-k x kb x" "--format html kb x" \
 	"--fields a,,b kb x" "--all kb x" "--all --format text kb" "--bogus kb x" "kb -k"; do
 	run "rag-search $args"
 	expect_status 2
 	expect_err_has "Try 'rag-search --help' for more information."
 done
-run rag-search --mode vector kb x
-expect_err "rag-search: unknown mode \"vector\" (the only mode is lexical)
+run rag-search --mode semantic kb x
+expect_err "rag-search: unknown mode \"semantic\" (use lexical, vector or hybrid)
 Try 'rag-search --help' for more information."
+# a store without vectors is searched lexically by default, and says so when asked otherwise
+run rag-search --mode vector kb x
+expect_status 2
+expect_err "rag-search: kb: the store holds no vectors: only --mode lexical can search it"
 run rag-search -k 0 kb x
 expect_err_has 'rag-search: -k must be at least 1, not 0'
 run rag-search --fields a,,b kb x

@@ -108,10 +108,15 @@ static int commit(rag_store *s)
 static const char *search(rag_store *s, const char *q, size_t k, int exhaustive)
 {
 	static char out[65536];
-	rag_search_opts o = {k, RAG_MODE_LEXICAL, exhaustive, NULL};
+	rag_search_opts o;
 	const rag_hit *h;
 	size_t n, len = 0;
 	rag_error e;
+
+	memset(&o, 0, sizeof o);
+	o.k = k;
+	o.mode = RAG_MODE_LEXICAL;
+	o.exhaustive = exhaustive;
 
 	out[0] = '\0';
 	if (rag_store_search(s, q, strlen(q), &o, &h, &n, &e) < 0) {

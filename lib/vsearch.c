@@ -1,0 +1,236 @@
+/* vsearch.c - nearest neighbours over a store's segments; see vsearch.h. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hnsw.h"
+#include "vec.h"
+#include "vsearch.h"
+
+double rag_vsearch_score(int metric, float d)
+{
+	switch (metric) {
+	case RAG_METRIC_COSINE:
+		return 1.0 - (double)d;
+	default: /* minus the negative inner product, minus the squared distance */
+		return -(double)d;
+	}
+}
+
+/* One segment's rows and the query, for the distance callbacks. */
+typedef struct qctx {
+	const rag_seg *seg;
+	rag_seg_vecs v;
+	const float *q;
+	const rag_vec_kernels *k;
+	uint32_t segno;
+	const unsigned char *del;
+	const rag_vsearch_opts *o;
+	int failed;
+	rag_error *err;
+} qctx;
+
+static inline float qdist(const qctx *c, uint32_t row)
+{
+	const float *x = c->v.rows + (size_t)row * c->v.dim;
+
+	switch (c->v.metric) {
+	case RAG_METRIC_L2:
+		return c->k->l2sq(c->q, x, c->v.dim);
+	case RAG_METRIC_IP:
+		return -c->k->dot(c->q, x, c->v.dim);
+	default:
+		return 1.0f - c->k->dot(c->q, x, c->v.dim);
+	}
+}
+
+static float qdist_cb(void *arg, uint32_t row)
+{
+	return qdist(arg, row);
+}
+
+static void prefetch_cb(void *arg, uint32_t row)
+{
+	const qctx *c = arg;
+	const char *x = (const char *)(c->v.rows + (size_t)row * c->v.dim);
+	size_t bytes = (size_t)c->v.dim * sizeof(float);
+
+	for (size_t i = 0; i < bytes && i < 512; i += 64)
+		__builtin_prefetch(x + i);
+}
+
+/* May the record of row be a hit?  1, 0, or -1 with the error kept in c. */
+static int row_ok(qctx *c, uint32_t row, uint32_t *docno)
+{
+	const rag_vfilter *f = c->o->filter;
+	uint32_t d = rag_seg_vector_docno(c->seg, &c->v, row);
+	int r;
+
+	*docno = d;
+	if (d == RAG_POST_END) {
+		rag_error_set(c->err, RAG_EDATA, rag_seg_path(c->seg), 0,
+		              "damaged segment: a vector row names no record");
+		c->failed = 1;
+		return -1;
+	}
+	if (rag_bit(c->del, d))
+		return 0;
+	if (!f)
+		return 1;
+	if (f->allow && f->allow[c->segno] && !rag_bit(f->allow[c->segno], d))
+		return 0;
+	if ((f->decided && f->decided[c->segno]) || !f->accept)
+		return 1;
+	r = f->accept(f->arg, c->segno, d, c->err);
+	if (r < 0)
+		c->failed = 1;
+	return r;
+}
+
+static int accept_cb(void *arg, uint32_t row)
+{
+	uint32_t d;
+
+	return row_ok(arg, row, &d) == 1;
+}
+
+/* Is a nearer than b?  (Ties by segment and record.) */
+static inline int nearer(const rag_vhit *a, const rag_vhit *b)
+{
+	if (a->dist != b->dist)
+		return a->dist < b->dist;
+	if (a->seg != b->seg)
+		return a->seg < b->seg;
+	return a->docno < b->docno;
+}
+
+/* A max-heap of the k nearest so far: h[0] is the farthest kept. */
+static void heap_offer(rag_vhit *h, size_t *n, size_t k, rag_vhit x)
+{
+	size_t i;
+
+	if (*n < k) {
+		i = (*n)++;
+		while (i && nearer(&h[(i - 1) / 2], &x)) {
+			h[i] = h[(i - 1) / 2];
+			i = (i - 1) / 2;
+		}
+		h[i] = x;
+		return;
+	}
+	if (!nearer(&x, &h[0]))
+		return;
+	i = 0;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		const rag_vhit *big = &x;
+		if (l < *n && nearer(big, &h[l]))
+			m = l, big = &h[l];
+		if (r < *n && nearer(big, &h[r]))
+			m = r;
+		if (m == i)
+			break;
+		h[i] = h[m];
+		i = m;
+	}
+	h[i] = x;
+}
+
+static int vhit_cmp(const void *a, const void *b)
+{
+	const rag_vhit *x = a, *y = b;
+
+	return nearer(x, y) ? -1 : nearer(y, x) ? 1 : 0;
+}
+
+/* Every row of the segment: its best k into the heap. */
+static int scan(qctx *c, rag_vhit *h, size_t *nh, size_t k)
+{
+	for (uint32_t r = 0; r < c->v.count; r++) {
+		uint32_t d;
+		int ok = row_ok(c, r, &d);
+		if (ok < 0)
+			return -1;
+		if (ok)
+			heap_offer(h, nh, k, (rag_vhit){qdist(c, r), c->segno, d});
+	}
+	return 0;
+}
+
+/* How many rows the filter lets through, when its bitmaps say exactly; else SIZE_MAX. */
+static size_t candidates(const qctx *c)
+{
+	const rag_vfilter *f = c->o->filter;
+	size_t m = 0;
+
+	if (!f || !f->allow || !f->allow[c->segno] || !f->decided || !f->decided[c->segno])
+		return SIZE_MAX;
+	for (uint32_t r = 0; r < c->v.count; r++) {
+		uint32_t d = rag_seg_vector_docno(c->seg, &c->v, r);
+		if (d != RAG_POST_END && rag_bit(f->allow[c->segno], d) && !rag_bit(c->del, d))
+			m++;
+	}
+	return m;
+}
+
+/* The graph's best k of one segment, into the heap. */
+static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
+{
+	rag_hnsw_scratch *s = rag_hnsw_scratch_new(c->v.count);
+	rag_hnsw_hit *hh = malloc((k + 1) * sizeof *hh);
+	rag_hnsw_query q = {qdist_cb, prefetch_cb, c};
+	size_t nn = 0;
+	int rc = -1;
+
+	if (!s || !hh) {
+		rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
+		goto out;
+	}
+	if (rag_hnsw_search(g, &q, accept_cb, c, k, c->o->ef, s, hh, &nn, c->err) < 0) {
+		if (c->err->code == RAG_EDATA) {
+			rag_error_prefix(c->err, "damaged segment: ");
+			rag_error_at(c->err, rag_seg_path(c->seg), 0);
+		}
+		goto out;
+	}
+	if (c->failed)
+		goto out;
+	for (size_t i = 0; i < nn; i++) {
+		uint32_t d = rag_seg_vector_docno(c->seg, &c->v, hh[i].node);
+		if (d != RAG_POST_END)
+			heap_offer(h, nh, k, (rag_vhit){hh[i].dist, c->segno, d});
+	}
+	rc = 0;
+out:
+	rag_hnsw_scratch_free(s);
+	free(hh);
+	return rc;
+}
+
+int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
+                const rag_vsearch_opts *o, rag_vhit *out, size_t *nout, rag_error *err)
+{
+	size_t nh = 0, k = o->k;
+
+	*nout = 0;
+	if (!k)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		qctx c = {segs[i], {0}, o->query, rag_vec_best(), (uint32_t)i, del ? del[i] : NULL,
+		          o,       0,   err};
+		const rag_hnsw *g = rag_seg_graph(segs[i]);
+		if (!rag_seg_vectors(segs[i], &c.v) || !c.v.count)
+			continue;
+		/* each segment's best k, then the best k of them all */
+		if (o->exact || !g || candidates(&c) <= o->exact_below) {
+			if (scan(&c, out, &nh, k) < 0)
+				return -1;
+		} else if (walk(&c, g, out, &nh, k) < 0) {
+			return -1;
+		}
+	}
+	qsort(out, nh, sizeof *out, vhit_cmp);
+	*nout = nh;
+	return 0;
+}
