@@ -54,6 +54,9 @@ static const char usage[] =
 	"                          (twice as many on the lowest level; default: 16)\n"
 	"      --hnsw-ef-construction=N  when creating the store: candidates kept\n"
 	"                          while linking a node (default: 200)\n"
+	"      --quantize=HOW      when creating the store: compact copies of the\n"
+	"                          vectors to walk the graphs on: none (default),\n"
+	"                          f16 or int8 (re-ranked with the full vectors)\n"
 	"      --lexical-ok        when creating the store: records without a vector\n"
 	"                          are welcome beside those with one\n"
 	"      --threads=N         threads that build the graphs (default: 1)\n"
@@ -90,6 +93,7 @@ enum {
 	OPT_HNSW_M,
 	OPT_HNSW_EFC,
 	OPT_LEXICAL_OK,
+	OPT_QUANTIZE,
 	OPT_THREADS,
 	OPT_STATS,
 	OPT_PROGRESS,
@@ -117,6 +121,7 @@ static const struct option options[] = {
 	{"hnsw-m", required_argument, NULL, OPT_HNSW_M},
 	{"hnsw-ef-construction", required_argument, NULL, OPT_HNSW_EFC},
 	{"lexical-ok", no_argument, NULL, OPT_LEXICAL_OK},
+	{"quantize", required_argument, NULL, OPT_QUANTIZE},
 	{"threads", required_argument, NULL, OPT_THREADS},
 	{"stats", no_argument, NULL, OPT_STATS},
 	{"quiet", no_argument, NULL, 'q'},
@@ -573,6 +578,12 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case OPT_QUANTIZE:
+			if ((r.want.quant = rag_quant_parse(optarg)) < 0)
+				return cmd_usage_error("unknown quantization %s (use none, f16 or int8)",
+						       rag_quote(0, optarg));
+			r.set |= RAG_SET_QUANT;
+			break;
 		case OPT_LEXICAL_OK:
 			r.want.lexical_ok = 1;
 			r.set |= RAG_SET_LEXICAL_OK;

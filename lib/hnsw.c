@@ -93,7 +93,7 @@ typedef struct item {
  */
 INLINE int worse(item a, item b)
 {
-	return a.d > b.d || (a.d == b.d && a.id > b.id);
+	return (a.d > b.d) | ((a.d == b.d) & (a.id > b.id));
 }
 
 INLINE void near_push(item *h, size_t *n, item x)
@@ -110,21 +110,29 @@ INLINE void near_push(item *h, size_t *n, item x)
 	h[i] = x;
 }
 
+/*
+ * Takes the top off a heap of n items (n > 0) the way that costs fewest
+ * unforeseeable branches: the hole at the top sinks along the better
+ * child all the way down, and the last item rises into it from there,
+ * which it seldom does far.
+ */
 INLINE item near_pop(item *h, size_t *n)
 {
 	item top = h[0], last = h[--*n];
-	size_t i = 0, size = *n;
+	size_t i = 0, size = *n, c;
 
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= size)
-			break;
-		if (c + 1 < size && h[c + 1].d < h[c].d)
-			c++;
-		if (last.d <= h[c].d)
-			break;
+	while ((c = 2 * i + 1) + 1 < size) {
+		c += h[c + 1].d < h[c].d;
 		h[i] = h[c];
 		i = c;
+	}
+	if (c < size) {
+		h[i] = h[c];
+		i = c;
+	}
+	while (i > 0 && h[(i - 1) / 2].d > last.d) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
 	}
 	h[i] = last;
 	return top;
@@ -144,7 +152,7 @@ INLINE void far_push(item *h, size_t *n, item x)
 	h[i] = x;
 }
 
-/* Puts x in place of the top and sinks it to its place. */
+/* Puts x in place of the top of a heap of n items and sinks it to its place. */
 INLINE void far_sink(item *h, size_t n, item x)
 {
 	size_t i = 0;
@@ -173,14 +181,34 @@ INLINE float far_add(item *h, size_t *n, size_t ef, item x)
 	return *n == ef ? h[0].d : INFINITY;
 }
 
+/* Takes the top off a results heap of n items (n > 0), as near_pop does. */
+INLINE item far_pop(item *h, size_t n)
+{
+	item top = h[0], last = h[n - 1];
+	size_t i = 0, size = n - 1, c;
+
+	while ((c = 2 * i + 1) + 1 < size) {
+		c += worse(h[c + 1], h[c]);
+		h[i] = h[c];
+		i = c;
+	}
+	if (c < size) {
+		h[i] = h[c];
+		i = c;
+	}
+	while (i > 0 && worse(last, h[(i - 1) / 2])) {
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = last;
+	return top;
+}
+
 /* Empties the results heap into a[0..n), nearest first. */
 static void far_drain(item *h, size_t n, item *a)
 {
-	while (n > 0) {
-		item top = h[0];
-		far_sink(h, n - 1, h[n - 1]);
-		a[--n] = top;
-	}
+	for (; n > 0; n--)
+		a[n - 1] = far_pop(h, n);
 }
 
 /* ---- scratch ---- */
@@ -191,6 +219,7 @@ struct rag_hnsw_scratch {
 	uint16_t *marks; /* marks[i] == tag: node i was seen by this search */
 	item *cand;      /* the candidates heap, n items */
 	item *res;       /* the results heap, n items */
+	uint32_t fresh[2 * RAG_HNSW_MAX_M]; /* the unseen neighbours of a node */
 };
 
 rag_hnsw_scratch *rag_hnsw_scratch_new(uint32_t n)
@@ -306,17 +335,25 @@ static uint32_t *blist(const builder *b, uint32_t i, unsigned l)
 	return b->up + b->where[i] + (size_t)(l - 1) * (b->m + 1);
 }
 
-/* Copies the list of node i at level l into nb; returns its count. */
-static uint32_t copy_list(builder *b, uint32_t i, unsigned l, uint32_t *nb)
+/*
+ * The neighbours of node i at level l, *count of them: with one thread
+ * the list itself, else a copy in nb made under the node's lock.
+ */
+static const uint32_t *neighbours(builder *b, uint32_t i, unsigned l, uint32_t *nb,
+				  uint32_t *count)
 {
 	const uint32_t *list = blist(b, i, l);
-	uint32_t c;
 
+	if (!b->locks) {
+		*count = list[0];
+		return list + 1;
+	}
 	node_lock(b, i);
-	c = list[0];
-	memcpy(nb, list + 1, c * sizeof *nb);
+	*count = list[0];
+	for (uint32_t j = 0; j < *count; j++)
+		nb[j] = list[1 + j];
 	node_unlock(b, i);
-	return c;
+	return nb;
 }
 
 /* splitmix64: a small, good, seedable generator for the levels. */
@@ -400,33 +437,47 @@ static size_t select_neighbours(const builder *b, item *c, size_t nc, size_t max
 	return kept;
 }
 
-/* Asks for the vector of the node after nb[j] to be fetched, if there is one. */
-static void prefetch_next(const builder *b, const uint32_t *nb, uint32_t j, uint32_t count)
-{
-	if (b->prefetch && j + 1 < count)
-		b->prefetch(b->ctx, nb[j + 1]);
-}
-
 /* Walks greedily at level l from cur towards q; returns the nearest node reached. */
 static item greedy(worker *w, uint32_t q, item cur, unsigned l)
 {
 	builder *b = w->b;
 
 	for (;;) {
-		uint32_t count = copy_list(b, cur.id, l, w->nb);
+		uint32_t count;
+		const uint32_t *nb = neighbours(b, cur.id, l, w->nb, &count);
 		item best = cur;
-		if (b->prefetch && count)
-			b->prefetch(b->ctx, w->nb[0]);
 		for (uint32_t j = 0; j < count; j++) {
-			float d = b->dist(b->ctx, q, w->nb[j]);
-			prefetch_next(b, w->nb, j, count);
+			float d = b->dist(b->ctx, q, nb[j]);
 			if (d < best.d)
-				best = (item){d, w->nb[j]};
+				best = (item){d, nb[j]};
 		}
 		if (best.id == cur.id)
 			return cur;
 		cur = best;
 	}
+}
+
+/*
+ * Marks the neighbours of node i at level l that this search has not
+ * seen yet, gathers them in s->fresh and asks for their vectors; returns
+ * their number.
+ */
+static uint32_t gather_build(worker *w, uint32_t i, unsigned l, uint16_t tag)
+{
+	builder *b = w->b;
+	uint16_t *marks = w->s->marks;
+	uint32_t *fresh = w->s->fresh, count, nf = 0;
+	const uint32_t *nb = neighbours(b, i, l, w->nb, &count);
+
+	for (uint32_t j = 0; j < count; j++) {
+		uint32_t v = nb[j];
+		fresh[nf] = v;
+		nf += marks[v] != tag;
+		marks[v] = tag;
+	}
+	for (uint32_t j = 0; b->prefetch && j < nf; j++)
+		b->prefetch(b->ctx, fresh[j]);
+	return nf;
 }
 
 /*
@@ -450,19 +501,13 @@ static size_t beam_build(worker *w, uint32_t q, item ep, unsigned l)
 		item c = near_pop(cand, &nc);
 		if (c.d > bound)
 			break;
-		uint32_t count = copy_list(b, c.id, l, w->nb);
-		if (b->prefetch && count)
-			b->prefetch(b->ctx, w->nb[0]);
-		for (uint32_t j = 0; j < count; j++) {
-			uint32_t v = w->nb[j];
-			prefetch_next(b, w->nb, j, count);
-			if (s->marks[v] == tag)
-				continue;
-			s->marks[v] = tag;
-			item x = {b->dist(b->ctx, q, v), v};
+		uint32_t nf = gather_build(w, c.id, l, tag);
+		for (uint32_t j = 0; j < nf; j++) {
+			item x = {b->dist(b->ctx, q, s->fresh[j]), s->fresh[j]};
 			if (!(x.d < bound))
 				continue;
 			near_push(cand, &nc, x);
+			PREFETCH(blist(b, cand[0].id, l));
 			bound = far_add(res, &nr, b->ef, x);
 		}
 	}
@@ -981,28 +1026,55 @@ static int descend(const rag_hnsw *g, const rag_hnsw_query *q, item *cur, rag_er
 }
 
 /*
+ * Marks the neighbours of a level-0 list that this search has not seen
+ * yet, and gathers them in s->fresh; returns their number, or -1 with
+ * *err filled when the list is damaged.  No branch on the marks, which
+ * would be taken at random.
+ */
+INLINE long gather(const rag_hnsw *g, uint32_t node, rag_hnsw_scratch *s, uint16_t tag,
+		   rag_error *err)
+{
+	const unsigned char *list = g->l0 + (size_t)node * g->stride0;
+	uint32_t count = get32(list), *fresh = s->fresh;
+	uint16_t *marks = s->marks;
+	long nf = 0;
+
+	if (count > 2 * g->m)
+		return too_many(err, node, count, 0, 2 * g->m);
+	for (uint32_t j = 1; j <= count; j++) {
+		uint32_t v = get32(list + 4 * (size_t)j);
+		if (v >= g->n)
+			return beyond(err, node, v, g->n);
+		fresh[nf] = v;
+		nf += marks[v] != tag;
+		marks[v] = tag;
+	}
+	return nf;
+}
+
+/*
  * The beam search at level 0 from ep, keeping the ef nearest accepted
  * nodes in the results heap s->res; *nres gets their number.  Inlined
  * twice, with and without a filter, so that the search without one
- * pays nothing for it.  Each neighbour's marks and vector, and the list
- * of the best candidate, are asked for ahead of their use.
+ * pays nothing for it.  The vectors of a node's new neighbours are asked
+ * for before the first distance, and the list of the best candidate as
+ * soon as it is known.
  */
 INLINE int beam(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok, void *okctx,
 		size_t ef, rag_hnsw_scratch *s, item ep, size_t *nres, rag_error *err)
 {
 	const unsigned char *l0 = g->l0;
 	const size_t stride = g->stride0;
-	const uint32_t n = g->n, cap = 2 * g->m;
 	float (*dist)(void *, uint32_t) = q->dist;
 	void (*pf)(void *, uint32_t) = q->prefetch;
 	void *ctx = q->ctx;
-	uint16_t *marks = s->marks;
 	const uint16_t tag = visit_begin(s);
+	const uint32_t *fresh = s->fresh;
 	item *cand = s->cand, *res = s->res;
 	size_t nc = 1, nr = 0;
 	float bound = INFINITY;
 
-	marks[ep.id] = tag;
+	s->marks[ep.id] = tag;
 	cand[0] = ep;
 	if (!ok || ok(okctx, ep.id))
 		bound = far_add(res, &nr, ef, ep);
@@ -1010,34 +1082,18 @@ INLINE int beam(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn o
 		item c = near_pop(cand, &nc);
 		if (c.d > bound)
 			break;
-		const unsigned char *list = l0 + (size_t)c.id * stride;
-		uint32_t count = get32(list);
-		if (count > cap)
-			return too_many(err, c.id, count, 0, cap);
-		uint32_t next = get32(list + 4);
-		next = next < n ? next : 0;
-		PREFETCH(marks + next);
-		if (pf)
-			pf(ctx, next);
-		for (uint32_t j = 1; j <= count; j++) {
-			uint32_t v = get32(list + 4 * (size_t)j);
-			/* the word after the last slot is still inside the graph */
-			next = get32(list + 4 * (size_t)j + 4);
-			next = next < n ? next : 0;
-			PREFETCH(marks + next);
-			if (pf)
-				pf(ctx, next);
-			if (v >= n)
-				return beyond(err, c.id, v, n);
-			if (marks[v] == tag)
-				continue;
-			marks[v] = tag;
-			item x = {dist(ctx, v), v};
+		long nf = gather(g, c.id, s, tag, err);
+		if (nf < 0)
+			return -1;
+		for (long i = 0; pf && i < nf; i++)
+			pf(ctx, fresh[i]);
+		for (long i = 0; i < nf; i++) {
+			item x = {dist(ctx, fresh[i]), fresh[i]};
 			if (!(x.d < bound))
 				continue;
 			near_push(cand, &nc, x);
 			PREFETCH(l0 + (size_t)cand[0].id * stride);
-			if (ok && !ok(okctx, v))
+			if (ok && !ok(okctx, x.id))
 				continue;
 			bound = far_add(res, &nr, ef, x);
 		}
@@ -1084,7 +1140,7 @@ static size_t emit(rag_hnsw_scratch *s, size_t nr, size_t k, rag_hnsw_hit *out)
 	item *res = s->res;
 
 	while (nr > k) {
-		far_sink(res, nr - 1, res[nr - 1]);
+		far_pop(res, nr);
 		nr--;
 	}
 	far_drain(res, nr, s->cand);

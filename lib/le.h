@@ -28,6 +28,12 @@ static inline uint64_t get64be(const unsigned char *p)
 	return v;
 }
 
+static inline void put16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+}
+
 static inline void put32(unsigned char *p, uint32_t v)
 {
 	p[0] = (unsigned char)v;

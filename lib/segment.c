@@ -138,7 +138,9 @@ struct rag_seg {
 	section sec[SEC_NKINDS];
 	section fsec;          /* SEC_FIELDS, when present */
 	section vsec, gsec;    /* SEC_VECTORS and SEC_GRAPH, when present */
+	section csec;          /* SEC_VCODES, when present */
 	rag_seg_vecs vecs;
+	rag_seg_codes codes;
 	rag_hnsw graph;
 	struct fcol *cols;     /* its fields */
 	uint32_t ncols;
@@ -323,9 +325,23 @@ int rag_seg_field_mark(const rag_seg *s, uint32_t i, uint32_t j, unsigned char *
  *        zeros to the rows' start, then float32 [rows][dimension]
  *
  * SEC_GRAPH is the rows' HNSW graph as hnsw.h writes it.
+ *
+ * SEC_VCODES, compact copies of the rows (also at a multiple of 64):
+ *
+ *     0  u32 kind (1 float16, 2 uint8), 4 u32 dimension, 8 u32 rows, 12 u32 0
+ *    16  u64 bytes from one row's code to the next (a multiple of 64)
+ *    24  u64 where lo starts (uint8: dimension float32; 0 for float16)
+ *    32  u64 where scale starts (the same)
+ *    40  u64 where norm2 starts: float32 [rows], each decoded row's |x|^2
+ *    48  u64 where the codes start (a multiple of 64), 56 u64 0
+ *        the parts, zeros between them, the codes [rows][stride]
  */
 #define VEC_HEADER 64
 #define VEC_DIM_MAX 65536
+#define CODES_F16 1
+#define CODES_U8 2
+
+static int codes_open(rag_seg *s, rag_error *err);
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define HOST_LE 1
@@ -359,7 +375,48 @@ static int vectors_open(rag_seg *s, rag_error *err)
 		if (rag_hnsw_open(&s->graph, s->gsec.p, s->gsec.len, (uint32_t)count, &e) < 0)
 			return rag_error_set(err, RAG_EDATA, s->path, 0, "damaged segment: %s", e.text);
 	}
+	return s->csec.present ? codes_open(s, err) : 0;
+}
+
+/* Checks that the part [off, off + n) lies inside a section of len bytes, aligned to a. */
+static int part_ok(uint64_t off, uint64_t n, uint64_t len, unsigned a)
+{
+	return off % a == 0 && off <= len && n <= len - off;
+}
+
+static int codes_open(rag_seg *s, rag_error *err)
+{
+	const unsigned char *p = s->csec.p;
+	uint64_t len = s->csec.len, stride, lo, sc, nm, co, dim = s->vecs.dim, n = s->vecs.count;
+	uint32_t kind;
+
+	if (len < VEC_HEADER || (uintptr_t)p % 64)
+		return damaged(s, err, "bad vector code section");
+	kind = get32(p);
+	stride = get64(p + 16);
+	lo = get64(p + 24);
+	sc = get64(p + 32);
+	nm = get64(p + 40);
+	co = get64(p + 48);
+	if ((kind != CODES_F16 && kind != CODES_U8) || get32(p + 4) != dim || get32(p + 8) != n ||
+	    stride % 64 || stride < dim * (kind == CODES_F16 ? 2 : 1) || stride > 4 * dim + 64 ||
+	    !part_ok(nm, 4 * n, len, 4) || !part_ok(co, 0, len, 64) ||
+	    (len - co) / stride < n || (len - co) % stride ||
+	    (kind == CODES_U8 && (!part_ok(lo, 4 * dim, len, 4) || !part_ok(sc, 4 * dim, len, 4))))
+		return damaged(s, err, "bad vector code section");
+	s->codes = (rag_seg_codes){(int)kind, (uint32_t)dim, (uint32_t)n, (size_t)stride,
+				   kind == CODES_U8 ? (const float *)(const void *)(p + lo) : NULL,
+				   kind == CODES_U8 ? (const float *)(const void *)(p + sc) : NULL,
+				   (const float *)(const void *)(p + nm), p + co};
 	return 0;
+}
+
+int rag_seg_codes_of(const rag_seg *s, rag_seg_codes *c)
+{
+	if (!s->csec.present)
+		return 0;
+	*c = s->codes;
+	return 1;
 }
 
 int rag_seg_vectors(const rag_seg *s, rag_seg_vecs *v)
@@ -467,10 +524,12 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 			damaged(s, err, "a section lies outside the file");
 			goto fail;
 		}
-		if (kind == SEC_FIELDS || kind == SEC_VECTORS || kind == SEC_GRAPH) {
-			section *x = kind == SEC_FIELDS ? &s->fsec
+		if (kind == SEC_FIELDS || kind == SEC_VECTORS || kind == SEC_GRAPH ||
+		    kind == SEC_VCODES) {
+			section *x = kind == SEC_FIELDS	   ? &s->fsec
 				     : kind == SEC_VECTORS ? &s->vsec
-							   : &s->gsec;
+				     : kind == SEC_GRAPH   ? &s->gsec
+							   : &s->csec;
 			if (x->present) {
 				damaged(s, err, "a section appears twice");
 				goto fail;
@@ -525,7 +584,7 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 	s->nblocks = s->sec[SEC_RECBLOCKS].len / RB - 1;
 	if (s->fsec.present && fields_open(s, err) < 0)
 		goto fail;
-	if ((s->vsec.present || s->gsec.present) && vectors_open(s, err) < 0)
+	if ((s->vsec.present || s->gsec.present || s->csec.present) && vectors_open(s, err) < 0)
 		goto fail;
 	if (!(s->cache = calloc(1, sizeof *s->cache))) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
@@ -932,12 +991,12 @@ typedef struct fw {
 		uint32_t kind;
 		uint64_t off, len;
 		uint32_t crc;
-	} sec[SEC_NKINDS + 2]; /* kinds 1 to 16, and 17, 18 and 19 */
+	} sec[SEC_NKINDS + 3]; /* kinds 1 to 16, and 17 to 20 */
 	int failed;
 } fw;
 
 #define FW_FLUSH (1u << 16) /* small enough to stay in the cache */
-#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS + 2) * SECTION_SIZE) /* every section */
+#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS + 3) * SECTION_SIZE) /* every section */
 
 static int fw_fail(fw *w, int errnum, const char *what)
 {
@@ -1782,6 +1841,15 @@ typedef struct wterm {
 
 /* ---- vectors and their graph ---- */
 
+/* A float's bits, for writing it little-endian. */
+static uint32_t fbits(float x)
+{
+	uint32_t u;
+
+	memcpy(&u, &x, 4);
+	return u;
+}
+
 static const char *metric_name(int metric)
 {
 	return metric == RAG_METRIC_L2 ? "l2" : metric == RAG_METRIC_IP ? "ip" : "cosine";
@@ -1808,6 +1876,83 @@ static float pair_dist(void *arg, uint32_t a, uint32_t b)
 	default:
 		return 1.0f - c->k->dot(x, y, c->dim);
 	}
+}
+
+/* Writes SEC_VCODES: the rows in float16 or uint8, per vo->quant.  0, or -1 with err set. */
+static int write_codes(fw *f, const float *rows, uint32_t count, const rag_seg_vecopts *vo,
+		       rag_error *err)
+{
+	static const unsigned char zero[64];
+	const size_t dim = vo->dim;
+	int u8 = vo->quant == 2; /* RAG_QUANT_INT8; 1 is RAG_QUANT_F16 */
+	size_t stride = ((u8 ? dim : 2 * dim) + 63) / 64 * 64;
+	uint64_t lo = u8 ? VEC_HEADER : 0, sc = u8 ? lo + 4 * dim : 0;
+	uint64_t nm = u8 ? sc + 4 * dim : VEC_HEADER, co = (nm + 4 * (uint64_t)count + 63) / 64 * 64;
+	float *lov = NULL, *scv = NULL, *x = malloc(dim * sizeof *x + 1);
+	unsigned char *code = calloc(1, stride), h[VEC_HEADER] = {0};
+	int rc = -1;
+
+	if (!x || !code || (u8 && (!(lov = malloc(dim * sizeof *lov))) ) ||
+	    (u8 && !(scv = malloc(dim * sizeof *scv)))) {
+		rag_error_set(err, RAG_ENOMEM, f->path, 0, "out of memory");
+		goto out;
+	}
+	put32(h, u8 ? CODES_U8 : CODES_F16);
+	put32(h + 4, (uint32_t)dim);
+	put32(h + 8, count);
+	put64(h + 16, stride);
+	put64(h + 24, lo);
+	put64(h + 32, sc);
+	put64(h + 40, nm);
+	put64(h + 48, co);
+	if (fw_begin_at(f, SEC_VCODES, 64) < 0 || fw_put(f, h, sizeof h) < 0)
+		goto out;
+	if (u8) {
+		rag_vec_u8_train(rows, count, dim, dim, lov, scv);
+		for (size_t i = 0; i < dim; i++)
+			if (fw_put32(f, fbits(lov[i])) < 0)
+				goto out;
+		for (size_t i = 0; i < dim; i++)
+			if (fw_put32(f, fbits(scv[i])) < 0)
+				goto out;
+	}
+	/* each decoded row's squared length, then the codes */
+	for (uint32_t r = 0; r < count; r++) {
+		const float *v = rows + (size_t)r * dim;
+		float n2 = 0;
+		if (u8) {
+			rag_vec_u8_encode(v, dim, lov, scv, code);
+			rag_vec_u8_decode(code, dim, lov, scv, x);
+		} else {
+			for (size_t i = 0; i < dim; i++)
+				x[i] = rag_f16_to_f32(rag_f32_to_f16(v[i]));
+		}
+		for (size_t i = 0; i < dim; i++)
+			n2 += x[i] * x[i];
+		if (fw_put32(f, fbits(n2)) < 0)
+			goto out;
+	}
+	if (fw_put(f, zero, (size_t)(co - nm - 4 * (uint64_t)count)) < 0)
+		goto out;
+	for (uint32_t r = 0; r < count; r++) {
+		const float *v = rows + (size_t)r * dim;
+		if (u8) {
+			rag_vec_u8_encode(v, dim, lov, scv, code);
+		} else {
+			for (size_t i = 0; i < dim; i++)
+				put16(code + 2 * i, rag_f32_to_f16(v[i]));
+		}
+		if (fw_put(f, code, stride) < 0)
+			goto out;
+	}
+	fw_end(f);
+	rc = 0;
+out:
+	free(lov);
+	free(scv);
+	free(x);
+	free(code);
+	return rc;
 }
 
 /*
@@ -1848,6 +1993,8 @@ static int write_vectors(fw *f, const float *rows, const uint32_t *rowdoc, uint3
 	fw_end(f);
 	if (!count)
 		return 0;
+	if (vo->quant && write_codes(f, rows, count, vo, err) < 0)
+		return -1;
 	pairctx pc = {rows, vo->dim, vo->metric, rag_vec_best()};
 	rag_hnsw_params hp = {vo->m, vo->efc, 0x5eed5eedULL + count, vo->threads ? vo->threads : 1,
 			      NULL};
@@ -3044,6 +3191,17 @@ static int verify_vectors(const rag_seg *s, rag_error *err)
 		return verr(s, err, "vectors without their graph");
 	if (s->gsec.present && rag_hnsw_verify(&s->graph, &e) < 0)
 		return verr(s, err, "%s", e.text);
+	if (s->csec.present) {
+		const rag_seg_codes *c = &s->codes;
+		if (rag_crc32c(0, s->csec.p, s->csec.len) != s->csec.crc)
+			return verr(s, err, "checksum mismatch in section %d", SEC_VCODES);
+		for (uint32_t r = 0; r < c->count; r++)
+			if (!isfinite(c->norm2[r]))
+				return verr(s, err, "vector code %u has a length that is not a number", r);
+		for (uint32_t i = 0; c->lo && i < c->dim; i++)
+			if (!isfinite(c->lo[i]) || !isfinite(c->scale[i]) || c->scale[i] <= 0)
+				return verr(s, err, "the vector codes' scale %u is not a positive number", i);
+	}
 	return 0;
 }
 

@@ -52,7 +52,8 @@ enum rag_seg_kind {
 	/* optional: the records' vectors (rows of float32, 64-byte aligned) */
 	SEC_VECTORS = 17,
 	SEC_GRAPH = 18, /* optional, with SEC_VECTORS: the rows' HNSW graph (hnsw.h) */
-	SEC_FIELDS = 19 /* optional: the indexed fields' values and their records */
+	SEC_FIELDS = 19, /* optional: the indexed fields' values and their records */
+	SEC_VCODES = 20  /* optional, with SEC_VECTORS: compact copies of the rows */
 };
 
 /*
@@ -64,6 +65,7 @@ typedef struct rag_seg_vecopts {
 	uint32_t dim;
 	uint32_t m, efc;
 	unsigned threads;
+	int quant; /* enum rag_quant (store.h): compact codes beside the rows */
 } rag_seg_vecopts;
 
 /*
@@ -186,6 +188,22 @@ int rag_seg_verify(const rag_seg *s, rag_error *err);
 int rag_seg_vectors(const rag_seg *s, rag_seg_vecs *v);
 /* The record of vector row i (checked: RAG_POST_END when damaged). */
 uint32_t rag_seg_vector_docno(const rag_seg *s, const rag_seg_vecs *v, uint32_t row);
+/*
+ * The compact copies of a segment's rows (SEC_VCODES): kind 1 float16,
+ * 2 uint8 with lo and scale (dim floats each); norm2 holds the squared
+ * length of each decoded row; row i's code starts at codes + i * stride
+ * (a multiple of 64 bytes, as codes is).
+ */
+typedef struct rag_seg_codes {
+	int kind;
+	uint32_t dim, count;
+	size_t stride;
+	const float *lo, *scale, *norm2;
+	const unsigned char *codes;
+} rag_seg_codes;
+/* 1 with *c filled, 0 when the segment has no codes. */
+int rag_seg_codes_of(const rag_seg *s, rag_seg_codes *c);
+
 /* The segment's graph over its vector rows, or NULL when it has none. */
 const struct rag_hnsw *rag_seg_graph(const rag_seg *s);
 

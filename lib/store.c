@@ -32,6 +32,22 @@ const char *rag_metric_name(int metric)
 	}
 }
 
+const char *rag_quant_name(int quant)
+{
+	return quant == RAG_QUANT_F16 ? "f16" : quant == RAG_QUANT_INT8 ? "int8" : "none";
+}
+
+int rag_quant_parse(const char *name)
+{
+	if (strcmp(name, "none") == 0)
+		return RAG_QUANT_NONE;
+	if (strcmp(name, "f16") == 0)
+		return RAG_QUANT_F16;
+	if (strcmp(name, "int8") == 0)
+		return RAG_QUANT_INT8;
+	return -1;
+}
+
 int rag_metric_parse(const char *name)
 {
 	if (strcmp(name, "cosine") == 0)

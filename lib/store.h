@@ -54,6 +54,7 @@ typedef struct rag_store_settings {
 	unsigned hnsw_m;     /* graph links a node keeps (twice as many on level 0); 16 */
 	unsigned hnsw_efc;   /* candidates kept while building; 200 */
 	int lexical_ok;      /* records without a vector are welcome in a vector store */
+	int quant;           /* enum rag_quant: compact copies the graph is walked on */
 	char model[RAG_MODEL_NAME_MAX];
 	unsigned dim;
 	/* Not recorded: the threads a writer builds graphs with (1 by default). */
@@ -69,7 +70,15 @@ enum {
 	RAG_SET_METRIC = 16,
 	RAG_SET_HNSW_M = 32,
 	RAG_SET_HNSW_EFC = 64,
-	RAG_SET_LEXICAL_OK = 128
+	RAG_SET_LEXICAL_OK = 128,
+	RAG_SET_QUANT = 256
+};
+
+/* Compact copies of the vectors, for walking the graphs (rag-index --quantize). */
+enum rag_quant {
+	RAG_QUANT_NONE = 0,
+	RAG_QUANT_F16 = 1, /* float16 */
+	RAG_QUANT_INT8 = 2 /* a byte a component, with a per-dimension offset and scale */
 };
 
 /* Fills *s with the defaults. */
@@ -83,6 +92,9 @@ void rag_store_settings_default(rag_store_settings *s);
 /* "cosine", "ip", "l2" for an enum rag_metric, and back (-1 for another name). */
 const char *rag_metric_name(int metric);
 int rag_metric_parse(const char *name);
+/* "none", "f16", "int8" for an enum rag_quant, and back (-1 for another name). */
+const char *rag_quant_name(int quant);
+int rag_quant_parse(const char *name);
 
 /* Flags for rag_store_open. */
 enum {

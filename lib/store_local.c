@@ -311,13 +311,14 @@ static int parse_no(const char *name, uint64_t *no, int del)
  */
 static int vectors_read(const json_t *v, rag_store_settings *s)
 {
-	const json_t *m, *d, *efc, *lex, *dim, *model;
-	int metric;
+	const json_t *m, *d, *efc, *lex, *dim, *model, *qz;
+	int metric, quant = RAG_QUANT_NONE;
 
 	s->metric = RAG_METRIC_COSINE;
 	s->hnsw_m = 16;
 	s->hnsw_efc = 200;
 	s->lexical_ok = 0;
+	s->quant = RAG_QUANT_NONE;
 	s->dim = 0;
 	s->model[0] = '\0';
 	if (!v)
@@ -328,6 +329,9 @@ static int vectors_read(const json_t *v, rag_store_settings *s)
 	lex = json_object_get(v, "lexical_ok");
 	dim = json_object_get(v, "dim");
 	model = json_object_get(v, "model");
+	qz = json_object_get(v, "quantize");
+	if (qz && (!json_is_string(qz) || (quant = rag_quant_parse(json_string_value(qz))) < 0))
+		return -1;
 	if (!json_is_object(v) || !json_is_string(m) ||
 	    (metric = rag_metric_parse(json_string_value(m))) < 0 || !json_is_integer(d) ||
 	    json_integer_value(d) < RAG_HNSW_M_MIN || json_integer_value(d) > RAG_HNSW_M_MAX ||
@@ -343,6 +347,7 @@ static int vectors_read(const json_t *v, rag_store_settings *s)
 	s->hnsw_m = (unsigned)json_integer_value(d);
 	s->hnsw_efc = (unsigned)json_integer_value(efc);
 	s->lexical_ok = json_is_true(lex);
+	s->quant = quant;
 	s->dim = (unsigned)json_integer_value(dim);
 	strcpy(s->model, json_string_value(model));
 	return 0;
@@ -556,10 +561,10 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 			goto nomem;
 	}
 	if (rag_buf_addf(&b, ",\"vectors\":{\"metric\":\"%s\",\"m\":%u,\"ef_construction\":%u,"
-			     "\"lexical_ok\":%s,\"dim\":%u,\"model\":",
+			     "\"lexical_ok\":%s,\"quantize\":\"%s\",\"dim\":%u,\"model\":",
 			 rag_metric_name(l->settings.metric), l->settings.hnsw_m,
 			 l->settings.hnsw_efc, l->settings.lexical_ok ? "true" : "false",
-			 l->settings.dim) < 0 ||
+			 rag_quant_name(l->settings.quant), l->settings.dim) < 0 ||
 	    rag_json_add_string(&b, l->settings.model, strlen(l->settings.model)) < 0 ||
 	    rag_buf_addc(&b, '}') < 0)
 		goto nomem;
@@ -1410,6 +1415,10 @@ static int settings_differ(local *l, const rag_store_settings *want, unsigned se
 		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
 				     "the store was created with --hnsw-ef-construction %u, not %u; a store keeps its settings",
 				     l->settings.hnsw_efc, want->hnsw_efc);
+	if ((set & RAG_SET_QUANT) && want->quant != l->settings.quant)
+		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+				     "the store was created with --quantize %s, not %s; a store keeps its settings",
+				     rag_quant_name(l->settings.quant), rag_quant_name(want->quant));
 	if ((set & RAG_SET_LEXICAL_OK) && want->lexical_ok && !l->settings.lexical_ok)
 		return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
 				     "the store was created without --lexical-ok; a store keeps its settings");
@@ -1495,6 +1504,8 @@ static rag_store *local_open(const char *location, int flags, const rag_store_se
 				l->settings.hnsw_efc = want->hnsw_efc;
 			if (set & RAG_SET_LEXICAL_OK)
 				l->settings.lexical_ok = want->lexical_ok;
+			if (set & RAG_SET_QUANT)
+				l->settings.quant = want->quant;
 		}
 		if (!(l->an = rag_analyzer_new(l->settings.analyzer, err)))
 			goto fail;
@@ -1738,7 +1749,7 @@ static const rag_seg_vecopts *vecopts(const local *l, rag_seg_vecopts *vo)
 	if (!l->settings.dim)
 		return NULL;
 	*vo = (rag_seg_vecopts){l->settings.metric, l->settings.dim, l->settings.hnsw_m,
-				l->settings.hnsw_efc, l->settings.threads};
+				l->settings.hnsw_efc, l->settings.threads, l->settings.quant};
 	return vo;
 }
 

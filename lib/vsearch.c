@@ -29,6 +29,12 @@ typedef struct qctx {
 	const rag_vsearch_opts *o;
 	int failed;
 	rag_error *err;
+	/* compact codes, when the segment has them and the search walks on them */
+	rag_seg_codes c;
+	int use_codes;
+	float *qs;   /* the query for the codes: scaled (uint8), 64-byte aligned */
+	float qbase; /* uint8: the query's dot product with the offsets */
+	float qn2;   /* the query's squared length */
 } qctx;
 
 static inline float qdist(const qctx *c, uint32_t row)
@@ -50,6 +56,25 @@ static float qdist_cb(void *arg, uint32_t row)
 	return qdist(arg, row);
 }
 
+/* The distance to row by its compact code (an estimate, re-ranked later). */
+static float cdist_cb(void *arg, uint32_t row)
+{
+	const qctx *c = arg;
+	const unsigned char *code = c->c.codes + (size_t)row * c->c.stride;
+	float dot = c->c.kind == 2 ? c->qbase + c->k->dot_u8(c->qs, code, c->c.dim)
+				   : c->k->dot_f16(c->qs, (const uint16_t *)(const void *)code,
+						   c->c.dim);
+
+	switch (c->v.metric) {
+	case RAG_METRIC_L2:
+		return c->qn2 + c->c.norm2[row] - 2 * dot;
+	case RAG_METRIC_IP:
+		return -dot;
+	default:
+		return 1.0f - dot;
+	}
+}
+
 static void prefetch_cb(void *arg, uint32_t row)
 {
 	const qctx *c = arg;
@@ -58,6 +83,34 @@ static void prefetch_cb(void *arg, uint32_t row)
 
 	for (size_t i = 0; i < bytes && i < 512; i += 64)
 		__builtin_prefetch(x + i);
+}
+
+static void cprefetch_cb(void *arg, uint32_t row)
+{
+	const qctx *c = arg;
+	const char *x = (const char *)(c->c.codes + (size_t)row * c->c.stride);
+
+	for (size_t i = 0; i < c->c.stride && i < 512; i += 64)
+		__builtin_prefetch(x + i);
+	if (c->v.metric == RAG_METRIC_L2)
+		__builtin_prefetch(&c->c.norm2[row]);
+}
+
+/* Readies the query for the segment's codes.  0, or -1 with err set. */
+static int codes_ready(qctx *c)
+{
+	size_t dim = c->c.dim, bytes = (dim * sizeof(float) + 63) / 64 * 64;
+
+	if (posix_memalign((void **)&c->qs, 64, bytes) != 0) {
+		c->qs = NULL;
+		return rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
+	}
+	if (c->c.kind == 2)
+		c->qbase = rag_vec_u8_query(c->q, dim, c->c.lo, c->c.scale, c->qs);
+	else
+		memcpy(c->qs, c->q, dim * sizeof(float));
+	c->qn2 = c->k->dot(c->q, c->q, dim);
+	return 0;
 }
 
 /* May the record of row be a hit?  1, 0, or -1 with the error kept in c. */
@@ -177,17 +230,23 @@ static size_t candidates(const qctx *c)
 /* The graph's best k of one segment, into the heap. */
 static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
 {
+	/* on codes, the walk keeps ef candidates, which are then measured exactly */
+	size_t want = c->use_codes && c->o->ef > k ? c->o->ef : k;
 	rag_hnsw_scratch *s = rag_hnsw_scratch_new(c->v.count);
-	rag_hnsw_hit *hh = malloc((k + 1) * sizeof *hh);
+	rag_hnsw_hit *hh = malloc((want + 1) * sizeof *hh);
 	rag_hnsw_query q = {qdist_cb, prefetch_cb, c};
 	size_t nn = 0;
 	int rc = -1;
 
+	if (c->use_codes) {
+		q.dist = cdist_cb;
+		q.prefetch = cprefetch_cb;
+	}
 	if (!s || !hh) {
 		rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
 		goto out;
 	}
-	if (rag_hnsw_search(g, &q, accept_cb, c, k, c->o->ef, s, hh, &nn, c->err) < 0) {
+	if (rag_hnsw_search(g, &q, accept_cb, c, want, c->o->ef, s, hh, &nn, c->err) < 0) {
 		if (c->err->code == RAG_EDATA) {
 			rag_error_prefix(c->err, "damaged segment: ");
 			rag_error_at(c->err, rag_seg_path(c->seg), 0);
@@ -199,7 +258,9 @@ static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
 	for (size_t i = 0; i < nn; i++) {
 		uint32_t d = rag_seg_vector_docno(c->seg, &c->v, hh[i].node);
 		if (d != RAG_POST_END)
-			heap_offer(h, nh, k, (rag_vhit){hh[i].dist, c->segno, d});
+			heap_offer(h, nh, k,
+				   (rag_vhit){c->use_codes ? qdist(c, hh[i].node) : hh[i].dist,
+					      c->segno, d});
 	}
 	rc = 0;
 out:
@@ -218,7 +279,7 @@ int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		qctx c = {segs[i], {0}, o->query, rag_vec_best(), (uint32_t)i, del ? del[i] : NULL,
-		          o,       0,   err};
+			  o, 0, err, {0}, 0, NULL, 0, 0};
 		const rag_hnsw *g = rag_seg_graph(segs[i]);
 		if (!rag_seg_vectors(segs[i], &c.v) || !c.v.count)
 			continue;
@@ -226,8 +287,15 @@ int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		if (o->exact || !g || candidates(&c) <= o->exact_below) {
 			if (scan(&c, out, &nh, k) < 0)
 				return -1;
-		} else if (walk(&c, g, out, &nh, k) < 0) {
-			return -1;
+		} else {
+			int r;
+			c.use_codes = rag_seg_codes_of(segs[i], &c.c) && c.c.count == c.v.count;
+			if (c.use_codes && codes_ready(&c) < 0)
+				return -1;
+			r = walk(&c, g, out, &nh, k);
+			free(c.qs);
+			if (r < 0)
+				return -1;
 		}
 	}
 	qsort(out, nh, sizeof *out, vhit_cmp);

@@ -189,13 +189,13 @@ static void recall_random(void)
 /* One thread and one seed give the same bytes; another m gives other bytes. */
 static void reproducible(void)
 {
-	float *v = random_vecs(N, DIM, 2);
+	float *v = random_vecs(1000, DIM, 2);
 	vecs x = {v, NULL, DIM};
 	rag_buf a, b, c;
 
-	CHECK(build(&a, &x, N, 16, 1, 99) == 0);
-	CHECK(build(&b, &x, N, 16, 1, 99) == 0);
-	CHECK(build(&c, &x, N, 8, 1, 99) == 0);
+	CHECK(build(&a, &x, 1000, 16, 1, 99) == 0);
+	CHECK(build(&b, &x, 1000, 16, 1, 99) == 0);
+	CHECK(build(&c, &x, 1000, 8, 1, 99) == 0);
 	CHECK_EQ(a.len, b.len);
 	CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
 	CHECK(a.len % 8 == 0 && c.len % 8 == 0);
