@@ -232,6 +232,12 @@ typedef struct rag_search_opts {
 	double alpha;    /* weight of the vector list in weighted fusion; 0.5 by default */
 	size_t depth;    /* hits taken from each list before fusing; 0: max(k, 100) */
 	/*
+	 * Hits carry the record's id alone, as a JSON string, instead of the
+	 * record (nothing is decompressed): for callers that want ids and
+	 * scores only, such as benchmarks.
+	 */
+	int ids_only;
+	/*
 	 * Only records that match this filter (filter.h) are hits: the best k
 	 * of those, not the best k filtered afterwards.  NULL for all.
 	 */

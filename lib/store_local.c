@@ -46,6 +46,7 @@
 #include "le.h"
 #include "segment.h"
 #include "vec.h"
+#include "hnsw.h"
 #include "vsearch.h"
 
 #define MAN_MAGIC "\x89RAGMAN\n"
@@ -175,6 +176,7 @@ typedef struct local {
 	rag_hit *hits;
 	rag_vhit *vhits;
 	size_t vhits_cap;
+	struct rag_hnsw_scratch *scratch; /* the graphs' walks */
 	float *qvec;
 	size_t qvec_cap;
 	rag_bm25_hit *bhits;
@@ -1343,6 +1345,7 @@ static void local_close(rag_store *st)
 	free(l->hits);
 	free(l->bhits);
 	free(l->vhits);
+	rag_hnsw_scratch_free(l->scratch);
 	free(l->qvec);
 	free(l->vbuf);
 	rag_buf_free(&l->hitbuf);
@@ -2531,7 +2534,7 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		rag_vfilter vf = {bf.allow, bf.decided, filter_accept, &fc};
 		size_t ef = o->ef ? o->ef : RAG_EF_DEFAULT;
 		rag_vsearch_opts vo = {NULL, depth, ef, o->exact, ef * l->settings.hnsw_m,
-				       o->filter ? &vf : NULL};
+				       o->filter ? &vf : NULL, &l->scratch};
 		if (rag_array_reserve(&l->qvec, &l->qvec_cap, o->dim, sizeof *l->qvec) < 0) {
 			nomem(err);
 			goto out;
@@ -2571,9 +2574,19 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	for (size_t j = 0; j < nc; j++) {
 		size_t i = order[j].rank, rlen;
 		const char *p;
+		offs[i] = l->hitbuf.len;
+		if (o->ids_only) {
+			if (rag_seg_id(segs[order[j].seg], order[j].docno, &p, &rlen, err) < 0)
+				goto out;
+			if (rag_json_add_string(&l->hitbuf, p, rlen) < 0) {
+				nomem(err);
+				goto out;
+			}
+			l->hits[i].json_len = l->hitbuf.len - offs[i];
+			continue;
+		}
 		if (rag_seg_record(segs[order[j].seg], order[j].docno, &p, &rlen, err) < 0)
 			goto out;
-		offs[i] = l->hitbuf.len;
 		if (rag_buf_add(&l->hitbuf, p, rlen) < 0) {
 			nomem(err);
 			goto out;

@@ -232,7 +232,7 @@ static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
 {
 	/* on codes, the walk keeps ef candidates, which are then measured exactly */
 	size_t want = c->use_codes && c->o->ef > k ? c->o->ef : k;
-	rag_hnsw_scratch *s = rag_hnsw_scratch_new(c->v.count);
+	rag_hnsw_scratch *s = *c->o->scratch;
 	rag_hnsw_hit *hh = malloc((want + 1) * sizeof *hh);
 	rag_hnsw_query q = {qdist_cb, prefetch_cb, c};
 	size_t nn = 0;
@@ -242,6 +242,8 @@ static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
 		q.dist = cdist_cb;
 		q.prefetch = cprefetch_cb;
 	}
+	if (!s)
+		s = *c->o->scratch = rag_hnsw_scratch_new(c->v.count);
 	if (!s || !hh) {
 		rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
 		goto out;
@@ -264,7 +266,6 @@ static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
 	}
 	rc = 0;
 out:
-	rag_hnsw_scratch_free(s);
 	free(hh);
 	return rc;
 }

@@ -44,6 +44,12 @@ typedef struct rag_vsearch_opts {
 	 */
 	size_t exact_below;
 	const rag_vfilter *filter; /* NULL for none */
+	/*
+	 * Working memory for the graphs' walks, kept by the caller from
+	 * search to search (NULL at first; free it with
+	 * rag_hnsw_scratch_free).
+	 */
+	struct rag_hnsw_scratch **scratch;
 } rag_vsearch_opts;
 
 /*
