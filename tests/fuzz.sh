@@ -13,7 +13,8 @@ echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' 
 
 lib="$top_srcdir/lib"
 srcs="$lib/error.c $lib/buf.c $lib/utf8.c $lib/offmap.c $lib/json.c $lib/ndjson.c
-	$lib/split.c $lib/doc.c $lib/markdown.c $lib/html.c $lib/filter.c"
+	$lib/split.c $lib/doc.c $lib/markdown.c $lib/html.c $lib/filter.c $lib/hnsw.c $lib/vec.c
+	$lib/cpu.c"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-I$lib -I$top_builddir $(pkg-config --cflags jansson libpcre2-8 liblz4)"
 libs="$(pkg-config --libs jansson libpcre2-8 liblz4)"

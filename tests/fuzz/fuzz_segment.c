@@ -17,8 +17,13 @@
  * fourteen records without (--analyzer none) with repeated and long
  * terms; 3, a deletion file of 2; 4, a segment of six records with
  * three indexed fields (--index-field year, --index-field meta.lang,
- * --index-field tags).  Write them again when the format changes, or
- * fuzzing stops at "section N is missing".
+ * --index-field tags); 5, a segment of six records with 4-dimensional
+ * vectors, their graph and uint8 codes (--metric l2 --quantize int8
+ * --hnsw-m 2).  Write them again when the format changes, or fuzzing
+ * stops at "section N is missing".
+ *
+ * A segment with vectors also has every row and code read and its graph
+ * searched, on the full rows and on the codes.
  */
 #include "config.h"
 
@@ -30,7 +35,9 @@
 #include <unistd.h>
 
 #include "crc32c.h"
+#include "hnsw.h"
 #include "segment.h"
+#include "vec.h"
 
 /*
  * tests/fuzz.sh builds every target from one list of library sources,
@@ -89,6 +96,79 @@ static int found_fn(uint32_t docno, void *arg)
 	return 0;
 }
 
+/* A search's distances: from row 0 to any row, on the rows or on the codes. */
+typedef struct qd {
+	rag_seg_vecs v;
+	rag_seg_codes c;
+	int codes;
+} qd;
+
+static float qd_dist(void *arg, uint32_t row)
+{
+	const qd *q = arg;
+	float d = 0;
+
+	if (row >= q->v.count)
+		abort(); /* the graph gave a node that is not a row */
+	for (uint32_t i = 0; i < q->v.dim; i++) {
+		float a = q->v.rows[i];
+		float b = q->codes ? (float)q->c.codes[(size_t)row * q->c.stride + i]
+		                   : q->v.rows[(size_t)row * q->v.dim + i];
+		d += (a - b) * (a - b);
+	}
+	return d;
+}
+
+static int odd_rows(void *arg, uint32_t row)
+{
+	(void)arg;
+	return row & 1;
+}
+
+/* The vectors, codes and graph: every row read, the graph searched.  The damage met. */
+static int read_vectors(const rag_seg *s)
+{
+	const rag_hnsw *g = rag_seg_graph(s);
+	rag_hnsw_scratch *sc;
+	rag_hnsw_hit hits[8];
+	rag_error err;
+	size_t n;
+	qd q;
+	int bad = 0;
+
+	memset(&q, 0, sizeof q);
+	if (!rag_seg_vectors(s, &q.v))
+		return 0;
+	for (uint32_t r = 0; r < q.v.count; r++) {
+		uint32_t d = rag_seg_vector_docno(s, &q.v, r);
+		if (d == RAG_POST_END)
+			bad++;
+		else if (d >= rag_seg_records(s))
+			abort();
+		for (uint32_t i = 0; i < q.v.dim; i++)
+			sink ^= *(const unsigned char *)&q.v.rows[(size_t)r * q.v.dim + i];
+	}
+	if (rag_seg_codes_of(s, &q.c))
+		for (uint32_t r = 0; r < q.c.count; r++)
+			sink ^= q.c.codes[(size_t)r * q.c.stride] ^ *(const unsigned char *)&q.c.norm2[r];
+	if (!g || !q.v.count || !(sc = rag_hnsw_scratch_new(q.v.count)))
+		return bad;
+	for (q.codes = 0; q.codes < 2; q.codes++) {
+		rag_hnsw_query hq = {qd_dist, NULL, &q};
+		if (q.codes && (!rag_seg_codes_of(s, &q.c) || q.c.kind != 2))
+			break;
+		if (rag_hnsw_search(g, &hq, NULL, NULL, 5, 10, sc, hits, &n, &err) < 0)
+			bad++;
+		if (rag_hnsw_search(g, &hq, odd_rows, NULL, 8, 3, sc, hits, &n, &err) < 0)
+			bad++;
+		for (size_t i = 0; i < n; i++)
+			if (!(hits[i].node & 1))
+				abort(); /* a result the filter turned away */
+	}
+	rag_hnsw_scratch_free(sc);
+	return bad;
+}
+
 /*
  * Reads everything through the public calls.  Returns the number of
  * calls that reported damage; aborts on a broken promise.
@@ -99,7 +179,7 @@ static int read_all(const rag_seg *s)
 	const char *p, *q;
 	size_t len, qlen;
 	rag_error err;
-	int bad = 0;
+	int bad = read_vectors(s);
 
 	/* the indexed fields: every value, and every value's records marked and cleared */
 	{

@@ -124,7 +124,7 @@ static int well_ordered(const rag_hnsw_hit *h, size_t n, uint32_t nodes)
 /* Recall@10 at breadth ef over nq random queries, with an optional filter. */
 static double recall(const rag_hnsw *g, vecs *x, accept_fn ok, size_t nq, size_t ef, int *bad)
 {
-	rag_hnsw_scratch *s = rag_hnsw_scratch_new(g->n);
+	rag_hnsw_scratch *s = rag_hnsw_scratch_new(rag_hnsw_nodes(g));
 	rag_hnsw_query q = {query_l2, prefetch_vec, x};
 	float *qs = random_vecs(nq, x->dim, 777);
 	size_t found = 0, total = 0;
@@ -134,9 +134,9 @@ static double recall(const rag_hnsw *g, vecs *x, accept_fn ok, size_t nq, size_t
 		rag_hnsw_hit truth[10], hits[10];
 		size_t nt, nh;
 		x->q = qs + i * x->dim;
-		nt = exact(x, g->n, ok, 10, truth);
+		nt = exact(x, rag_hnsw_nodes(g), ok, 10, truth);
 		if (rag_hnsw_search(g, &q, ok, NULL, 10, ef, s, hits, &nh, &e) < 0 ||
-		    !well_ordered(hits, nh, g->n) || nh != nt)
+		    !well_ordered(hits, nh, rag_hnsw_nodes(g)) || nh != nt)
 			(*bad)++;
 		for (size_t j = 0; ok && j < nh; j++)
 			if (!ok(NULL, hits[j].node))
@@ -163,13 +163,13 @@ static int open_verified(rag_hnsw *g, const rag_buf *b, uint32_t n)
 #define N 2000
 #define DIM 32
 
-/* Random data, one and two threads: the graph verifies and finds the true neighbours. */
+/* Random data, one to four threads: the graph verifies and finds the true neighbours. */
 static void recall_random(void)
 {
 	float *v = random_vecs(N, DIM, 1);
 	vecs x = {v, NULL, DIM};
 
-	for (unsigned threads = 1; threads <= 2; threads++) {
+	for (unsigned threads = 1; threads <= 4; threads *= 2) {
 		rag_buf b;
 		rag_hnsw g;
 		int bad = 0;
@@ -356,6 +356,9 @@ static void bad_params(void)
 	p.m = RAG_HNSW_MAX_M + 1;
 	CHECK_EQ(rag_hnsw_build(10, pair_l2, NULL, &p, &b, &e), -1);
 	CHECK_EQ(b.len, 0);
+	CHECK_EQ(rag_hnsw_build(RAG_HNSW_MAX_NODES + 1, pair_l2, NULL, NULL, &b, &e), -1);
+	CHECK_EQ(e.code, RAG_EUSAGE);
+	CHECK_HAS(e.text, "more than a graph may have");
 	/* a full buffer is an error and stays as it was */
 	float *v = random_vecs(100, 4, 1);
 	vecs x = {v, NULL, 4};
@@ -376,6 +379,13 @@ static void put32_at(rag_buf *b, size_t at, uint32_t v)
 	p[1] = (unsigned char)(v >> 8);
 	p[2] = (unsigned char)(v >> 16);
 	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32_at(const rag_buf *b, size_t at)
+{
+	const unsigned char *p = (const unsigned char *)b->data + at;
+
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 /* Opening a graph whose header is damaged fails with a data error. */
@@ -474,7 +484,7 @@ static void damage_upper(void)
 	CHECK(build(&b, &x, SMALL, 16, 1, 14) == 0);
 	CHECK(open_verified(&g, &b, SMALL) == 0);
 	top = rag_hnsw_top_level(&g);
-	entry = g.entry;
+	entry = get32_at(&b, 20);
 	CHECK(top > 0);
 	/* a node above the top level */
 	for (uint32_t i = 0; i < SMALL && raised == SMALL; i++)
