@@ -16,7 +16,8 @@
  *   header, 64 bytes
  *     0  u32 magic, the bytes "HNSW"
  *     4  u32 layout version (1)
- *     8  u32 n, the number of nodes: 0..n-1, the records of the segment
+ *     8  u32 n, the number of nodes (0..n-1, the records of the segment),
+ *        less than 2^31
  *    12  u32 m: a node keeps up to 2m neighbours at level 0, m above
  *    16  u32 the top level (0 when n is 0)
  *    20  u32 the entry point, a node at the top level (0xffffffff when n is 0)
@@ -27,7 +28,8 @@
  *    48  u64 offset of the upper lists: that + 8n
  *    56  u64 size of the graph: that + 4U, rounded up to a multiple of 8
  *   level-0 lists, one of 4(2m + 1) bytes a node, in node order
- *     u32 count c (at most 2m), then 2m slots: c neighbours, then zeros
+ *     u32 count c (at most 2m), then 2m slots: c neighbours, then zeros;
+ *     node i's list starts at 64 + 4(2m + 1)i
  *   level table, 8 bytes a node, in node order
  *     u32 level L of the node (at most the top level)
  *     u32 W, the word where its upper lists start: the sum of (m + 1)L'
@@ -45,16 +47,28 @@
  * Building follows the paper: nodes go in one after another (in parallel
  * when there are threads: each list has its own lock, and a global lock is
  * held only to read the entry point, or for the whole insertion of a node
- * that will become the new entry point).  A new node finds its
- * candidates by a beam search of breadth ef_construction at each of its
- * levels, and keeps up to m of them by the paper's heuristic: a candidate,
- * taken nearest first, is kept only if it is nearer to the new node than
- * to every neighbour kept so far.  Each kept neighbour links back to the
- * new node; a list that overflows is cut back by the same heuristic.
+ * that will become the new entry point).  A new node finds its candidates
+ * by a beam search of breadth ef_construction at each of its levels, and
+ * keeps up to m of them by the paper's heuristic: a candidate, taken
+ * nearest first, is kept only if it is nearer to the new node than to
+ * every neighbour kept so far.  One addition: a candidate is also dropped
+ * when a kept neighbour is as near to it as it is to itself (a copy of
+ * it), or a group of equal vectors would fill each other's lists and cut
+ * other nodes off.  Each kept neighbour links back to the new node; a list
+ * that overflows is cut back by the same heuristic.
+ *
+ * A search walks greedily down the upper levels, then explores level 0
+ * from the node it reached.  Without a filter, the nodes found so far are
+ * kept in one sorted array of ef (the pool), and the nearest unexplored
+ * one is explored next until none is left; with a filter, in the paper's
+ * two heaps, since turned-away nodes must be explored without counting
+ * among the ef.  Every count and neighbour number read from the bytes is
+ * checked before it is used, so that a damaged graph gives an error.
+ * Graphs have fewer than 2^31 nodes: the pool marks explored nodes with
+ * the top bit of their number.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
@@ -83,13 +97,13 @@ typedef struct item {
 	uint32_t id;
 } item;
 
-/* ---- heaps ---- */
+/* ---- heaps, sorting and the pool ---- */
 
 /*
- * Two flat binary heaps: the candidates still to explore, nearest on top,
- * and the results, farthest on top so that the worst is dropped when a
- * better one comes.  The results order ties by node number, so the same
- * distances always keep the same nodes.
+ * Two flat binary heaps, for a search with a filter: the candidates still
+ * to explore, nearest on top, and the results, farthest on top so that
+ * the worst is dropped when a better one comes.  The results order ties
+ * by node number, so the same distances always keep the same nodes.
  */
 INLINE int worse(item a, item b)
 {
@@ -181,44 +195,138 @@ INLINE float far_add(item *h, size_t *n, size_t ef, item x)
 	return *n == ef ? h[0].d : INFINITY;
 }
 
-/* Takes the top off a results heap of n items (n > 0), as near_pop does. */
-INLINE item far_pop(item *h, size_t n)
+/* A float's bits, changed so that unsigned order is the floats' order. */
+INLINE uint32_t float_key(float d)
 {
-	item top = h[0], last = h[n - 1];
-	size_t i = 0, size = n - 1, c;
+	uint32_t u;
 
-	while ((c = 2 * i + 1) + 1 < size) {
-		c += worse(h[c + 1], h[c]);
-		h[i] = h[c];
-		i = c;
-	}
-	if (c < size) {
-		h[i] = h[c];
-		i = c;
-	}
-	while (i > 0 && worse(last, h[(i - 1) / 2])) {
-		h[i] = h[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	h[i] = last;
-	return top;
+	memcpy(&u, &d, sizeof u);
+	return u ^ (u >> 31 ? 0xffffffffu : 0x80000000u);
 }
 
-/* Empties the results heap into a[0..n), nearest first. */
-static void far_drain(item *h, size_t n, item *a)
+/* Sorts a[0..n) nearest first, ties by node number; a run of equal distances is short. */
+static void insertion_sort(item *a, size_t n)
 {
-	for (; n > 0; n--)
-		a[n - 1] = far_pop(h, n);
+	for (size_t i = 1; i < n; i++) {
+		item x = a[i];
+		size_t j = i;
+		for (; j > 0 && worse(a[j - 1], x); j--)
+			a[j] = a[j - 1];
+		a[j] = x;
+	}
+}
+
+/*
+ * Sorts a[0..n) nearest first, ties by node number, with tmp[0..n) to
+ * work in: a radix sort on the distances, a byte at a time (skipping the
+ * bytes all distances share), then an insertion sort that has only the
+ * ties to put in order.
+ */
+static void sort_items(item *a, size_t n, item *tmp)
+{
+	uint32_t count[4][256];
+	item *src = a, *dst = tmp;
+
+	if (n < 48) {
+		insertion_sort(a, n);
+		return;
+	}
+	memset(count, 0, sizeof count);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = float_key(a[i].d);
+		for (int p = 0; p < 4; p++)
+			count[p][k >> (8 * p) & 255]++;
+	}
+	for (int p = 0; p < 4; p++) {
+		uint32_t *c = count[p], sum = 0;
+		if (c[float_key(a[0].d) >> (8 * p) & 255] == n)
+			continue;
+		for (int b = 0; b < 256; b++) {
+			uint32_t t = c[b];
+			c[b] = sum;
+			sum += t;
+		}
+		for (size_t i = 0; i < n; i++)
+			dst[c[float_key(src[i].d) >> (8 * p) & 255]++] = src[i];
+		item *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, n * sizeof *a);
+	insertion_sort(a, n);
+}
+
+/*
+ * The pool: the up to ef nearest nodes found so far, in a sorted array,
+ * each marked once it has been explored.  A search without a filter
+ * explores the nearest unexplored node of the pool until there is none;
+ * the pool serves as both heaps of the paper's search, at the cost of a
+ * binary search and a short move for each node that enters it.  The mark
+ * is the top bit of the node number, which is why a graph has fewer than
+ * 2^31 nodes.
+ */
+#define EXPLORED 0x80000000u
+
+/* Where an item at distance d goes in p[0..len): before every item not nearer. */
+INLINE size_t pool_place(const item *p, size_t len, float d)
+{
+	const item *base = p;
+
+	if (!len)
+		return 0;
+	while (len > 1) {
+		size_t half = len / 2;
+		base = base[half - 1].d < d ? base + half : base;
+		len -= half;
+	}
+	return (size_t)(base - p) + (base->d < d);
+}
+
+/*
+ * Puts x into the pool p[0..*len) of at most ef items, unless it is full
+ * and x is no nearer than its last.  Returns where x went, or ef.
+ */
+INLINE size_t pool_add(item *p, size_t *len, size_t ef, item x)
+{
+	size_t n = *len, at;
+
+	if (n == ef && !(x.d < p[n - 1].d))
+		return ef;
+	at = pool_place(p, n, x.d);
+	if (n == ef)
+		n--;
+	else
+		(*len)++;
+	memmove(p + at + 1, p + at, (n - at) * sizeof *p);
+	p[at] = x;
+	return at;
+}
+
+/* The first unexplored item of the pool at or after from, or len. */
+INLINE size_t pool_next(const item *p, size_t len, size_t from)
+{
+	while (from < len && (p[from].id & EXPLORED))
+		from++;
+	return from;
+}
+
+/* Takes the marks off the pool, which then holds its nodes nearest first, ties by node number. */
+static void pool_finish(item *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i].id &= ~EXPLORED;
+	insertion_sort(p, len);
 }
 
 /* ---- scratch ---- */
 
 struct rag_hnsw_scratch {
-	uint32_t n;      /* nodes the marks cover */
-	uint16_t tag;    /* the mark of the current search */
-	uint16_t *marks; /* marks[i] == tag: node i was seen by this search */
-	item *cand;      /* the candidates heap, n items */
-	item *res;       /* the results heap, n items */
+	uint32_t n;                         /* nodes the marks cover */
+	uint16_t tag;                       /* the mark of the current search */
+	uint16_t *marks;                    /* marks[i] == tag: node i was seen by this search */
+	item *cand;                         /* n items: the candidates heap, or room to sort in */
+	item *res;                          /* n items: the pool, or the results heap */
 	uint32_t fresh[2 * RAG_HNSW_MAX_M]; /* the unseen neighbours of a node */
 };
 
@@ -303,7 +411,6 @@ typedef struct worker {
 	builder *b;
 	rag_hnsw_scratch *s;
 	uint32_t *nb; /* a copy of a list being explored */
-	item *sel;    /* the candidates of a new node, nearest first */
 	item *cut;    /* the neighbours of an overflowing list */
 	pthread_t thread;
 } worker;
@@ -339,8 +446,7 @@ static uint32_t *blist(const builder *b, uint32_t i, unsigned l)
  * The neighbours of node i at level l, *count of them: with one thread
  * the list itself, else a copy in nb made under the node's lock.
  */
-static const uint32_t *neighbours(builder *b, uint32_t i, unsigned l, uint32_t *nb,
-				  uint32_t *count)
+static const uint32_t *neighbours(builder *b, uint32_t i, unsigned l, uint32_t *nb, uint32_t *count)
 {
 	const uint32_t *list = blist(b, i, l);
 
@@ -387,18 +493,6 @@ static int draw_levels(builder *b, uint64_t seed)
 	}
 	b->up_words = words;
 	return 0;
-}
-
-/* Sorts a few items nearest first, ties by node number. */
-static void sort_items(item *a, size_t n)
-{
-	for (size_t i = 1; i < n; i++) {
-		item x = a[i];
-		size_t j = i;
-		for (; j > 0 && worse(a[j - 1], x); j--)
-			a[j] = a[j - 1];
-		a[j] = x;
-	}
 }
 
 /*
@@ -482,37 +576,36 @@ static uint32_t gather_build(worker *w, uint32_t i, unsigned l, uint16_t tag)
 
 /*
  * The beam search of insertion at level l, from ep towards q: leaves the
- * up to ef nearest nodes it finds in w->sel, nearest first, and returns
- * their number.
+ * up to ef nearest nodes it finds in w->s->res, nearest first, and
+ * returns their number.
  */
 static size_t beam_build(worker *w, uint32_t q, item ep, unsigned l)
 {
 	builder *b = w->b;
 	rag_hnsw_scratch *s = w->s;
 	uint16_t tag = visit_begin(s);
-	item *cand = s->cand, *res = s->res;
-	size_t nc = 1, nr = 1;
-	float bound = b->ef == 1 ? ep.d : INFINITY;
+	item *pool = s->res;
+	size_t len = 1, at = 0;
 
 	s->marks[q] = tag;
 	s->marks[ep.id] = tag;
-	cand[0] = res[0] = ep;
-	while (nc) {
-		item c = near_pop(cand, &nc);
-		if (c.d > bound)
-			break;
-		uint32_t nf = gather_build(w, c.id, l, tag);
+	pool[0] = ep;
+	while (at < len) {
+		uint32_t node = pool[at].id;
+		pool[at].id |= EXPLORED;
+		size_t next = at + 1;
+		uint32_t nf = gather_build(w, node, l, tag);
 		for (uint32_t j = 0; j < nf; j++) {
 			item x = {b->dist(b->ctx, q, s->fresh[j]), s->fresh[j]};
-			if (!(x.d < bound))
-				continue;
-			near_push(cand, &nc, x);
-			PREFETCH(blist(b, cand[0].id, l));
-			bound = far_add(res, &nr, b->ef, x);
+			size_t to = pool_add(pool, &len, b->ef, x);
+			next = to < next ? to : next;
 		}
+		at = pool_next(pool, len, next);
+		if (at < len)
+			PREFETCH(blist(b, pool[at].id, l));
 	}
-	far_drain(res, nr, w->sel);
-	return nr;
+	pool_finish(pool, len);
+	return len;
 }
 
 /* Makes q a neighbour of e at level l, cutting e's list back if it is full. */
@@ -532,7 +625,7 @@ static void link_back(worker *w, uint32_t e, uint32_t q, float d, unsigned l)
 		c[0] = (item){d, q};
 		for (uint32_t j = 0; j < count; j++)
 			c[j + 1] = (item){b->dist(b->ctx, e, list[1 + j]), list[1 + j]};
-		sort_items(c, count + 1);
+		insertion_sort(c, count + 1);
 		size_t kept = select_neighbours(b, c, count + 1, cap);
 		for (size_t j = 0; j < kept; j++)
 			list[1 + j] = c[j].id;
@@ -575,10 +668,11 @@ static void insert(worker *w, uint32_t q)
 	for (unsigned l = top; l > level; l--)
 		cur = greedy(w, q, cur, l);
 	for (int l = (int)(level < top ? level : top); l >= 0; l--) {
+		item *sel = w->s->res;
 		size_t nc = beam_build(w, q, cur, (unsigned)l);
-		size_t ns = select_neighbours(b, w->sel, nc, b->m);
-		connect(w, q, (unsigned)l, w->sel, ns);
-		cur = w->sel[0];
+		size_t ns = select_neighbours(b, sel, nc, b->m);
+		connect(w, q, (unsigned)l, sel, ns);
+		cur = sel[0];
 	}
 	if (raise) {
 		b->entry = q;
@@ -605,20 +699,16 @@ static void worker_free(worker *w)
 {
 	rag_hnsw_scratch_free(w->s);
 	free(w->nb);
-	free(w->sel);
 	free(w->cut);
 }
 
 static int worker_init(worker *w, builder *b)
 {
-	size_t nsel = b->ef > b->cap0 + 1 ? b->ef : b->cap0 + 1;
-
 	w->b = b;
 	w->s = rag_hnsw_scratch_new(b->n);
 	w->nb = malloc((b->cap0 + 1) * sizeof *w->nb);
-	w->sel = malloc(nsel * sizeof *w->sel);
 	w->cut = malloc((b->cap0 + 1) * sizeof *w->cut);
-	if (!w->s || !w->nb || !w->sel || !w->cut) {
+	if (!w->s || !w->nb || !w->cut) {
 		worker_free(w);
 		return -1;
 	}
@@ -643,7 +733,8 @@ static int run_workers(builder *b, unsigned threads)
 		free(w);
 		return -1;
 	}
-	while (started < threads && pthread_create(&w[started].thread, NULL, work, &w[started]) == 0)
+	while (started < threads &&
+	       pthread_create(&w[started].thread, NULL, work, &w[started]) == 0)
 		started++;
 	work(&w[0]);
 	for (unsigned i = 1; i < started; i++)
@@ -710,7 +801,7 @@ static int write_graph(const builder *b, rag_buf *out, rag_error *err)
 
 	if (p.size > SIZE_MAX / 2 || rag_buf_grow(out, (size_t)p.size) < 0)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "no room for a graph of %llu bytes",
-				     (unsigned long long)p.size);
+		                     (unsigned long long)p.size);
 	g = (unsigned char *)out->data + out->len;
 	put_header(g, b, p);
 	put_words(g + HEADER, b->l0, (size_t)b->n * (b->cap0 + 1));
@@ -742,7 +833,7 @@ static int fill_params(rag_hnsw_params *d, const rag_hnsw_params *p, rag_error *
 		d->threads = 1;
 	if (d->m < 2 || d->m > RAG_HNSW_MAX_M)
 		return rag_error_set(err, RAG_EUSAGE, NULL, 0, "hnsw m %u is not between 2 and %u",
-				     d->m, RAG_HNSW_MAX_M);
+		                     d->m, RAG_HNSW_MAX_M);
 	return 0;
 }
 
@@ -788,7 +879,7 @@ static int builder_init(builder *b, uint32_t n, const rag_hnsw_params *d)
 }
 
 int rag_hnsw_build(uint32_t n, rag_hnsw_pair_fn dist, void *ctx, const rag_hnsw_params *p,
-		   rag_buf *out, rag_error *err)
+                   rag_buf *out, rag_error *err)
 {
 	rag_hnsw_params d;
 	builder b;
@@ -796,6 +887,9 @@ int rag_hnsw_build(uint32_t n, rag_hnsw_pair_fn dist, void *ctx, const rag_hnsw_
 
 	if (fill_params(&d, p, err) < 0)
 		return -1;
+	if (n > RAG_HNSW_MAX_NODES)
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+		                     "%u nodes are more than a graph may have", n);
 	memset(&b, 0, sizeof b);
 	b.dist = dist;
 	b.ctx = ctx;
@@ -806,7 +900,8 @@ int rag_hnsw_build(uint32_t n, rag_hnsw_pair_fn dist, void *ctx, const rag_hnsw_
 		return -1;
 	}
 	if (builder_init(&b, n, &d) < 0 || (n > 1 && run_workers(&b, d.threads) < 0))
-		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory building a graph of %u nodes", n);
+		rag_error_set(err, RAG_ENOMEM, NULL, 0,
+		              "out of memory building a graph of %u nodes", n);
 	else
 		rc = write_graph(&b, out, err);
 	pthread_mutex_destroy(&b.global);
@@ -838,10 +933,12 @@ static int check_header(const unsigned char *h, uint32_t n_expected, rag_error *
 	if (get32(h) != MAGIC)
 		return damaged(err, "no graph header");
 	if (get32(h + 4) != LAYOUT_VERSION)
-		return rag_error_set(err, RAG_EDATA, NULL, 0, "graph layout version %u is not known",
-				     get32(h + 4));
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+		                     "graph layout version %u is not known", get32(h + 4));
 	if (n != n_expected)
 		return damaged(err, "%u nodes where %u were expected", n, n_expected);
+	if (n > RAG_HNSW_MAX_NODES)
+		return damaged(err, "%u nodes, more than a graph may have", n);
 	if (m < 2 || m > RAG_HNSW_MAX_M)
 		return damaged(err, "m is %u", m);
 	if (top > MAX_LEVEL || (n == 0 && top != 0))
@@ -853,8 +950,7 @@ static int check_header(const unsigned char *h, uint32_t n_expected, rag_error *
 	return 0;
 }
 
-int rag_hnsw_open(rag_hnsw *g, const void *bytes, size_t len, uint32_t n_expected,
-		  rag_error *err)
+int rag_hnsw_open(rag_hnsw *g, const void *bytes, size_t len, uint32_t n_expected, rag_error *err)
 {
 	const unsigned char *h = bytes;
 	parts p;
@@ -875,14 +971,14 @@ int rag_hnsw_open(rag_hnsw *g, const void *bytes, size_t len, uint32_t n_expecte
 		return damaged(err, "the offsets of its parts are wrong");
 	if (p.size != len)
 		return damaged(err, "%llu bytes where the header says %llu",
-			       (unsigned long long)len, (unsigned long long)p.size);
+		               (unsigned long long)len, (unsigned long long)p.size);
 	g->stride0 = (size_t)4 * (2 * g->m + 1);
 	g->l0 = h + HEADER;
 	g->levels = h + p.levels;
 	g->upper = h + p.upper;
 	if (g->n && get32(g->levels + 8 * (size_t)g->entry) != g->top)
 		return damaged(err, "the entry point %u is not at the top level %u", g->entry,
-			       g->top);
+		               g->top);
 	return 0;
 }
 
@@ -903,22 +999,24 @@ uint32_t rag_hnsw_top_level(const rag_hnsw *g)
 
 /* Checks the list of node i at level l; cap is its capacity. */
 static int verify_list(const rag_hnsw *g, uint32_t i, uint32_t l, const unsigned char *list,
-		       uint32_t cap, rag_error *err)
+                       uint32_t cap, rag_error *err)
 {
 	uint32_t count = get32(list);
 
 	if (count > cap)
 		return damaged(err, "node %u has %u neighbours at level %u, more than %u", i, count,
-			       l, cap);
+		               l, cap);
 	for (uint32_t j = 0; j < count; j++) {
 		uint32_t v = get32(list + 4 + 4 * (size_t)j);
 		if (v >= g->n)
-			return damaged(err, "node %u has a neighbour %u beyond %u nodes", i, v, g->n);
+			return damaged(err, "node %u has a neighbour %u beyond %u nodes", i, v,
+			               g->n);
 		if (v == i)
 			return damaged(err, "node %u is its own neighbour", i);
 		if (l && get32(g->levels + 8 * (size_t)v) < l)
-			return damaged(err, "node %u has a neighbour %u at level %u, above its level",
-				       i, v, l);
+			return damaged(err,
+			               "node %u has a neighbour %u at level %u, above its level", i,
+			               v, l);
 	}
 	return 0;
 }
@@ -931,7 +1029,7 @@ static int verify_upper(const rag_hnsw *g, uint32_t i, uint64_t *words, rag_erro
 
 	if (level > g->top)
 		return damaged(err, "node %u has level %u, above the top level %u", i, level,
-			       g->top);
+		               g->top);
 	if (w != *words || *words + (uint64_t)level * (g->m + 1) > g->upper_words)
 		return damaged(err, "the upper lists of node %u are out of place", i);
 	for (uint32_t l = 1; l <= level; l++) {
@@ -955,7 +1053,7 @@ int rag_hnsw_verify(const rag_hnsw *g, rag_error *err)
 			return -1;
 	if (words != g->upper_words)
 		return damaged(err, "%llu words of upper lists where the levels make %llu",
-			       (unsigned long long)g->upper_words, (unsigned long long)words);
+		               (unsigned long long)g->upper_words, (unsigned long long)words);
 	return 0;
 }
 
@@ -964,7 +1062,7 @@ int rag_hnsw_verify(const rag_hnsw *g, rag_error *err)
 static int too_many(rag_error *err, uint32_t i, uint32_t count, uint32_t l, uint32_t cap)
 {
 	return damaged(err, "node %u has %u neighbours at level %u, more than %u", i, count, l,
-		       cap);
+	               cap);
 }
 
 static int beyond(rag_error *err, uint32_t i, uint32_t v, uint32_t n)
@@ -991,7 +1089,7 @@ static const unsigned char *upper_list(const rag_hnsw *g, uint32_t i, uint32_t l
 
 /* One greedy walk at level l: moves *cur to the nearest node it reaches. */
 static int greedy_level(const rag_hnsw *g, const rag_hnsw_query *q, item *cur, uint32_t l,
-			rag_error *err)
+                        rag_error *err)
 {
 	for (;;) {
 		const unsigned char *list = upper_list(g, cur->id, l, err);
@@ -1031,8 +1129,8 @@ static int descend(const rag_hnsw *g, const rag_hnsw_query *q, item *cur, rag_er
  * *err filled when the list is damaged.  No branch on the marks, which
  * would be taken at random.
  */
-INLINE long gather(const rag_hnsw *g, uint32_t node, rag_hnsw_scratch *s, uint16_t tag,
-		   rag_error *err)
+static inline long gather(const rag_hnsw *g, uint32_t node, rag_hnsw_scratch *s, uint16_t tag,
+                          rag_error *err)
 {
 	const unsigned char *list = g->l0 + (size_t)node * g->stride0;
 	uint32_t count = get32(list), *fresh = s->fresh;
@@ -1053,18 +1151,64 @@ INLINE long gather(const rag_hnsw *g, uint32_t node, rag_hnsw_scratch *s, uint16
 }
 
 /*
- * The beam search at level 0 from ep, keeping the ef nearest accepted
- * nodes in the results heap s->res; *nres gets their number.  Inlined
- * twice, with and without a filter, so that the search without one
- * pays nothing for it.  The vectors of a node's new neighbours are asked
- * for before the first distance, and the list of the best candidate as
- * soon as it is known.
+ * The beam search at level 0 without a filter, from ep: leaves the up to
+ * ef nearest nodes it finds in s->res, nearest first; *nres gets their
+ * number.  The vectors of a node's new neighbours are asked for before
+ * the first distance, and the list of the next node to explore as soon
+ * as it is known.
  */
-INLINE int beam(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok, void *okctx,
-		size_t ef, rag_hnsw_scratch *s, item ep, size_t *nres, rag_error *err)
+static int beam_all(const rag_hnsw *g, const rag_hnsw_query *q, size_t ef, rag_hnsw_scratch *s,
+                    item ep, size_t *nres, rag_error *err)
 {
-	const unsigned char *l0 = g->l0;
-	const size_t stride = g->stride0;
+	float (*dist)(void *, uint32_t) = q->dist;
+	void (*pf)(void *, uint32_t) = q->prefetch;
+	void *ctx = q->ctx;
+	const uint16_t tag = visit_begin(s);
+	const uint32_t *fresh = s->fresh;
+	item *pool = s->res;
+	size_t len = 1, at = 0;
+
+	s->marks[ep.id] = tag;
+	pool[0] = ep;
+	while (at < len) {
+		uint32_t node = pool[at].id;
+		pool[at].id |= EXPLORED;
+		size_t next = at + 1;
+		long nf = gather(g, node, s, tag, err);
+		if (nf < 0)
+			return -1;
+		for (long i = 0; pf && i < nf; i++)
+			pf(ctx, fresh[i]);
+		if (next < len)
+			PREFETCH(g->l0 + (size_t)(pool[next].id & ~EXPLORED) * g->stride0);
+		for (long i = 0; i < nf; i++) {
+			item x = {dist(ctx, fresh[i]), fresh[i]};
+			size_t to = pool_add(pool, &len, ef, x);
+			if (to < next) {
+				next = to;
+				PREFETCH(g->l0 + (size_t)x.id * g->stride0);
+			}
+		}
+		at = pool_next(pool, len, next);
+	}
+	pool_finish(pool, len);
+	*nres = len;
+	return 0;
+}
+
+/*
+ * The beam search at level 0 with a filter, from ep: leaves the up to ef
+ * nearest nodes that ok accepts in the heap s->res, and returns their
+ * number in *nres.  The nodes it turns away still enter the candidates
+ * heap s->cand, to be explored, and the search goes on until it holds ef
+ * accepted nodes and no candidate is nearer than the farthest of them:
+ * the paper's search with two heaps, since the pool would have to hold
+ * every node seen until ef of them are accepted.
+ */
+static int beam_filtered(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok,
+                         void *okctx, size_t ef, rag_hnsw_scratch *s, item ep, size_t *nres,
+                         rag_error *err)
+{
 	float (*dist)(void *, uint32_t) = q->dist;
 	void (*pf)(void *, uint32_t) = q->prefetch;
 	void *ctx = q->ctx;
@@ -1076,7 +1220,7 @@ INLINE int beam(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn o
 
 	s->marks[ep.id] = tag;
 	cand[0] = ep;
-	if (!ok || ok(okctx, ep.id))
+	if (ok(okctx, ep.id))
 		bound = far_add(res, &nr, ef, ep);
 	while (nc) {
 		item c = near_pop(cand, &nc);
@@ -1092,32 +1236,18 @@ INLINE int beam(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn o
 			if (!(x.d < bound))
 				continue;
 			near_push(cand, &nc, x);
-			PREFETCH(l0 + (size_t)cand[0].id * stride);
-			if (ok && !ok(okctx, x.id))
-				continue;
-			bound = far_add(res, &nr, ef, x);
+			PREFETCH(g->l0 + (size_t)cand[0].id * g->stride0);
+			if (ok(okctx, x.id))
+				bound = far_add(res, &nr, ef, x);
 		}
 	}
 	*nres = nr;
 	return 0;
 }
 
-static int beam_all(const rag_hnsw *g, const rag_hnsw_query *q, size_t ef, rag_hnsw_scratch *s,
-		    item ep, size_t *nres, rag_error *err)
-{
-	return beam(g, q, NULL, NULL, ef, s, ep, nres, err);
-}
-
-static int beam_some(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok,
-		     void *okctx, size_t ef, rag_hnsw_scratch *s, item ep, size_t *nres,
-		     rag_error *err)
-{
-	return beam(g, q, ok, okctx, ef, s, ep, nres, err);
-}
-
 /* Measures every node: the k nearest accepted ones go to the results heap; returns their number. */
 static size_t exhaustive(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok,
-			 void *okctx, size_t k, rag_hnsw_scratch *s)
+                         void *okctx, size_t k, rag_hnsw_scratch *s)
 {
 	size_t nr = 0;
 	float bound = INFINITY;
@@ -1134,46 +1264,43 @@ static size_t exhaustive(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_ac
 	return nr;
 }
 
-/* Gives out the k nearest of the nr results, nearest first; returns how many. */
-static size_t emit(rag_hnsw_scratch *s, size_t nr, size_t k, rag_hnsw_hit *out)
+/* Gives out the first k of the nr results in s->res, which are in order; returns how many. */
+static size_t emit(const rag_hnsw_scratch *s, size_t nr, size_t k, rag_hnsw_hit *out)
 {
-	item *res = s->res;
-
-	while (nr > k) {
-		far_pop(res, nr);
-		nr--;
-	}
-	far_drain(res, nr, s->cand);
+	if (nr > k)
+		nr = k;
 	for (size_t i = 0; i < nr; i++)
-		out[i] = (rag_hnsw_hit){s->cand[i].id, s->cand[i].d};
+		out[i] = (rag_hnsw_hit){s->res[i].id, s->res[i].d};
 	return nr;
 }
 
 int rag_hnsw_search(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok, void *okctx,
-		    size_t k, size_t ef, rag_hnsw_scratch *s, rag_hnsw_hit *out, size_t *nout,
-		    rag_error *err)
+                    size_t k, size_t ef, rag_hnsw_scratch *s, rag_hnsw_hit *out, size_t *nout,
+                    rag_error *err)
 {
 	size_t nr = 0;
 	item ep;
-	int rc;
 
 	*nout = 0;
 	if (!g->n || !k)
 		return 0;
 	if (scratch_fit(s, g->n) < 0)
-		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory for a search of %u nodes",
-				     g->n);
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0,
+		                     "out of memory for a search of %u nodes", g->n);
 	if (ef < k)
 		ef = k;
 	if (ef >= g->n) {
 		nr = exhaustive(g, q, ok, okctx, k, s);
+		sort_items(s->res, nr, s->cand);
+	} else if (descend(g, q, &ep, err) < 0) {
+		return -1;
+	} else if (!ok) {
+		if (beam_all(g, q, ef, s, ep, &nr, err) < 0)
+			return -1;
 	} else {
-		if (descend(g, q, &ep, err) < 0)
+		if (beam_filtered(g, q, ok, okctx, ef, s, ep, &nr, err) < 0)
 			return -1;
-		rc = ok ? beam_some(g, q, ok, okctx, ef, s, ep, &nr, err)
-			: beam_all(g, q, ef, s, ep, &nr, err);
-		if (rc < 0)
-			return -1;
+		sort_items(s->res, nr, s->cand);
 	}
 	*nout = emit(s, nr, k, out);
 	return 0;

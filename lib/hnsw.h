@@ -31,8 +31,9 @@
 /* Defaults of rag_hnsw_params, used where a field is 0. */
 #define RAG_HNSW_DEFAULT_M 16
 #define RAG_HNSW_DEFAULT_EF_CONSTRUCTION 200
-/* The largest m a graph may have. */
+/* The largest m a graph may have, and the most nodes. */
 #define RAG_HNSW_MAX_M 1024
+#define RAG_HNSW_MAX_NODES 0x7fffffffu
 
 /*
  * The distance between nodes a and b, for building.  Called from several
@@ -66,17 +67,16 @@ typedef struct rag_hnsw_params {
 } rag_hnsw_params;
 
 /*
- * Builds a graph over the nodes 0..n-1 and appends its bytes to out,
- * whose length should be a multiple of 8 if the bytes are to be searched
- * where they lie (any offset works for writing them to a file at a
- * multiple of 8).  dist(ctx, a, b) gives the distances; p may be NULL for
- * all the defaults.  With one thread, the same n, distances, parameters
+ * Builds a graph over the nodes 0..n-1 and appends its bytes to out (a
+ * multiple of 8 of them).  dist(ctx, a, b) gives the distances; p may be
+ * NULL for all the defaults.  With one thread, the same n, distances, parameters
  * and seed give the same bytes.  Returns 0, or -1 with *err filled when
- * the parameters are wrong (RAG_EUSAGE) or memory runs out or out reaches
- * its cap (RAG_ENOMEM); out is then as it was.
+ * the parameters are wrong or n passes RAG_HNSW_MAX_NODES (RAG_EUSAGE),
+ * or memory runs out or out reaches its cap (RAG_ENOMEM); out is then as
+ * it was.
  */
 int rag_hnsw_build(uint32_t n, rag_hnsw_pair_fn dist, void *ctx, const rag_hnsw_params *p,
-		   rag_buf *out, rag_error *err);
+                   rag_buf *out, rag_error *err);
 
 /*
  * An open graph: a view of its bytes, which the caller keeps mapped while
@@ -93,13 +93,11 @@ typedef struct rag_hnsw {
 
 /*
  * Opens the graph in bytes[0..len), len being exactly the graph's size (as
- * written by rag_hnsw_build); bytes must start at a multiple of 4.  It
- * must have n_expected nodes.  Checks the header and that every part lies
- * inside len, at a fixed cost: it reads no list.  Returns 0, or -1 with
- * *err filled (RAG_EDATA).
+ * written by rag_hnsw_build).  It must have n_expected nodes.  Checks the header and that every
+ * part lies inside len, at a fixed cost: it reads no list.  Returns 0, or -1 with *err filled
+ * (RAG_EDATA).
  */
-int rag_hnsw_open(rag_hnsw *g, const void *bytes, size_t len, uint32_t n_expected,
-		  rag_error *err);
+int rag_hnsw_open(rag_hnsw *g, const void *bytes, size_t len, uint32_t n_expected, rag_error *err);
 
 /*
  * Reads the whole graph and checks it: list counts within their
@@ -128,8 +126,8 @@ void rag_hnsw_scratch_free(rag_hnsw_scratch *s);
 
 /* How a search measures its query against a node. */
 typedef struct rag_hnsw_query {
-	float (*dist)(void *ctx, uint32_t node);      /* the distance from the query to node */
-	void (*prefetch)(void *ctx, uint32_t node);   /* may be NULL; see rag_hnsw_prefetch_fn */
+	float (*dist)(void *ctx, uint32_t node);    /* the distance from the query to node */
+	void (*prefetch)(void *ctx, uint32_t node); /* may be NULL; see rag_hnsw_prefetch_fn */
 	void *ctx;
 } rag_hnsw_query;
 
@@ -146,7 +144,8 @@ typedef struct rag_hnsw_hit {
  * reaches the number of nodes, the search measures every node, and so is
  * exact.  The search goes on until it has ef accepted nodes or nothing
  * more to explore, so a filter that turns most nodes away costs time, not
- * recall.
+ * recall.  Pass ok NULL rather than a function that accepts every node:
+ * the search without a filter is a little faster.
  *
  * out gets the results, nearest first (ties by node number), *nout their
  * number (fewer than k when fewer nodes are accepted or reached).  Returns
@@ -155,7 +154,7 @@ typedef struct rag_hnsw_hit {
  * then 0.
  */
 int rag_hnsw_search(const rag_hnsw *g, const rag_hnsw_query *q, rag_hnsw_accept_fn ok, void *okctx,
-		    size_t k, size_t ef, rag_hnsw_scratch *s, rag_hnsw_hit *out, size_t *nout,
-		    rag_error *err);
+                    size_t k, size_t ef, rag_hnsw_scratch *s, rag_hnsw_hit *out, size_t *nout,
+                    rag_error *err);
 
 #endif

@@ -57,7 +57,7 @@ static float *random_vecs(size_t n, size_t dim, unsigned seed)
 }
 
 static int build(rag_buf *out, const vecs *x, uint32_t n, uint32_t m, unsigned threads,
-		 uint64_t seed)
+                 uint64_t seed)
 {
 	rag_hnsw_params p = {.m = m, .seed = seed, .threads = threads, .prefetch = prefetch_vec};
 	rag_error e;
@@ -115,7 +115,7 @@ static int well_ordered(const rag_hnsw_hit *h, size_t n, uint32_t nodes)
 		if (h[i].node >= nodes)
 			return 0;
 		if (i && (h[i - 1].dist > h[i].dist ||
-			  (h[i - 1].dist == h[i].dist && h[i - 1].node >= h[i].node)))
+		          (h[i - 1].dist == h[i].dist && h[i - 1].node >= h[i].node)))
 			return 0;
 	}
 	return 1;
@@ -390,7 +390,7 @@ static uint32_t get32_at(const rag_buf *b, size_t at)
 
 /* Opening a graph whose header is damaged fails with a data error. */
 static int open_fails(const rag_buf *orig, size_t at, uint32_t v, size_t len, uint32_t n,
-		      const char *phrase)
+                      const char *phrase)
 {
 	rag_buf b;
 	rag_hnsw g;
@@ -540,8 +540,8 @@ static void random_flips(void)
 			verified += rag_hnsw_verify(&g, &e) == 0;
 			for (int k = 0; k < 3; k++) {
 				x.q = v + 8 * (size_t)(rand_r(&seed) % SMALL);
-				if (rag_hnsw_search(&g, &q, k ? every_tenth : NULL, NULL, 10, 5 + k * 20,
-						    s, hits, &nh, &e) < 0) {
+				if (rag_hnsw_search(&g, &q, k ? every_tenth : NULL, NULL, 10,
+				                    5 + k * 20, s, hits, &nh, &e) < 0) {
 					failed++;
 					bad += e.code != RAG_EDATA || nh != 0;
 				} else {
