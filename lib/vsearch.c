@@ -248,7 +248,9 @@ static int walk(qctx *c, const rag_hnsw *g, rag_vhit *h, size_t *nh, size_t k)
 		rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
 		goto out;
 	}
-	if (rag_hnsw_search(g, &q, accept_cb, c, want, c->o->ef, s, hh, &nn, c->err) < 0) {
+	/* with nothing to turn away, the walk takes its faster course */
+	rag_hnsw_accept_fn ok = c->del || c->o->filter ? accept_cb : NULL;
+	if (rag_hnsw_search(g, &q, ok, c, want, c->o->ef, s, hh, &nn, c->err) < 0) {
 		if (c->err->code == RAG_EDATA) {
 			rag_error_prefix(c->err, "damaged segment: ");
 			rag_error_at(c->err, rag_seg_path(c->seg), 0);
