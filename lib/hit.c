@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <stdio.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,28 +82,10 @@ void rag_query_clear(rag_query *q)
 /* The query's "vector", when it has one.  0, or -1 with err set. */
 static int query_vector(rag_query *q, const char *source, long lineno, rag_error *err)
 {
-	const json_t *v = json_object_get(q->obj, "vector"), *x;
-	size_t i, n;
+	size_t cap = 0;
 
-	if (!v || json_is_null(v))
-		return 0;
-	n = json_is_array(v) ? json_array_size(v) : 0;
-	if (!n)
-		return rag_error_set(err, RAG_EDATA, source, lineno,
-		                     "\"vector\" is not an array of numbers");
-	if (!(q->vector = malloc(n * sizeof *q->vector)))
-		return rag_error_set(err, RAG_ENOMEM, source, lineno, "out of memory");
-	json_array_foreach(v, i, x) {
-		if (!json_is_number(x))
-			return rag_error_set(err, RAG_EDATA, source, lineno,
-			                     "\"vector\" component %zu is not a number", i + 1);
-		q->vector[i] = (float)json_number_value(x);
-		if (!isfinite(q->vector[i]))
-			return rag_error_set(err, RAG_EDATA, source, lineno,
-			                     "\"vector\" component %zu is out of range", i + 1);
-	}
-	q->dim = n;
-	return 0;
+	return rag_record_vector(json_object_get(q->obj, "vector"), &q->vector, &cap, &q->dim,
+	                         source, lineno, err) < 0 ? -1 : 0;
 }
 
 int rag_query_parse(rag_query *q, const char *line, size_t len, const char *source, long lineno,

@@ -1,6 +1,7 @@
 /* record.c - records into a store; see record.h (hit.c has queries and hits). */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,34 @@ int rag_record_prep_init(rag_record_prep *p, const char *id_field, const char *t
 	return p->hasher ? 0 : -1;
 }
 
+int rag_record_vector(const json_t *v, float **buf, size_t *cap, size_t *dim, const char *source,
+                      long lineno, rag_error *err)
+{
+	const json_t *x;
+	size_t n, i;
+
+	*dim = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	n = json_is_array(v) ? json_array_size(v) : 0;
+	if (!n)
+		return rag_error_set(err, RAG_EDATA, source, lineno,
+		                     "\"vector\" is not an array of numbers");
+	if (rag_array_reserve(buf, cap, n, sizeof **buf) < 0)
+		return rag_error_set(err, RAG_ENOMEM, source, lineno, "out of memory");
+	json_array_foreach(v, i, x) {
+		if (!json_is_number(x))
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+			                     "\"vector\" component %zu is not a number", i + 1);
+		(*buf)[i] = (float)json_number_value(x);
+		if (!isfinite((*buf)[i]))
+			return rag_error_set(err, RAG_EDATA, source, lineno,
+			                     "\"vector\" component %zu is out of range", i + 1);
+	}
+	*dim = n;
+	return 1;
+}
+
 /*
  * The record's "vector" and "model" into out (none when the vector is
  * missing or null).  0, or -1 with err set.
@@ -30,25 +59,13 @@ int rag_record_prep_init(rag_record_prep *p, const char *id_field, const char *t
 static int vector_of(rag_record_prep *p, const json_t *rec, const char *source, long lineno,
                      rag_store_record *out, rag_error *err)
 {
-	const json_t *v = json_object_get(rec, "vector"), *m, *x;
-	size_t n, i;
+	const json_t *m;
+	int k = rag_record_vector(json_object_get(rec, "vector"), &p->vec, &p->vec_cap, &out->dim,
+	                          source, lineno, err);
 
-	if (!v || json_is_null(v))
-		return 0;
-	n = json_is_array(v) ? json_array_size(v) : 0;
-	if (!n)
-		return rag_error_set(err, RAG_EDATA, source, lineno,
-		                     "\"vector\" is not an array of numbers");
-	if (rag_array_reserve(&p->vec, &p->vec_cap, n, sizeof *p->vec) < 0)
-		return rag_error_set(err, RAG_ENOMEM, source, lineno, "out of memory");
-	json_array_foreach(v, i, x) {
-		if (!json_is_number(x))
-			return rag_error_set(err, RAG_EDATA, source, lineno,
-			                     "\"vector\" component %zu is not a number", i + 1);
-		p->vec[i] = (float)json_number_value(x);
-	}
+	if (k <= 0)
+		return k;
 	out->vector = p->vec;
-	out->dim = n;
 	m = json_object_get(rec, "model");
 	if (m && !json_is_null(m)) {
 		if (!json_is_string(m))

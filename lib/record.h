@@ -190,6 +190,14 @@ int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score
 int rag_record_id_value(const json_t *v, const char *what, int null_ok, char num[24],
                         const char **s, size_t *n, const char *source, long lineno, rag_error *err);
 /*
+ * For record.c and hit.c.  A "vector" field v (an array of finite
+ * numbers) into *buf (grown as rag_array_reserve grows it, *cap its
+ * room), *dim its length: 1, 0 when v is missing or null, -1 with err
+ * set (RAG_EDATA about the field, RAG_ENOMEM).
+ */
+int rag_record_vector(const json_t *v, float **buf, size_t *cap, size_t *dim, const char *source,
+                      long lineno, rag_error *err);
+/*
  * Parses an NDJSON line into a new reference to an object, or NULL with
  * err set and located.
  */
