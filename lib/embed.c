@@ -247,15 +247,8 @@ int rag_embedder_one(rag_embedder *e, const char *text, size_t n, float *out, ra
 {
 	int k = rag_hashembed_text(e->hash, text, n, out, err);
 
-	/*
-	 * Six decimal places are all a component of builtin:hash says: the
-	 * vectors are written shorter (and faster) and read back the same.
-	 */
-	for (size_t i = 0; k > 0 && i < e->dim; i++) {
-		double t = (double)out[i] * 1e6;
-		/* to the nearest millionth, a half away from zero; |t| <= 1e6 */
-		out[i] = (float)((double)(long long)(t + copysign(0.5, t)) * 1e-6);
-	}
+	if (k > 0)
+		rag_hashembed_round(out, e->dim);
 	return k;
 }
 

@@ -568,3 +568,12 @@ int rag_hashembed_text(rag_hashembed *h, const char *text, size_t n, float *out,
 		out[k] = (float)(acc[k] * scale);
 	return 1;
 }
+
+void rag_hashembed_round(float *v, size_t dim)
+{
+	for (size_t i = 0; i < dim; i++) {
+		double t = (double)v[i] * 1e6;
+		/* to the nearest millionth; |t| <= 1e6 */
+		v[i] = (float)((double)(long long)(t + copysign(0.5, t)) * 1e-6);
+	}
+}

@@ -141,6 +141,13 @@ size_t rag_hashembed_dim(const rag_hashembed *h);
 int rag_hashembed_text(rag_hashembed *h, const char *text, size_t n, float *out, rag_error *err);
 
 /*
+ * Rounds v[0..dim) to six decimal places, all that a component of
+ * builtin:hash says (a half away from zero), as builtin:hash's vectors
+ * are given out: written shorter, and read back the same.
+ */
+void rag_hashembed_round(float *v, size_t dim);
+
+/*
  * The 64-bit hash of step 4 of the feature written as the string
  * s[0..n), for the tests and for tools that explain a vector: "w" 0x1F w
  * for the word w, "b" 0x1F p " " w for the bigram (p, w) (split at the

@@ -137,7 +137,7 @@ expect_status 2
 expect_err_has "the query's vector has 3 components; the store holds 24-dimensional vectors"
 run rag-search --mode vector kb-l2 'a text query'
 expect_status 2
-expect_err_has 'unknown provider in model "test:random"'
+expect_err_has 'the store'"'"'s vectors are from "test:random", which rag-search does not run'
 echo '{"id":"w","text":"words only"}' | rag-index -q lexonly
 run rag-search --mode vector lexonly words
 expect_status 2
