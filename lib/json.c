@@ -647,6 +647,53 @@ int rag_json_add_raw(rag_buf *out, const char *text, size_t n)
 	return rag_buf_add(out, text + run, n - run);
 }
 
+long rag_json_top_member(const char *json, size_t len, const char *key, size_t klen, size_t *vs,
+			 size_t *ve)
+{
+	long found = 0;
+	int depth = 0, want_key = 0, in_value = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = json[i];
+		if (c == '"') {
+			size_t s = ++i;
+			int escaped = 0;
+			while (i < len && json[i] != '"') {
+				if (json[i] == '\\') {
+					escaped = 1;
+					i++;
+				}
+				i++;
+			}
+			if (depth == 1 && want_key) {
+				want_key = 0;
+				if (escaped)
+					return -1;
+				if (i - s == klen && memcmp(json + s, key, klen) == 0 &&
+				    found++ == 0) {
+					*vs = i + 2; /* past the quote and the colon */
+					in_value = 1;
+				}
+			}
+		} else if (c == '{' || c == '[') {
+			if (++depth == 1)
+				want_key = 1;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0 && in_value) {
+				*ve = i;
+				in_value = 0;
+			}
+		} else if (c == ',' && depth == 1) {
+			want_key = 1;
+			if (in_value) {
+				*ve = i;
+				in_value = 0;
+			}
+		}
+	}
+	return found;
+}
+
 int rag_json_add_int(rag_buf *out, long long v)
 {
 	char tmp[24];

@@ -93,6 +93,16 @@ int rag_json_add_string(rag_buf *out, const char *s, size_t n);
 #define RAG_JSON_FLOAT32_MAX 32
 size_t rag_json_float32_text(float f, char *out);
 
+/*
+ * Finds the members named key[0..klen) at the top level of json[0..len),
+ * a compact JSON object (valid, no white space outside strings), whose
+ * keys are compared as written.  Returns how many there are, or -1 when
+ * some top-level key is written with an escape (it could be key in
+ * disguise); [*vs, *ve) is the value of the first one.
+ */
+long rag_json_top_member(const char *json, size_t len, const char *key, size_t klen, size_t *vs,
+			 size_t *ve);
+
 /* Appends an integer / a real in the form rag_json_dump uses.  0 or -1. */
 int rag_json_add_int(rag_buf *out, long long v);
 int rag_json_add_real(rag_buf *out, double d, int flags);

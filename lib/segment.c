@@ -139,6 +139,7 @@ struct rag_seg {
 	section fsec;          /* SEC_FIELDS, when present */
 	section vsec, gsec;    /* SEC_VECTORS and SEC_GRAPH, when present */
 	section csec;          /* SEC_VCODES, when present */
+	section rsec;          /* SEC_VRAW, when present */
 	rag_seg_vecs vecs;
 	rag_seg_codes codes;
 	rag_hnsw graph;
@@ -369,7 +370,15 @@ static int vectors_open(rag_seg *s, rag_error *err)
 	    (len - rows_off) / 4 / dim != count || (len - rows_off) % (4 * dim))
 		return damaged(s, err, "bad vector section");
 	s->vecs = (rag_seg_vecs){(uint32_t)dim, (uint32_t)count, (int)get32(p + 4),
-				 p + VEC_HEADER, (const float *)(const void *)(p + rows_off)};
+				 p + VEC_HEADER, (const float *)(const void *)(p + rows_off),
+				 (const float *)(const void *)(p + rows_off)};
+	if (s->rsec.present) {
+		/* a cosine store's rows as given; one written before them has none */
+		if (s->vecs.metric != RAG_METRIC_COSINE || (uintptr_t)s->rsec.p % 64 ||
+		    s->rsec.len != count * dim * 4)
+			return damaged(s, err, "bad raw vector section");
+		s->vecs.raw = (const float *)(const void *)s->rsec.p;
+	}
 	if (s->gsec.present) {
 		rag_error e;
 		if (rag_hnsw_open(&s->graph, s->gsec.p, s->gsec.len, (uint32_t)count, &e) < 0)
@@ -432,6 +441,26 @@ uint32_t rag_seg_vector_docno(const rag_seg *s, const rag_seg_vecs *v, uint32_t 
 	uint32_t d = row < v->count ? get32(v->rowdoc + 4 * (size_t)row) : RAG_POST_END;
 
 	return d < s->n ? d : RAG_POST_END;
+}
+
+long rag_seg_vector_row(const rag_seg *s, uint32_t docno)
+{
+	const rag_seg_vecs *v = &s->vecs;
+	uint32_t lo = 0, hi;
+
+	if (!s->vsec.present)
+		return -1;
+	hi = v->count;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2, d = get32(v->rowdoc + 4 * (size_t)mid);
+		if (d == docno)
+			return (long)mid;
+		if (d < docno)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
 }
 
 const struct rag_hnsw *rag_seg_graph(const rag_seg *s)
@@ -525,11 +554,12 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 			goto fail;
 		}
 		if (kind == SEC_FIELDS || kind == SEC_VECTORS || kind == SEC_GRAPH ||
-		    kind == SEC_VCODES) {
+		    kind == SEC_VCODES || kind == SEC_VRAW) {
 			section *x = kind == SEC_FIELDS	   ? &s->fsec
 				     : kind == SEC_VECTORS ? &s->vsec
 				     : kind == SEC_GRAPH   ? &s->gsec
-							   : &s->csec;
+				     : kind == SEC_VCODES  ? &s->csec
+							   : &s->rsec;
 			if (x->present) {
 				damaged(s, err, "a section appears twice");
 				goto fail;
@@ -584,7 +614,8 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 	s->nblocks = s->sec[SEC_RECBLOCKS].len / RB - 1;
 	if (s->fsec.present && fields_open(s, err) < 0)
 		goto fail;
-	if ((s->vsec.present || s->gsec.present || s->csec.present) && vectors_open(s, err) < 0)
+	if ((s->vsec.present || s->gsec.present || s->csec.present || s->rsec.present) &&
+	    vectors_open(s, err) < 0)
 		goto fail;
 	if (!(s->cache = calloc(1, sizeof *s->cache))) {
 		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
@@ -991,12 +1022,12 @@ typedef struct fw {
 		uint32_t kind;
 		uint64_t off, len;
 		uint32_t crc;
-	} sec[SEC_NKINDS + 3]; /* kinds 1 to 16, and 17 to 20 */
+	} sec[SEC_NKINDS + 4]; /* kinds 1 to 16, and 17 to 21 */
 	int failed;
 } fw;
 
 #define FW_FLUSH (1u << 16) /* small enough to stay in the cache */
-#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS + 3) * SECTION_SIZE) /* every section */
+#define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS + 4) * SECTION_SIZE) /* every section */
 
 static int fw_fail(fw *w, int errnum, const char *what)
 {
@@ -1959,8 +1990,21 @@ out:
  * Writes SEC_VECTORS for count rows (row i of record rowdoc[i]) and, when
  * there are any, SEC_GRAPH.  0, or -1 with err set.
  */
-static int write_vectors(fw *f, const float *rows, const uint32_t *rowdoc, uint32_t count,
-			 const rag_seg_vecopts *vo, rag_error *err)
+static int put_floats(fw *f, const float *v, size_t n)
+{
+	if (HOST_LE)
+		return fw_put(f, v, n * sizeof *v);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t u;
+		memcpy(&u, &v[i], 4);
+		if (fw_put32(f, u) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int write_vectors(fw *f, const float *rows, const float *raws, const uint32_t *rowdoc,
+			 uint32_t count, const rag_seg_vecopts *vo, rag_error *err)
 {
 	static const unsigned char zero[64];
 	unsigned char h[VEC_HEADER] = {0};
@@ -1979,18 +2023,15 @@ static int write_vectors(fw *f, const float *rows, const uint32_t *rowdoc, uint3
 			return -1;
 	if (fw_put(f, zero, (size_t)(rows_off - VEC_HEADER - 4 * (uint64_t)count)) < 0)
 		return -1;
-	if (HOST_LE) {
-		if (fw_put(f, rows, (size_t)count * vo->dim * sizeof *rows) < 0)
-			return -1;
-	} else {
-		for (size_t i = 0; i < (size_t)count * vo->dim; i++) {
-			uint32_t u;
-			memcpy(&u, &rows[i], 4);
-			if (fw_put32(f, u) < 0)
-				return -1;
-		}
-	}
+	if (put_floats(f, rows, (size_t)count * vo->dim) < 0)
+		return -1;
 	fw_end(f);
+	if (vo->metric == RAG_METRIC_COSINE && raws) {
+		if (fw_begin_at(f, SEC_VRAW, 64) < 0 ||
+		    put_floats(f, raws, (size_t)count * vo->dim) < 0)
+			return -1;
+		fw_end(f);
+	}
 	if (!count)
 		return 0;
 	if (vo->quant && write_codes(f, rows, count, vo, err) < 0)
@@ -2039,6 +2080,7 @@ struct rag_segw {
 	rag_seg_vecopts vo;
 	int have_vo;
 	rag_buf vecs;
+	rag_buf raws; /* cosine's rows as given */
 	uint32_t *vdoc;
 	size_t nv, vdoc_cap;
 };
@@ -2055,6 +2097,7 @@ rag_segw *rag_segw_new(rag_error *err)
 	rag_buf_init(&w->ids, 0);
 	rag_buf_init(&w->docs, 0);
 	rag_buf_init(&w->vecs, 0);
+	rag_buf_init(&w->raws, 0);
 	w->pool_at = POOL_BLOCK;
 	return w;
 }
@@ -2078,6 +2121,7 @@ void rag_segw_free(rag_segw *w)
 	free(w->pool);
 	colw_free(w->cols, w->ncols);
 	rag_buf_free(&w->vecs);
+	rag_buf_free(&w->raws);
 	free(w->vdoc);
 	free(w);
 }
@@ -2096,6 +2140,7 @@ void rag_segw_reset(rag_segw *w)
 	w->ndoclen = 0;
 	w->nv = 0;
 	rag_buf_truncate(&w->vecs, 0);
+	rag_buf_truncate(&w->raws, 0);
 	for (size_t i = 0; i < w->ncols; i++) {
 		rag_buf_truncate(&w->cols[i].ents, 0);
 		rag_buf_truncate(&w->cols[i].text, 0);
@@ -2130,14 +2175,16 @@ void rag_segw_set_vectors(rag_segw *w, const rag_seg_vecopts *vo)
 	}
 }
 
-int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, rag_error *err)
+int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, const float *raw,
+		    rag_error *err)
 {
 	size_t bytes = (size_t)w->vo.dim * sizeof *v;
 
 	if (!w->have_vo || docno >= w->n || (w->nv && w->vdoc[w->nv - 1] >= docno))
 		return rag_error_set(err, RAG_EUSAGE, NULL, 0, "a vector out of turn");
 	if (rag_array_reserve(&w->vdoc, &w->vdoc_cap, w->nv + 1, sizeof *w->vdoc) < 0 ||
-	    rag_buf_add(&w->vecs, v, bytes) < 0)
+	    rag_buf_add(&w->vecs, v, bytes) < 0 ||
+	    (w->vo.metric == RAG_METRIC_COSINE && rag_buf_add(&w->raws, raw ? raw : v, bytes) < 0))
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	w->vdoc[w->nv++] = docno;
 	return 0;
@@ -2150,9 +2197,10 @@ int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, rag_error *err)
 static int segw_vectors(fw *f, const rag_segw *w, const uint32_t *newno, rag_error *err)
 {
 	const float *rows = (const float *)(const void *)w->vecs.data;
+	const float *raws = w->raws.len ? (const float *)(const void *)w->raws.data : NULL;
 	size_t dim = w->vo.dim;
 	uint32_t *rowdoc = malloc((w->nv + 1) * sizeof *rowdoc), kept = 0;
-	float *packed = NULL;
+	float *packed = NULL, *rpacked = NULL;
 	int rc = -1;
 
 	if (!rowdoc)
@@ -2161,23 +2209,31 @@ static int segw_vectors(fw *f, const rag_segw *w, const uint32_t *newno, rag_err
 		uint32_t d = newno[w->vdoc[i]];
 		if (d == UINT32_MAX) {
 			if (!packed) { /* a dropped record: the rows after it move up */
-				if (!(packed = malloc(w->nv * dim * sizeof *packed)))
+				if (!(packed = malloc(w->nv * dim * sizeof *packed)) ||
+				    (raws && !(rpacked = malloc(w->nv * dim * sizeof *rpacked))))
 					goto nomem;
 				memcpy(packed, rows, kept * dim * sizeof *packed);
+				if (raws)
+					memcpy(rpacked, raws, kept * dim * sizeof *rpacked);
 			}
 			continue;
 		}
-		if (packed)
+		if (packed) {
 			memcpy(packed + kept * dim, rows + i * dim, dim * sizeof *packed);
+			if (raws)
+				memcpy(rpacked + kept * dim, raws + i * dim, dim * sizeof *rpacked);
+		}
 		rowdoc[kept++] = d;
 	}
-	rc = write_vectors(f, packed ? packed : rows, rowdoc, kept, &w->vo, err);
+	rc = write_vectors(f, packed ? packed : rows, rpacked ? rpacked : raws, rowdoc, kept,
+			   &w->vo, err);
 	goto out;
 nomem:
 	rag_error_set(err, RAG_ENOMEM, f->path, 0, "out of memory");
 out:
 	free(rowdoc);
 	free(packed);
+	free(rpacked);
 	return rc;
 }
 
@@ -2684,9 +2740,9 @@ static int merge_vectors(fw *f, rag_seg *const *segs, size_t n, uint32_t *const 
 			 const rag_seg_vecopts *vo, rag_error *err)
 {
 	size_t total = 0, kept = 0;
-	float *rows = NULL;
+	float *rows = NULL, *raws = NULL;
 	uint32_t *rowdoc = NULL;
-	int rc = -1, any = 0;
+	int rc = -1, any = 0, cos = vo->metric == RAG_METRIC_COSINE;
 
 	for (size_t s = 0; s < n; s++) {
 		rag_seg_vecs v;
@@ -2703,8 +2759,9 @@ static int merge_vectors(fw *f, rag_seg *const *segs, size_t n, uint32_t *const 
 	if (!any)
 		return 0;
 	rows = malloc((total * vo->dim + 1) * sizeof *rows);
+	raws = cos ? malloc((total * vo->dim + 1) * sizeof *raws) : NULL;
 	rowdoc = malloc((total + 1) * sizeof *rowdoc);
-	if (!rows || !rowdoc) {
+	if (!rows || !rowdoc || (cos && !raws)) {
 		rag_error_set(err, RAG_ENOMEM, f->path, 0, "out of memory");
 		goto out;
 	}
@@ -2721,12 +2778,16 @@ static int merge_vectors(fw *f, rag_seg *const *segs, size_t n, uint32_t *const 
 			if (map[s][d] == UINT32_MAX)
 				continue;
 			memcpy(rows + kept * vo->dim, v.rows + (size_t)r * v.dim, v.dim * sizeof *rows);
+			if (cos)
+				memcpy(raws + kept * vo->dim, v.raw + (size_t)r * v.dim,
+				       v.dim * sizeof *raws);
 			rowdoc[kept++] = map[s][d];
 		}
 	}
-	rc = write_vectors(f, rows, rowdoc, (uint32_t)kept, vo, err);
+	rc = write_vectors(f, rows, raws, rowdoc, (uint32_t)kept, vo, err);
 out:
 	free(rows);
+	free(raws);
 	free(rowdoc);
 	return rc;
 }
@@ -3187,6 +3248,15 @@ static int verify_vectors(const rag_seg *s, rag_error *err)
 		if (!isfinite(v->rows[i]))
 			return verr(s, err, "vector row %zu has a component that is not a number",
 				    i / v->dim);
+	if (s->rsec.present) {
+		if (rag_crc32c(0, s->rsec.p, s->rsec.len) != s->rsec.crc)
+			return verr(s, err, "checksum mismatch in section %d", SEC_VRAW);
+		for (size_t i = 0; i < (size_t)v->count * v->dim; i++)
+			if (!isfinite(v->raw[i]))
+				return verr(s, err,
+					    "raw vector row %zu has a component that is not a number",
+					    i / v->dim);
+	}
 	if (v->count && !s->gsec.present)
 		return verr(s, err, "vectors without their graph");
 	if (s->gsec.present && rag_hnsw_verify(&s->graph, &e) < 0)
@@ -3250,6 +3320,11 @@ int rag_seg_verify(const rag_seg *s, rag_error *err)
 				return verr(s, err, "record %u is not a JSON object", i);
 			}
 			json_decref(v);
+			/* a vector left out of the record's text is in the rows */
+			size_t vs, ve;
+			if (rag_json_top_member(p, n, "vector", 6, &vs, &ve) == 1 && ve - vs == 2 &&
+			    p[vs] == '[' && rag_seg_vector_row(s, i) < 0)
+				return verr(s, err, "record %u's vector is in no vector row", i);
 		}
 	}
 	if (verify_offsets32(s, SEC_IDOFF, SEC_IDTEXT, "id", err) < 0 ||

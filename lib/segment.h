@@ -53,7 +53,8 @@ enum rag_seg_kind {
 	SEC_VECTORS = 17,
 	SEC_GRAPH = 18, /* optional, with SEC_VECTORS: the rows' HNSW graph (hnsw.h) */
 	SEC_FIELDS = 19, /* optional: the indexed fields' values and their records */
-	SEC_VCODES = 20  /* optional, with SEC_VECTORS: compact copies of the rows */
+	SEC_VCODES = 20, /* optional, with SEC_VECTORS: compact copies of the rows */
+	SEC_VRAW = 21    /* with SEC_VECTORS of a cosine store: the rows as given */
 };
 
 /*
@@ -78,6 +79,11 @@ typedef struct rag_seg_vecs {
 	int metric;
 	const unsigned char *rowdoc; /* u32[count], little-endian */
 	const float *rows;           /* count * dim, 64-byte aligned */
+	/*
+	 * The rows as the records gave them, before cosine's normalising
+	 * (SEC_VRAW); rows itself when the store's metric keeps them as given.
+	 */
+	const float *raw;
 } rag_seg_vecs;
 
 /* Every RAG_SEG_TERM_STRIDE-th term has an entry in SEC_TERMINDEX. */
@@ -188,6 +194,8 @@ int rag_seg_verify(const rag_seg *s, rag_error *err);
 int rag_seg_vectors(const rag_seg *s, rag_seg_vecs *v);
 /* The record of vector row i (checked: RAG_POST_END when damaged). */
 uint32_t rag_seg_vector_docno(const rag_seg *s, const rag_seg_vecs *v, uint32_t row);
+/* The vector row of record docno, or -1 when it has none. */
+long rag_seg_vector_row(const rag_seg *s, uint32_t docno);
 /*
  * The compact copies of a segment's rows (SEC_VCODES): kind 1 float16,
  * 2 uint8 with lo and scale (dim floats each); norm2 holds the squared
@@ -278,7 +286,12 @@ int rag_segw_field(rag_segw *w, uint32_t docno, size_t i, const char *text, size
  * graph when it is written.  0, or -1 with err set.
  */
 void rag_segw_set_vectors(rag_segw *w, const rag_seg_vecopts *vo);
-int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, rag_error *err);
+/*
+ * v is the vector as searched (normalised for cosine), raw as the record
+ * gave it (kept in SEC_VRAW for cosine; may be NULL otherwise).
+ */
+int rag_segw_vector(rag_segw *w, uint32_t docno, const float *v, const float *raw,
+		    rag_error *err);
 
 /* The text of term number id: its bytes, *len its length. */
 typedef const char *(*rag_segw_term_fn)(void *arg, uint32_t id, size_t *len);

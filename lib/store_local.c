@@ -171,6 +171,8 @@ typedef struct local {
 	/* vectors: the record's, normalised when the metric is cosine */
 	float *vbuf;
 	size_t vbuf_cap;
+	rag_buf stripped; /* a record with its vector's text left out */
+	rag_buf scanbuf;  /* a record read back by local_scan */
 
 	/* search */
 	rag_hit *hits;
@@ -1349,6 +1351,8 @@ static void local_close(rag_store *st)
 	free(l->qvec);
 	free(l->vbuf);
 	rag_buf_free(&l->hitbuf);
+	rag_buf_free(&l->stripped);
+	rag_buf_free(&l->scanbuf);
 	free(l->qterms);
 	free(l->qoff);
 	rag_buf_free(&l->qtext);
@@ -1442,6 +1446,8 @@ static local *local_new(const char *location)
 	rag_buf_init(&l->cand_ids, 0);
 	rag_buf_init(&l->qtext, 0);
 	rag_buf_init(&l->hitbuf, 0);
+	rag_buf_init(&l->stripped, 0);
+	rag_buf_init(&l->scanbuf, 0);
 	rag_buf_init(&l->fieldtext, 0);
 	/* "kb/" and "kb" are the same store */
 	for (size_t n = strlen(l->dir); n > 1 && l->dir[n - 1] == '/'; n--)
@@ -1811,6 +1817,74 @@ static int vector_ready(local *l, const rag_store_record *r, rag_error *err)
 	return 1;
 }
 
+/*
+ * A stored record leaves out the text of its vector when the store can
+ * write it back byte for byte: one top-level "vector" member, each
+ * component the shortest text that reads back to the same float32 (as
+ * rag-embed writes them).  "vector":[] keeps the place; the segment's
+ * rows fill it in again as the record is read (put_record).  The record
+ * to store: r->json, or the stripped copy in l->stripped.
+ */
+static void strip_vector(local *l, const rag_store_record *r, const char **json, size_t *len)
+{
+	size_t vs, ve, p;
+	char t[RAG_JSON_FLOAT32_MAX];
+
+	*json = r->json;
+	*len = r->json_len;
+	if (rag_json_top_member(r->json, r->json_len, "vector", 6, &vs, &ve) != 1 || ve - vs < 3 ||
+	    r->json[vs] != '[')
+		return;
+	p = vs + 1;
+	for (size_t i = 0; i < r->dim; i++) {
+		size_t n = rag_json_float32_text(r->vector[i], t);
+		if (ve - p < n + 1 || memcmp(r->json + p, t, n) != 0 ||
+		    r->json[p + n] != (i + 1 < r->dim ? ',' : ']'))
+			return;
+		p += n + 1;
+	}
+	if (p != ve)
+		return;
+	rag_buf_truncate(&l->stripped, 0);
+	if (rag_buf_add(&l->stripped, r->json, vs + 1) < 0 ||
+	    rag_buf_add(&l->stripped, r->json + ve - 1, r->json_len - ve + 1) < 0)
+		return; /* out of memory: the record is kept whole */
+	*json = l->stripped.data;
+	*len = l->stripped.len;
+}
+
+/*
+ * Appends record docno of segment s, p[0..len) as stored, to out, with
+ * its vector written back in when the stored text left it out.  0 or -1.
+ */
+static int put_record(rag_buf *out, const rag_seg *s, uint32_t docno, const char *p, size_t len,
+		      rag_error *err)
+{
+	rag_seg_vecs v;
+	size_t vs, ve;
+	long row;
+
+	if (!rag_seg_vectors(s, &v) || (row = rag_seg_vector_row(s, docno)) < 0 ||
+	    rag_json_top_member(p, len, "vector", 6, &vs, &ve) != 1 || ve - vs != 2 ||
+	    p[vs] != '[') {
+		if (rag_buf_add(out, p, len) < 0)
+			return nomem(err);
+		return 0;
+	}
+	const float *x = v.raw + (size_t)row * v.dim;
+	if (rag_buf_grow(out, len + (size_t)v.dim * 16) < 0 || rag_buf_add(out, p, vs + 1) < 0)
+		return nomem(err);
+	for (uint32_t i = 0; i < v.dim; i++) {
+		char t[RAG_JSON_FLOAT32_MAX];
+		size_t n = rag_json_float32_text(x[i], t);
+		if ((i && rag_buf_addc(out, ',') < 0) || rag_buf_add(out, t, n) < 0)
+			return nomem(err);
+	}
+	if (rag_buf_add(out, p + ve - 1, len - ve + 1) < 0)
+		return nomem(err);
+	return 0;
+}
+
 static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 {
 	local *l = (local *)st;
@@ -1849,8 +1923,12 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 	if (rag_array_reserve(&l->drop, &l->drop_cap, (size_t)rag_segw_records(l->batch) / 8 + 1,
 			      1) < 0)
 		return nomem(err);
-	long d = rag_segw_add(l->batch, r->json, r->json_len, r->id, r->id_len, r->doc,
-			      r->doc_len, r->hash, err);
+	const char *json = r->json;
+	size_t json_len = r->json_len;
+	if (has_vec)
+		strip_vector(l, r, &json, &json_len);
+	long d = rag_segw_add(l->batch, json, json_len, r->id, r->id_len, r->doc, r->doc_len,
+			      r->hash, err);
 	if (d < 0)
 		return -1;
 	/* Past this point a failure leaves the batch half-changed: the writer stops. */
@@ -1872,7 +1950,7 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 	if (has_vec) {
 		rag_seg_vecopts vo;
 		rag_segw_set_vectors(l->batch, vecopts(l, &vo));
-		if (rag_segw_vector(l->batch, (uint32_t)d, l->vbuf, err) < 0)
+		if (rag_segw_vector(l->batch, (uint32_t)d, l->vbuf, r->vector, err) < 0)
 			goto broken;
 	}
 	session_add(l, h);
@@ -2585,13 +2663,10 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 			l->hits[i].json_len = l->hitbuf.len - offs[i];
 			continue;
 		}
-		if (rag_seg_record(segs[order[j].seg], order[j].docno, &p, &rlen, err) < 0)
+		if (rag_seg_record(segs[order[j].seg], order[j].docno, &p, &rlen, err) < 0 ||
+		    put_record(&l->hitbuf, segs[order[j].seg], order[j].docno, p, rlen, err) < 0)
 			goto out;
-		if (rag_buf_add(&l->hitbuf, p, rlen) < 0) {
-			nomem(err);
-			goto out;
-		}
-		l->hits[i].json_len = rlen;
+		l->hits[i].json_len = l->hitbuf.len - offs[i];
 	}
 	for (size_t i = 0; i < nc; i++) {
 		l->hits[i].json = l->hitbuf.data + offs[i];
@@ -2626,7 +2701,10 @@ static int local_scan(rag_store *st, int (*fn)(const char *json, size_t len, voi
 				continue;
 			if (rag_seg_record(l->segs[i].seg, d, &p, &len, err) < 0)
 				return -1;
-			if ((r = fn(p, len, arg)) != 0)
+			rag_buf_truncate(&l->scanbuf, 0);
+			if (put_record(&l->scanbuf, l->segs[i].seg, d, p, len, err) < 0)
+				return -1;
+			if ((r = fn(l->scanbuf.data, l->scanbuf.len, arg)) != 0)
 				return r;
 		}
 	}

@@ -4,6 +4,7 @@
  * usage: ann-probe STORE QUERY.fvecs [GT.ivecs] [--ef LIST] [--exact]
  *                  [--filter EXPR] [--nq N] [--write-gt FILE] [--records]
  *        ann-probe --memread BYTES [--passes N]
+ *        ann-probe --to-ndjson BASE.fvecs
  *
  * Opens STORE read-only and runs every query vector of QUERY.fvecs (the
  * first N with --nq) through rag_store_search, mode vector, k 10, on this
@@ -29,6 +30,11 @@
  * bandwidth bound of --exact:
  *   {"memread_bytes":153600000,"passes":5,"seconds":0.0123,"gbps":12.49}
  *
+ * --to-ndjson writes BASE.fvecs as records on standard output, row i as
+ * {"id":"v<i>","text":"","vector":[...],"model":"bench"}, each component
+ * in the shortest form that reads back to the same float32, as rag-embed
+ * writes vectors.
+ *
  * Exit status: 0, 1 on any error (a message on standard error), 2 usage.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -41,6 +47,7 @@
 
 #include "error.h"
 #include "filter.h"
+#include "json.h"
 #include "store.h"
 
 #define K 10
@@ -248,6 +255,44 @@ static int memread(unsigned long long bytes, unsigned long passes)
 	return 0;
 }
 
+static int to_ndjson(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	float *v = NULL;
+	int32_t d, dim = 0;
+	size_t row = 0;
+	char t[RAG_JSON_FLOAT32_MAX];
+
+	if (!f) {
+		fprintf(stderr, "%s: %s: %s\n", prog, path, strerror(errno));
+		return 1;
+	}
+	while (fread(&d, sizeof d, 1, f) == 1) {
+		if (d <= 0 || (dim && d != dim)) {
+			fprintf(stderr, "%s: %s: row %zu: bad dimension\n", prog, path, row);
+			return 1;
+		}
+		if (!v && !(v = malloc((size_t)d * sizeof *v)))
+			return 1;
+		dim = d;
+		if (fread(v, sizeof *v, (size_t)d, f) != (size_t)d) {
+			fprintf(stderr, "%s: %s: row %zu is cut short\n", prog, path, row);
+			return 1;
+		}
+		printf("{\"id\":\"v%zu\",\"text\":\"\",\"vector\":[", row++);
+		for (int32_t i = 0; i < d; i++) {
+			size_t n = rag_json_float32_text(v[i], t);
+			if (i)
+				putchar(',');
+			fwrite(t, 1, n, stdout);
+		}
+		fputs("],\"model\":\"bench\"}\n", stdout);
+	}
+	free(v);
+	fclose(f);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	const char *pos[3] = {NULL, NULL, NULL}, *efs = "10,20,40,80,160";
@@ -272,6 +317,8 @@ int main(int argc, char **argv)
 			nq_max = number(argv[++i]);
 		else if (!strcmp(a, "--write-gt") && i + 1 < argc)
 			gt_out = argv[++i];
+		else if (!strcmp(a, "--to-ndjson") && i + 1 < argc)
+			return to_ndjson(argv[++i]);
 		else if (!strcmp(a, "--memread") && i + 1 < argc)
 			mem = number(argv[++i]);
 		else if (!strcmp(a, "--passes") && i + 1 < argc)
