@@ -14,7 +14,6 @@
 
 #include "cmd.h"
 #include "embed.h"
-#include "hashembed.h"
 #include "record.h"
 #include "store.h"
 
@@ -115,7 +114,7 @@ typedef struct {
 	const char *filter_expr;
 	rag_filter_params params;
 	int mode_given;
-	rag_hashembed *emb; /* the store's model, for queries without a vector */
+	rag_embedder *emb; /* the store's model, for queries without a vector */
 	float *qvec;
 } run_t;
 
@@ -137,24 +136,26 @@ static int query_vector(run_t *r, const rag_query *q, rag_error *err)
 	if (!*st->model)
 		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
 				     "the store's vectors name no model: give each query its \"vector\", or use --mode lexical");
-	/*
-	 * A built-in model runs here.  A remote one is left to rag-embed,
-	 * which adds the vectors to the queries: linking the HTTP client
-	 * would cost every rag-search its start-up time.
-	 */
-	if (strcmp(st->model, RAG_EMBED_DEFAULT_MODEL) != 0)
-		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
-				     "the store's vectors are from %s, which rag-search does not run: give the queries their vectors (rag-embed --field query < queries | rag-search ...)",
-				     rag_quote(0, st->model));
 	if (!r->emb) {
-		if (!(r->emb = rag_hashembed_new(st->dim, err)))
+		rag_embed_opts eo;
+		memset(&eo, 0, sizeof eo);
+		eo.model = st->model;
+		eo.dim = strncmp(st->model, "builtin:", 8) == 0 ? st->dim : 0;
+		eo.openai_base = getenv("OPENAI_BASE_URL");
+		/* the key is the OpenAI provider's: no other server gets it */
+		eo.api_key = strncmp(st->model, "openai:", 7) == 0 ? getenv("OPENAI_API_KEY") : NULL;
+		eo.ollama_host = getenv("OLLAMA_HOST");
+		rag_http_opts_default(&eo.http);
+		if (!(r->emb = rag_embedder_new(&eo, err)) ||
+		    !(r->qvec = malloc(st->dim * sizeof *r->qvec))) {
+			if (r->emb)
+				rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 			return -1;
-		if (!(r->qvec = malloc(st->dim * sizeof *r->qvec)))
-			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		}
 	}
-	if (rag_hashembed_text(r->emb, q->text, q->len, r->qvec, err) < 0)
-		return -1;
-	rag_hashembed_round(r->qvec, st->dim);
+	if (rag_embedder_embed(r->emb, q->text, q->len, r->qvec, st->dim, err) < 0)
+		return rag_error_prefix(err, "embedding the query with %s: ",
+					rag_quote(0, st->model));
 	r->o.vector = r->qvec;
 	r->o.dim = st->dim;
 	return 0;
@@ -487,7 +488,7 @@ int main(int argc, char **argv)
 out:
 	rag_writer_close(r.w, NULL);
 	rag_store_close(r.s);
-	rag_hashembed_free(r.emb);
+	rag_embedder_free(r.emb);
 	free(r.qvec);
 	rag_fieldset_clear(&r.fields);
 	rag_json_members_free(&r.members);

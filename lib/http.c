@@ -9,9 +9,11 @@
 #include "config.h"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -61,12 +63,106 @@ struct rag_http {
 	void (*user_free)(void *);
 };
 
+/*
+ * libcurl is loaded when the first client is made, not when a program
+ * starts: it brings a TLS library and a dozen others with it, whose
+ * loading would add some 12 ms to the start of every program that links
+ * this file, most of which never send a request (rag-search with a
+ * built-in model, say).  Its functions are called through cu, filled
+ * from the library by curl_init; the names below stand for them.
+ */
+#define RAG_CURL_SONAME "libcurl.so.4"
+
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	CURLM *(*multi_init)(void);
+	CURLMcode (*multi_cleanup)(CURLM *);
+	CURLMcode (*multi_setopt)(CURLM *, CURLMoption, ...);
+	CURLMcode (*multi_add_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_remove_handle)(CURLM *, CURL *);
+	CURLMcode (*multi_perform)(CURLM *, int *);
+	CURLMcode (*multi_poll)(CURLM *, struct curl_waitfd *, unsigned, int, int *);
+	CURLMsg *(*multi_info_read)(CURLM *, int *);
+	const char *(*multi_strerror)(CURLMcode);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
+} cu;
+
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
+#define curl_global_init cu.global_init
+#define curl_easy_init cu.easy_init
+#define curl_easy_cleanup cu.easy_cleanup
+#define curl_easy_setopt cu.easy_setopt
+#define curl_easy_getinfo cu.easy_getinfo
+#define curl_easy_strerror cu.easy_strerror
+#define curl_multi_init cu.multi_init
+#define curl_multi_cleanup cu.multi_cleanup
+#define curl_multi_setopt cu.multi_setopt
+#define curl_multi_add_handle cu.multi_add_handle
+#define curl_multi_remove_handle cu.multi_remove_handle
+#define curl_multi_perform cu.multi_perform
+#define curl_multi_poll cu.multi_poll
+#define curl_multi_info_read cu.multi_info_read
+#define curl_multi_strerror cu.multi_strerror
+#define curl_slist_append cu.slist_append
+#define curl_slist_free_all cu.slist_free_all
+
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_init_rc;
+static char curl_init_failed[256]; /* why libcurl could not be started, or "" */
 
 static void curl_init(void)
 {
-	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	static const struct {
+		const char *name;
+		void *slot; /* where its address goes: a function pointer of cu */
+	} fn[] = {
+		{"curl_global_init", &cu.global_init},
+		{"curl_easy_init", &cu.easy_init},
+		{"curl_easy_cleanup", &cu.easy_cleanup},
+		{"curl_easy_setopt", &cu.easy_setopt},
+		{"curl_easy_getinfo", &cu.easy_getinfo},
+		{"curl_easy_strerror", &cu.easy_strerror},
+		{"curl_multi_init", &cu.multi_init},
+		{"curl_multi_cleanup", &cu.multi_cleanup},
+		{"curl_multi_setopt", &cu.multi_setopt},
+		{"curl_multi_add_handle", &cu.multi_add_handle},
+		{"curl_multi_remove_handle", &cu.multi_remove_handle},
+		{"curl_multi_perform", &cu.multi_perform},
+		{"curl_multi_poll", &cu.multi_poll},
+		{"curl_multi_info_read", &cu.multi_info_read},
+		{"curl_multi_strerror", &cu.multi_strerror},
+		{"curl_slist_append", &cu.slist_append},
+		{"curl_slist_free_all", &cu.slist_free_all},
+	};
+	void *lib = dlopen(RAG_CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
+	CURLcode rc;
+
+	if (!lib) {
+		const char *why = dlerror();
+		snprintf(curl_init_failed, sizeof curl_init_failed, "cannot load %s (%s)",
+			 RAG_CURL_SONAME, why ? why : "no reason given");
+		return;
+	}
+	for (size_t i = 0; i < sizeof fn / sizeof fn[0]; i++) {
+		void *f = dlsym(lib, fn[i].name);
+		if (!f) {
+			snprintf(curl_init_failed, sizeof curl_init_failed, "%s lacks %s",
+				 RAG_CURL_SONAME, fn[i].name);
+			return;
+		}
+		/* a function's address, as dlsym gives it, into its pointer */
+		memcpy(fn[i].slot, &f, sizeof f);
+	}
+	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK)
+		snprintf(curl_init_failed, sizeof curl_init_failed, "cannot start libcurl: %s",
+			 curl_easy_strerror(rc));
 }
 
 static double now_s(void)
@@ -93,10 +189,8 @@ rag_http *rag_http_new(const rag_http_opts *o, rag_error *err)
 	rag_http *h;
 
 	pthread_once(&curl_once, curl_init);
-	if (curl_init_rc != CURLE_OK)
-		return rag_error_set(err, RAG_EIO, NULL, 0, "cannot start libcurl: %s",
-				     curl_easy_strerror(curl_init_rc)),
-		       NULL;
+	if (curl_init_failed[0])
+		return rag_error_set(err, RAG_EIO, NULL, 0, "%s", curl_init_failed), NULL;
 	if (!(h = calloc(1, sizeof *h)))
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory"), NULL;
 	h->o = *o;

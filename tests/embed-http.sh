@@ -48,7 +48,27 @@ expect_status 0
 check "$check_py vectors '$out' in.jsonl ollama:emb-local 8" "ollama: vectors or records wrong"
 check "[ \"\$($check_py requests '$provider_log' /api/embed)\" = $with_text ]" \
 	"ollama: one request of every text expected"
+
 check "! grep -q authorization '$provider_log'" "ollama: a key was sent"
+
+# ---- rag-search embeds a query with the model of the store's vectors ----
+for m in openai:emb-small ollama:emb-local; do
+	run rag-embed -m $m --no-cache in.jsonl
+	expect_status 0
+	grep '"text"' "$out" > emb.jsonl
+	rm -rf kb-remote
+	run rag-index -q kb-remote emb.jsonl
+	expect_status 0
+	provider_reset
+	run "printf '%s\n' '{\"qid\":\"q\",\"query\":\"record number 6 says word \"}' | rag-search --mode vector -k 1 --fields id kb-remote"
+	expect_status 0
+	expect_out_has '"id":"r06"'
+	check "grep -q 'record number 6 says word ' '$provider_log'" "$m: the query was not sent to be embedded"
+	case $m in
+	ollama:*) check "! grep -q authorization '$provider_log'" "rag-search sent a key to ollama" ;;
+	*) check "grep -q '\"authorization\": \"Bearer $key\"' '$provider_log'" "rag-search did not send the key" ;;
+	esac
+done
 
 # --dim is asked of the model; --prefix goes before each text.
 provider_reset
