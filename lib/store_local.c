@@ -199,6 +199,7 @@ typedef struct local {
 	size_t sel_n;
 	unsigned char **sel_bits;
 	int *sel_exact;
+	unsigned sel_uses; /* searches that found them ready */
 } local;
 
 static const char *fpath(local *l, const char *name)
@@ -1282,9 +1283,12 @@ static void sel_free(local *l)
 static int sel_ready(local *l, rag_filter *f, rag_error *err)
 {
 	if (l->sel_serial == rag_filter_serial(f) && l->sel_generation == l->generation &&
-	    l->sel_n == l->nsegs && l->sel_bits)
+	    l->sel_n == l->nsegs && l->sel_bits) {
+		l->sel_uses++;
 		return 0;
+	}
 	sel_free(l);
+	l->sel_uses = 0;
 	l->sel_bits = calloc(l->nsegs + 1, sizeof *l->sel_bits);
 	l->sel_exact = calloc(l->nsegs + 1, sizeof *l->sel_exact);
 	if (!l->sel_bits || !l->sel_exact) {
@@ -2457,6 +2461,40 @@ static int filter_accept(void *arg, uint32_t seg, uint32_t docno, rag_error *err
 	return r < 0 ? -1 : r;
 }
 
+/*
+ * Makes the bitmaps of sel_ready exact: each record they let through is
+ * asked, once, whether it matches.  A vector search then knows how many
+ * records a filter leaves (and searches them exactly when few do), and
+ * never reads a record to decide; worth it when the same filter comes
+ * back for another query.  0, or -1 with err set.
+ */
+static int sel_decide(local *l, filter_ctx *fc, rag_error *err)
+{
+	for (size_t i = 0; i < l->sel_n; i++) {
+		uint32_t n = rag_seg_records(l->segs[i].seg);
+		unsigned char *b = l->sel_bits[i];
+		if (l->sel_exact[i])
+			continue;
+		if (!b) {
+			if (!(b = malloc((size_t)n / 8 + 1)))
+				return nomem(err);
+			memset(b, 0xff, (size_t)n / 8 + 1);
+			l->sel_bits[i] = b;
+		}
+		for (uint32_t d = 0; d < n; d++) {
+			int r = 0;
+			if (!rag_bit(b, d))
+				continue;
+			if (!rag_bit(l->segs[i].del, d) && (r = filter_accept(fc, (uint32_t)i, d, err)) < 0)
+				return -1;
+			if (!r)
+				b[d >> 3] &= (unsigned char)~(1u << (d & 7));
+		}
+		l->sel_exact[i] = 1;
+	}
+	return 0;
+}
+
 /* A hit before its record is read: where it is, its score, its ranks in the lists. */
 typedef struct fused {
 	double score;
@@ -2598,9 +2636,14 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	}
 	filter_ctx fc = {segs, o->filter, l->dir};
 	rag_bm25_filter bf = {filter_accept, &fc, NULL, NULL};
-	if (o->filter && l->npaths) {
+	if (o->filter && (l->npaths || vec)) {
 		if (sel_ready(l, o->filter, err) < 0)
 			goto out;
+		/* from the second query on with one filter, records are asked once for all */
+		if (vec && l->sel_uses > 0 && sel_decide(l, &fc, err) < 0) {
+			sel_free(l);
+			goto out;
+		}
 		bf.allow = (const unsigned char *const *)l->sel_bits;
 		bf.decided = l->sel_exact;
 	}

@@ -197,9 +197,52 @@ static int vhit_cmp(const void *a, const void *b)
 	return nearer(x, y) ? -1 : nearer(y, x) ? 1 : 0;
 }
 
+/*
+ * The filter's exact bitmap of the segment, when it has one and every
+ * record has a row (row i is then record i); else NULL.
+ */
+static const unsigned char *exact_bits(const qctx *c)
+{
+	const rag_vfilter *f = c->o->filter;
+
+	if (!f || !f->allow || !f->allow[c->segno] || !f->decided || !f->decided[c->segno] ||
+	    c->v.count != rag_seg_records(c->seg))
+		return NULL;
+	return f->allow[c->segno];
+}
+
+/* Word w (64 records from 64w) of the records bits lets through, less the deleted. */
+static inline uint64_t bits_word(const qctx *c, const unsigned char *bits, uint32_t w)
+{
+	uint32_t n = c->v.count, first = 64 * w;
+	size_t bytes = n - first >= 64 ? 8 : (n - first + 7) / 8;
+	uint64_t x = 0, del = 0;
+
+	for (size_t b = 0; b < bytes; b++) {
+		x |= (uint64_t)bits[8 * (size_t)w + b] << (8 * b);
+		if (c->del)
+			del |= (uint64_t)c->del[8 * (size_t)w + b] << (8 * b);
+	}
+	x &= ~del;
+	if (n - first < 64)
+		x &= (UINT64_C(1) << (n - first)) - 1;
+	return x;
+}
+
 /* Every row of the segment: its best k into the heap. */
 static int scan(qctx *c, rag_vhit *h, size_t *nh, size_t k)
 {
+	const unsigned char *bits = exact_bits(c);
+
+	if (bits) {
+		/* only the records the filter lets through */
+		for (uint32_t w = 0; w < (c->v.count + 63) / 64; w++)
+			for (uint64_t x = bits_word(c, bits, w); x; x &= x - 1) {
+				uint32_t r = 64 * w + (uint32_t)__builtin_ctzll(x);
+				heap_offer(h, nh, k, (rag_vhit){qdist(c, r), c->segno, r});
+			}
+		return 0;
+	}
 	for (uint32_t r = 0; r < c->v.count; r++) {
 		uint32_t d;
 		int ok = row_ok(c, r, &d);
@@ -217,6 +260,13 @@ static size_t candidates(const qctx *c)
 	const rag_vfilter *f = c->o->filter;
 	size_t m = 0;
 
+	const unsigned char *bits = exact_bits(c);
+
+	if (bits) {
+		for (uint32_t w = 0; w < (c->v.count + 63) / 64; w++)
+			m += (size_t)__builtin_popcountll(bits_word(c, bits, w));
+		return m;
+	}
 	if (!f || !f->allow || !f->allow[c->segno] || !f->decided || !f->decided[c->segno])
 		return SIZE_MAX;
 	for (uint32_t r = 0; r < c->v.count; r++) {
@@ -272,6 +322,20 @@ out:
 	return rc;
 }
 
+/*
+ * Is comparing the query with each of m candidates cheaper than walking
+ * the graph?  An unfiltered walk measures about exact_below (ef x M)
+ * rows; one that must pass over the rows the filter turns away measures
+ * about count / m times as many to find as many hits.  So the scan wins
+ * when m <= exact_below x count / m.
+ */
+static int exact_pays(const qctx *c, size_t m)
+{
+	if (m == SIZE_MAX)
+		return 0;
+	return (double)m * (double)m <= (double)c->o->exact_below * (double)c->v.count;
+}
+
 int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
                 const rag_vsearch_opts *o, rag_vhit *out, size_t *nout, rag_error *err)
 {
@@ -287,7 +351,7 @@ int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		if (!rag_seg_vectors(segs[i], &c.v) || !c.v.count)
 			continue;
 		/* each segment's best k, then the best k of them all */
-		if (o->exact || !g || candidates(&c) <= o->exact_below) {
+		if (o->exact || !g || exact_pays(&c, candidates(&c))) {
 			if (scan(&c, out, &nh, k) < 0)
 				return -1;
 		} else {

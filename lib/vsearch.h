@@ -39,8 +39,11 @@ typedef struct rag_vsearch_opts {
 	size_t k, ef;
 	int exact;
 	/*
-	 * A segment whose candidates (the records allow lets through) are
-	 * at most this many is searched exactly over them alone.
+	 * The rows an unfiltered walk of the graph measures, about (ef x M).
+	 * A segment of n rows whose candidates (the records allow lets
+	 * through, when decided) are m, with m x m <= exact_below x n, is
+	 * searched exactly over them alone: a walk that skips the others
+	 * would measure about exact_below x n / m rows.
 	 */
 	size_t exact_below;
 	const rag_vfilter *filter; /* NULL for none */
