@@ -44,6 +44,8 @@ static unsigned probe(void)
 	if (zmm && (f & RAG_CPU_AVX2) && (b & bit_AVX512F) && (b & bit_AVX512BW) &&
 	    (b & bit_AVX512VL))
 		f |= RAG_CPU_AVX512;
+	if ((f & RAG_CPU_AVX512) && (c & bit_AVX512VNNI))
+		f |= RAG_CPU_VNNI;
 	return f;
 }
 #else

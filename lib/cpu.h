@@ -14,7 +14,8 @@ enum rag_cpu_feature {
 	RAG_CPU_SHA = 1u << 1,    /* the SHA-256 instructions (with SSE 4.1) */
 	RAG_CPU_AVX2 = 1u << 2,   /* AVX2 with FMA */
 	RAG_CPU_AVX512 = 1u << 3, /* AVX-512 F, BW and VL */
-	RAG_CPU_F16C = 1u << 4
+	RAG_CPU_F16C = 1u << 4,
+	RAG_CPU_VNNI = 1u << 5    /* AVX-512 VNNI (with RAG_CPU_AVX512) */
 };
 
 /* The features present, as enum rag_cpu_feature bits (thread-safe). */

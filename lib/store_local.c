@@ -2690,7 +2690,8 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 	}
 	for (size_t i = 0; i < nc; i++)
 		order[i] = (hitref){c[i].seg, c[i].docno, i};
-	qsort(order, nc, sizeof *order, hitref_cmp);
+	if (!o->ids_only) /* ids are read from a table: no block to share */
+		qsort(order, nc, sizeof *order, hitref_cmp);
 	rag_buf_truncate(&l->hitbuf, 0);
 	for (size_t j = 0; j < nc; j++) {
 		size_t i = order[j].rank, rlen;

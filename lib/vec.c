@@ -140,7 +140,7 @@ PLAIN_KERNEL(dot_f16_plain, uint16_t, half_to_float, mul1)
 PLAIN_KERNEL(dot_u8_plain, uint8_t, load1_u8, mul1)
 
 static const rag_vec_kernels k_plain = {"plain", dot_plain, l2sq_plain, dot_f16_plain,
-                                        dot_u8_plain};
+                                        dot_u8_plain, NULL};
 
 #ifdef VEC_X86
 
@@ -210,10 +210,11 @@ AVX2_KERNEL(l2sq_avx2, "avx2,fma", float, load8_f32, load1_f32, sqd8, sqd1)
 AVX2_KERNEL(dot_f16_avx2, "avx2,fma,f16c", uint16_t, load8_f16, half_to_float, mul8, mul1)
 AVX2_KERNEL(dot_u8_avx2, "avx2,fma", uint8_t, load8_u8, load1_u8, mul8, mul1)
 
-static const rag_vec_kernels k_avx2 = {"avx2", dot_avx2, l2sq_avx2, dot_f16_avx2, dot_u8_avx2};
+static const rag_vec_kernels k_avx2 = {"avx2", dot_avx2, l2sq_avx2, dot_f16_avx2, dot_u8_avx2,
+				       NULL};
 /* The same for a processor without F16C (none is known, but cpu.h keeps them apart). */
 static const rag_vec_kernels k_avx2_no_f16c = {"avx2", dot_avx2, l2sq_avx2, dot_f16_plain,
-                                               dot_u8_avx2};
+                                               dot_u8_avx2, NULL};
 
 /* AVX-512: four sums of 16 lanes, then 16 at a time, then one masked step. */
 
@@ -289,7 +290,38 @@ AVX512_KERNEL(dot_f16_avx512, uint16_t, load16_f16, mload16_f16, mul16)
 AVX512_KERNEL(dot_u8_avx512, uint8_t, load16_u8, mload16_u8, mul16)
 
 static const rag_vec_kernels k_avx512 = {"avx512", dot_avx512, l2sq_avx512, dot_f16_avx512,
-                                         dot_u8_avx512};
+                                         dot_u8_avx512, NULL};
+
+/*
+ * AVX-512 VNNI: the int8 query against uint8 codes, 64 products an
+ * instruction summed in 32-bit lanes (vpdpbusd: uint8 times int8).
+ */
+#define AVX512VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+AVX512VNNI static int32_t dot_s8u8_vnni(const int8_t *t, const uint8_t *c, size_t n)
+{
+	__m512i s0 = _mm512_setzero_si512(), s1 = s0;
+	size_t i = 0;
+
+	for (; i + 128 <= n; i += 128) {
+		s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(c + i), _mm512_loadu_si512(t + i));
+		s1 = _mm512_dpbusd_epi32(s1, _mm512_loadu_si512(c + i + 64),
+					 _mm512_loadu_si512(t + i + 64));
+	}
+	if (i + 64 <= n) {
+		s0 = _mm512_dpbusd_epi32(s0, _mm512_loadu_si512(c + i), _mm512_loadu_si512(t + i));
+		i += 64;
+	}
+	if (i < n) {
+		__mmask64 m = (__mmask64)((1ULL << (n - i)) - 1);
+		s1 = _mm512_dpbusd_epi32(s1, _mm512_maskz_loadu_epi8(m, c + i),
+					 _mm512_maskz_loadu_epi8(m, t + i));
+	}
+	return _mm512_reduce_add_epi32(_mm512_add_epi32(s0, s1));
+}
+
+static const rag_vec_kernels k_avx512vnni = {"avx512vnni", dot_avx512, l2sq_avx512,
+					     dot_f16_avx512, dot_u8_avx512, dot_s8u8_vnni};
 
 #endif /* VEC_X86 */
 
@@ -353,7 +385,8 @@ NEON_KERNEL(l2sq_neon, float, load4_f32, load1_f32, sqd4, sqd1)
 NEON_KERNEL(dot_f16_neon, uint16_t, load4_f16, half_to_float, mul4, mul1)
 NEON_KERNEL(dot_u8_neon, uint8_t, load4_u8, load1_u8, mul4, mul1)
 
-static const rag_vec_kernels k_neon = {"neon", dot_neon, l2sq_neon, dot_f16_neon, dot_u8_neon};
+static const rag_vec_kernels k_neon = {"neon", dot_neon, l2sq_neon, dot_f16_neon, dot_u8_neon,
+				       NULL};
 
 #endif /* VEC_NEON */
 
@@ -366,9 +399,10 @@ static const rag_vec_kernels k_neon = {"neon", dot_neon, l2sq_neon, dot_f16_neon
  * also uses, but a processor with AVX-512 has them.
  */
 #if defined(VEC_X86)
-static const rag_vec_kernels *const list_f16c[] = {&k_plain, &k_avx2, &k_avx512};
-static const rag_vec_kernels *const list_no_f16c[] = {&k_plain, &k_avx2_no_f16c, &k_avx512};
-static const rag_vec_kernels *const list_avx512[] = {&k_plain, &k_avx512};
+static const rag_vec_kernels *const list_f16c[] = {&k_plain, &k_avx2, &k_avx512, &k_avx512vnni};
+static const rag_vec_kernels *const list_no_f16c[] = {&k_plain, &k_avx2_no_f16c, &k_avx512,
+						      &k_avx512vnni};
+static const rag_vec_kernels *const list_avx512[] = {&k_plain, &k_avx512, &k_avx512vnni};
 #elif defined(VEC_NEON)
 static const rag_vec_kernels *const list_neon[] = {&k_plain, &k_neon};
 #endif
@@ -377,14 +411,14 @@ static const rag_vec_kernels *const list_plain[] = {&k_plain};
 const rag_vec_kernels *const *rag_vec_all(size_t *n)
 {
 #if defined(VEC_X86)
-	int avx512 = rag_cpu_has(RAG_CPU_AVX512);
+	int avx512 = rag_cpu_has(RAG_CPU_AVX512), vnni = avx512 && rag_cpu_has(RAG_CPU_VNNI);
 
 	if (rag_cpu_has(RAG_CPU_AVX2)) {
-		*n = avx512 ? 3 : 2;
+		*n = avx512 ? 3 + vnni : 2;
 		return rag_cpu_has(RAG_CPU_F16C) ? list_f16c : list_no_f16c;
 	}
 	if (avx512) {
-		*n = 2;
+		*n = 2 + vnni;
 		return list_avx512;
 	}
 #elif defined(VEC_NEON)
@@ -464,6 +498,27 @@ void rag_vec_u8_decode(const uint8_t *code, size_t dim, const float *lo, const f
 {
 	for (size_t i = 0; i < dim; i++)
 		x[i] = (float)(lo[i] + (double)scale[i] * code[i]);
+}
+
+float rag_vec_u8_query_s8(const float *qs, size_t dim, size_t padded, int8_t *t)
+{
+	float m = 0, a, r;
+
+	for (size_t i = 0; i < dim; i++) {
+		float x = fabsf(qs[i]);
+		m = x > m ? x : m;
+	}
+	a = m > 0 ? m / 127 : 1;
+	r = 1 / a;
+	for (size_t i = 0; i < dim; i++) {
+		/* |x| <= 127 and a half away from zero: no clamping, no call */
+		float x = qs[i] * r;
+		x = x > 127 ? 127 : x < -127 ? -127 : x;
+		t[i] = (int8_t)(int)(x + (x < 0 ? -0.5f : 0.5f));
+	}
+	for (size_t i = dim; i < padded; i++)
+		t[i] = 0;
+	return a;
 }
 
 float rag_vec_u8_query(const float *q, size_t dim, const float *lo, const float *scale, float *qs)

@@ -40,6 +40,12 @@ typedef struct rag_vec_kernels {
 	float (*dot_f16)(const float *q, const uint16_t *h, size_t n);
 	/* sum of q[i] * c[i], c in uint8 */
 	float (*dot_u8)(const float *q, const uint8_t *c, size_t n);
+	/*
+	 * The exact integer sum of t[i] * c[i], for a query in int8 (see
+	 * rag_vec_u8_query_s8); NULL in a set without a faster form than
+	 * dot_u8's.  n at most 65536.
+	 */
+	int32_t (*dot_s8u8)(const int8_t *t, const uint8_t *c, size_t n);
 } rag_vec_kernels;
 
 /* The best kernels this processor runs (honours rag_cpu_limit at the first call). */
@@ -97,5 +103,14 @@ void rag_vec_u8_decode(const uint8_t *code, size_t dim, const float *lo, const f
  * so that q.(decoded x) = that sum + dot_u8(qs, code, dim).
  */
 float rag_vec_u8_query(const float *q, size_t dim, const float *lo, const float *scale, float *qs);
+
+/*
+ * The query of rag_vec_u8_query in int8, for dot_s8u8: t[i] =
+ * round(qs[i] / a), where a = max |qs[i]| / 127 is returned, so that
+ * dot_u8(qs, code, dim) ~= a * dot_s8u8(t, code, dim), each term within
+ * a / 2 * code[i].  t[dim..padded) get 0.  A walk of a graph on uint8
+ * codes takes it, the last candidates being measured in float32.
+ */
+float rag_vec_u8_query_s8(const float *qs, size_t dim, size_t padded, int8_t *t);
 
 #endif

@@ -35,6 +35,8 @@ typedef struct qctx {
 	float *qs;   /* the query for the codes: scaled (uint8), 64-byte aligned */
 	float qbase; /* uint8: the query's dot product with the offsets */
 	float qn2;   /* the query's squared length */
+	int8_t *qt;  /* uint8 with an integer kernel: qs in int8, of stride bytes */
+	float qa;    /* its scale: qs ~= qa * qt */
 } qctx;
 
 static inline float qdist(const qctx *c, uint32_t row)
@@ -61,9 +63,14 @@ static float cdist_cb(void *arg, uint32_t row)
 {
 	const qctx *c = arg;
 	const unsigned char *code = c->c.codes + (size_t)row * c->c.stride;
-	float dot = c->c.kind == 2 ? c->qbase + c->k->dot_u8(c->qs, code, c->c.dim)
-				   : c->k->dot_f16(c->qs, (const uint16_t *)(const void *)code,
-						   c->c.dim);
+	float dot;
+
+	if (c->qt) /* the codes are zero-padded to the stride, as qt is */
+		dot = c->qbase + c->qa * (float)c->k->dot_s8u8(c->qt, code, c->c.stride);
+	else if (c->c.kind == 2)
+		dot = c->qbase + c->k->dot_u8(c->qs, code, c->c.dim);
+	else
+		dot = c->k->dot_f16(c->qs, (const uint16_t *)(const void *)code, c->c.dim);
 
 	switch (c->v.metric) {
 	case RAG_METRIC_L2:
@@ -105,9 +112,17 @@ static int codes_ready(qctx *c)
 		c->qs = NULL;
 		return rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
 	}
-	if (c->c.kind == 2)
+	if (c->c.kind == 2) {
 		c->qbase = rag_vec_u8_query(c->q, dim, c->c.lo, c->c.scale, c->qs);
-	else
+		/* the walk on integer sums; its last candidates are measured in float32 */
+		if (c->k->dot_s8u8 && c->c.stride <= 65536) {
+			if (posix_memalign((void **)&c->qt, 64, c->c.stride) != 0) {
+				c->qt = NULL;
+				return rag_error_set(c->err, RAG_ENOMEM, NULL, 0, "out of memory");
+			}
+			c->qa = rag_vec_u8_query_s8(c->qs, dim, c->c.stride, c->qt);
+		}
+	} else
 		memcpy(c->qs, c->q, dim * sizeof(float));
 	c->qn2 = c->k->dot(c->q, c->q, dim);
 	return 0;
@@ -346,7 +361,7 @@ int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		qctx c = {segs[i], {0}, o->query, rag_vec_best(), (uint32_t)i, del ? del[i] : NULL,
-			  o, 0, err, {0}, 0, NULL, 0, 0};
+			  o, 0, err, {0}, 0, NULL, 0, 0, NULL, 0};
 		const rag_hnsw *g = rag_seg_graph(segs[i]);
 		if (!rag_seg_vectors(segs[i], &c.v) || !c.v.count)
 			continue;
@@ -357,15 +372,29 @@ int rag_vsearch(rag_seg *const *segs, const unsigned char *const *del, size_t n,
 		} else {
 			int r;
 			c.use_codes = rag_seg_codes_of(segs[i], &c.c) && c.c.count == c.v.count;
-			if (c.use_codes && codes_ready(&c) < 0)
+			if (c.use_codes && codes_ready(&c) < 0) {
+				free(c.qs);
+				free(c.qt);
 				return -1;
+			}
 			r = walk(&c, g, out, &nh, k);
 			free(c.qs);
+			free(c.qt);
 			if (r < 0)
 				return -1;
 		}
 	}
-	qsort(out, nh, sizeof *out, vhit_cmp);
+	if (nh <= 32) { /* the usual k: an insertion sort beats qsort's calls */
+		for (size_t i = 1; i < nh; i++) {
+			rag_vhit x = out[i];
+			size_t j = i;
+			for (; j && nearer(&x, &out[j - 1]); j--)
+				out[j] = out[j - 1];
+			out[j] = x;
+		}
+	} else {
+		qsort(out, nh, sizeof *out, vhit_cmp);
+	}
 	*nout = nh;
 	return 0;
 }

@@ -370,12 +370,63 @@ static void limits(void)
 	}
 	rag_cpu_limit(~0u);
 	all = rag_vec_all(&n);
-	if (rag_cpu_has(RAG_CPU_AVX512))
+	if (rag_cpu_has(RAG_CPU_AVX512 | RAG_CPU_VNNI)) {
+		CHECK_STR(all[n - 1]->name, "avx512vnni");
+		CHECK_STR(all[n - 2]->name, "avx512");
+		CHECK(all[n - 1]->dot_s8u8 != NULL);
+		rag_cpu_limit(~(unsigned)RAG_CPU_VNNI);
+		CHECK_STR(rag_vec_all(&n)[n - 1]->name, "avx512");
+		rag_cpu_limit(~0u);
+		all = rag_vec_all(&n);
+	} else if (rag_cpu_has(RAG_CPU_AVX512)) {
 		CHECK_STR(all[n - 1]->name, "avx512");
+	}
 	if (avx2)
 		CHECK_STR(all[1]->name, "avx2");
 	CHECK(rag_vec_best() == all[n - 1]);
 	CHECK(rag_vec_best() == all[n - 1]);
+}
+
+/* The integer kernels against exact sums, at every length near a step and at the extremes. */
+static void s8u8(void)
+{
+	static int8_t t[65536 + 64];
+	static uint8_t c[65536 + 64];
+	static const size_t lens[] = {0, 1, 3, 63, 64, 65, 127, 128, 129, 191, 300, 384, 1000, 65536};
+	size_t count;
+	const rag_vec_kernels *const *all = rag_vec_all(&count);
+
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+		size_t n = lens[li];
+		for (int extreme = 0; extreme < 3; extreme++) {
+			int64_t want = 0;
+			for (size_t i = 0; i < n + 64; i++) {
+				t[i] = extreme == 1 ? 127 : extreme == 2 ? -127 : (int8_t)(rnd() % 255 - 127);
+				c[i] = extreme ? 255 : (uint8_t)rnd();
+				if (i < n)
+					want += (int64_t)t[i] * c[i];
+			}
+			for (size_t k = 0; k < count; k++)
+				if (all[k]->dot_s8u8)
+					CHECK_EQ(all[k]->dot_s8u8(t, c, n), want);
+		}
+	}
+	/* the int8 query: within half a step of the float one, padded with zeros */
+	float qs[100];
+	for (size_t i = 0; i < 100; i++)
+		qs[i] = rnd_float() * (float)(i + 1);
+	qs[7] = -150.5f; /* the largest in magnitude: -127 */
+	float a = rag_vec_u8_query_s8(qs, 100, 128, t);
+	CHECK_NEAR(a, 150.5f / 127, 1e-6);
+	CHECK_EQ(t[7], -127);
+	for (size_t i = 0; i < 100; i++)
+		CHECK_NEAR(a * t[i], qs[i], a / 2 * (1 + 1e-5));
+	for (size_t i = 100; i < 128; i++)
+		CHECK_EQ(t[i], 0);
+	for (size_t i = 0; i < 100; i++)
+		qs[i] = 0;
+	CHECK(rag_vec_u8_query_s8(qs, 100, 100, t) > 0);
+	CHECK_EQ(t[3], 0);
 }
 
 int main(void)
@@ -387,6 +438,7 @@ int main(void)
 	RUN(f16_random);
 	RUN(normalize);
 	RUN(u8_codes);
+	RUN(s8u8);
 	RUN(limits);
 	return test_summary();
 }
