@@ -239,14 +239,17 @@ static int wanted(const rag_fieldset *f, const char *key, size_t n)
 /* A stored record that does not parse: the store is damaged. */
 static int damaged(rag_error *err);
 
+/* rag_json_parse_keys's list of the members to build: none. */
+static const char *const no_members[] = {NULL};
+
 /*
  * A stored record parsed (with its member spans when members is not
  * NULL): a new reference to an object, or NULL with err set.
  */
 static json_t *stored_object(const char *json, size_t len, rag_json_members *members,
-			     rag_error *err)
+			     const char *const *keep, rag_error *err)
 {
-	json_t *obj = members ? rag_json_parse_members(json, len, members, err)
+	json_t *obj = members ? rag_json_parse_keys(json, len, members, keep, err)
 			      : rag_json_parse(json, len, err);
 
 	if (!obj) {
@@ -283,10 +286,11 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, const rag_hit *h,
 	size_t i, n, start = out->len;
 	int first = 1, dups, rc = -1;
 
-	obj = stored_object(json, len, members, err);
+	/* checked whole, its members listed, none of them built: a hit copies their text */
+	obj = stored_object(json, len, members, no_members, err);
 	if (!obj)
 		return -1;
-	dups = json_object_size(obj) != members->n;
+	dups = members->n > 1;
 	rag_buf_init(&scratch, 0);
 	if (rag_buf_addc(out, '{') < 0)
 		goto nomem;
@@ -502,7 +506,7 @@ static const json_t *shown_text(const json_t *obj)
 int rag_hit_format_text(rag_buf *out, const char *json, size_t len, double score, size_t rank,
                         size_t width, rag_error *err)
 {
-	json_t *obj = stored_object(json, len, NULL, err);
+	json_t *obj = stored_object(json, len, NULL, NULL, err);
 	const json_t *src, *ls, *le, *t;
 	size_t start = out->len;
 	int rc;

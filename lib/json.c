@@ -287,6 +287,9 @@ static json_t *parse_number(parser *ps)
 		size_t n = (size_t)(p - start);
 		double d;
 		json_t *j;
+		/* skipped: only an exponent or 300 digits can pass the range of a double */
+		if (ps->skipping && n < 300 && !memchr(start, 'e', n) && !memchr(start, 'E', n))
+			return json_null();
 		if (n >= sizeof small) {
 			text = malloc(n + 1);
 			if (!text)
