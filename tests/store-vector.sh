@@ -294,22 +294,36 @@ long_bytes=$(cat rt-long/*.rseg | wc -c)
 vec_bytes=$((1500 * 48 * 4))
 check "[ $((long_bytes - short_bytes)) -gt $((vec_bytes * 2 / 5)) ]" "the store keeps the vectors' text: $short_bytes bytes with the short form, $long_bytes with the long"
 
-# ---- damage: --check names the vector block and the graph ----
-cp -r kb-ip dmg
-seg=$(ls dmg/*.rseg | head -n 1)
-off=$($py - "$seg" <<'PY'
+# ---- damage: --check names the vector block, the graph and the raw rows ----
+# flips a byte near the end of the section of kind $3 in the segment of store $1
+flip()
+{
+	rm -rf "$2"
+	cp -r "$1" "$2"
+	seg=$(ls "$2"/*.rseg | head -n 1)
+	off=$($py - "$seg" "$3" <<'PY'
 import struct, sys
 d = open(sys.argv[1], "rb").read()
 n = struct.unpack_from("<I", d, 24)[0]
 for i in range(n):
     kind, flags, off, ln = struct.unpack_from("<IIQQ", d, 64 + 32 * i)
-    if kind == 17:
-        print(off + ln - 4)   # a byte of the last vector
+    if kind == int(sys.argv[2]):
+        print(off + ln - 4)
 PY
 )
-printf '\377' | dd of="$seg" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	[ -n "$off" ] || fail "$1: no section of kind $3"
+	byte=$(dd if="$seg" bs=1 skip="$off" count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	printf "$(printf '\\%03o' $(((byte + 1) % 256)))" | dd of="$seg" bs=1 seek="$off" conv=notrunc 2>/dev/null
+}
+for kind in 17 18; do
+	flip kb-ip dmg $kind
+	run rag-index --check dmg
+	expect_status 1
+	expect_err_has "damaged segment: checksum mismatch in section $kind"
+done
+flip kb-cosine dmg 21
 run rag-index --check dmg
 expect_status 1
-expect_err_has 'damaged segment: checksum mismatch in section 17'
+expect_err_has 'damaged segment: checksum mismatch in section 21'
 
 finish
