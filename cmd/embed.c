@@ -309,32 +309,6 @@ static void from_env(given *g, const char *name)
 }
 
 /*
- * A file that holds a secret must be the user's and readable by nobody
- * else.  st is the file's status (from fstat of the file as opened).
- * 0, or -1 after saying why not.
- */
-static int private_file(const struct stat *st, const char *path, const char *what, long line)
-{
-	int foreign = st->st_uid != geteuid();
-
-	if (!foreign && !(st->st_mode & 077))
-		return 0;
-	if (what)
-		fprintf(stderr, "%s: %s:%ld: %s is in a file that %s (mode %04o); keep keys in a "
-			"file of your own with mode 600\n",
-			cmd_prog, path, line, what,
-			foreign ? "belongs to another user" : "others can read",
-			(unsigned)(st->st_mode & 07777));
-	else
-		fprintf(stderr, "%s: %s: the key file %s (mode %04o); keep keys in a file of your "
-			"own with mode 600\n",
-			cmd_prog, rag_quote(0, path),
-			foreign ? "belongs to another user" : "can be read by others",
-			(unsigned)(st->st_mode & 07777));
-	return -1;
-}
-
-/*
  * The API key: OPENAI_API_KEY, else openai.api_key of a private
  * configuration file, else the first line of openai.api_key_file (a
  * private file).  *key is NULL when there is none, or a new string.
@@ -342,69 +316,14 @@ static int private_file(const struct stat *st, const char *path, const char *wha
  */
 static int api_key(settings *s, char **key)
 {
-	const char *env = getenv("OPENAI_API_KEY");
-	struct stat st;
-	char buf[4096];
-	ssize_t got;
-	size_t n;
-	int fd;
+	rag_error err;
 
-	*key = NULL;
-	if (env && *env)
-		goto copy_env;
-	if (s->api_key.v) {
-		if (stat(s->api_key.file, &st) < 0) {
-			fprintf(stderr, "%s: %s: %s\n", cmd_prog, s->api_key.file, strerror(errno));
-			return -1;
-		}
-		if (private_file(&st, s->api_key.file, "openai.api_key", s->api_key.line) < 0)
-			return -1;
-		env = s->api_key.v;
-		goto copy_env;
-	}
-	if (!s->api_key_file.v)
-		return 0;
-	if ((fd = open(s->api_key_file.v, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", cmd_prog, rag_quote(0, s->api_key_file.v),
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	if (rag_api_key(getenv("OPENAI_API_KEY"), s->api_key.v, s->api_key.file, s->api_key.line,
+			s->api_key_file.v, key, &err) < 0) {
+		cmd_report(&err);
 		return -1;
 	}
-	if (private_file(&st, s->api_key_file.v, NULL, 0) < 0) {
-		close(fd);
-		return -1;
-	}
-	got = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[got > 0 ? got : 0] = '\0';
-	n = strcspn(buf, "\r\n"); /* the first line, without blanks around it */
-	{
-		const char *t = rag_trim(buf, &n);
-		if (!n) {
-			fprintf(stderr, "%s: %s: the key file has no key on its first line\n", cmd_prog,
-				rag_quote(0, s->api_key_file.v));
-			return -1;
-		}
-		*key = strndup(t, n);
-	}
-	explicit_bzero(buf, sizeof buf);
-	if (!*key)
-		cmd_say("out of memory");
-	return *key ? 0 : -1;
-copy_env:
-	if (!(*key = strdup(env)))
-		cmd_say("out of memory");
-	return *key ? 0 : -1;
-}
-
-/* Frees a key, wiped first (explicit_bzero: a store the compiler cannot drop). */
-static void wipe_free(char *key)
-{
-	if (key) {
-		explicit_bzero(key, strlen(key));
-		free(key);
-	}
+	return 0;
 }
 
 /* ---- the ring of records ---- */
@@ -1052,7 +971,7 @@ int main(int argc, char **argv)
 		status = cmd_status(&err);
 		goto out;
 	}
-	wipe_free(key);
+	rag_api_key_free(key);
 	key = NULL;
 	rag_embedder_set_user_free(r.e, pending_free);
 	status = EXIT_FAILURE;
@@ -1147,6 +1066,6 @@ out:
 	free(r.prefix);
 	rag_buf_free(&r.trailer);
 	free(dir);
-	wipe_free(key);
+	rag_api_key_free(key);
 	return status;
 }

@@ -3,14 +3,19 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "embed.h"
 #include "hashembed.h"
 #include "json.h"
+#include "text.h"
 
 enum { P_BUILTIN, P_OPENAI, P_OLLAMA };
 
@@ -630,4 +635,88 @@ int rag_embedder_embed(rag_embedder *e, const char *text, size_t n, float *out, 
 	memcpy(out, v, dim * sizeof *out);
 	free(v);
 	return 0;
+}
+
+/* ---- the API key ---- */
+
+/*
+ * A file that holds a secret must be the user's and readable by nobody
+ * else.  st is its status (from fstat of the file as opened).  0, or -1
+ * with err set.
+ */
+static int private_file(const struct stat *st, const char *path, long line, const char *what,
+			rag_error *err)
+{
+	int foreign = st->st_uid != geteuid();
+
+	if (!foreign && !(st->st_mode & 077))
+		return 0;
+	if (what)
+		return rag_error_set(err, RAG_EUSAGE, path, line,
+				     "%s is in a file that %s (mode %04o); keep keys in a file of your own with mode 600",
+				     what, foreign ? "belongs to another user" : "others can read",
+				     (unsigned)(st->st_mode & 07777));
+	return rag_error_set(err, RAG_EUSAGE, path, 0,
+			     "the key file %s (mode %04o); keep keys in a file of your own with mode 600",
+			     foreign ? "belongs to another user" : "can be read by others",
+			     (unsigned)(st->st_mode & 07777));
+}
+
+int rag_api_key(const char *env, const char *text, const char *path, long line,
+		const char *key_file, char **key, rag_error *err)
+{
+	struct stat st;
+	char buf[4096];
+	ssize_t got;
+	size_t n;
+	int fd;
+
+	*key = NULL;
+	if (env && *env)
+		text = env;
+	else if (text) {
+		if (stat(path, &st) < 0)
+			return rag_error_set(err, RAG_EIO, path, 0, "%s", strerror(errno));
+		if (private_file(&st, path, line, "openai.api_key", err) < 0)
+			return -1;
+	} else if (key_file) {
+		if ((fd = open(key_file, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+			rag_error_set(err, RAG_EIO, key_file, 0, "%s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		if (private_file(&st, key_file, 0, NULL, err) < 0) {
+			close(fd);
+			return -1;
+		}
+		got = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		buf[got > 0 ? got : 0] = '\0';
+		n = strcspn(buf, "\r\n"); /* the first line, without blanks around it */
+		text = rag_trim(buf, &n);
+		if (!n) {
+			explicit_bzero(buf, sizeof buf);
+			return rag_error_set(err, RAG_EUSAGE, key_file, 0,
+					     "the key file has no key on its first line");
+		}
+		*key = strndup(text, n);
+		explicit_bzero(buf, sizeof buf);
+		if (!*key)
+			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		return 0;
+	} else {
+		return 0;
+	}
+	if (!(*key = strdup(text)))
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	return 0;
+}
+
+void rag_api_key_free(char *key)
+{
+	if (key) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
 }

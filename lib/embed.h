@@ -138,4 +138,23 @@ int rag_embed_parse_ollama(const char *body, size_t len, size_t n, size_t want_d
  */
 char *rag_embed_server_message(const char *body, size_t len);
 
+/* ---- where the remote providers are ---- */
+
+/*
+ * The OpenAI provider's API key, as every program finds it: env (the
+ * value of OPENAI_API_KEY) when not empty; else text, openai.api_key of
+ * the configuration file path (line line), which must be the user's and
+ * readable by nobody else; else the first line of the file key_file
+ * (the same rule).  Any of them may be NULL.  *key gets a new string, to
+ * be given back with rag_api_key_free, or NULL when there is none.  0,
+ * or -1 with err set: RAG_EUSAGE for a file others can read or that
+ * holds no key, RAG_EIO when a file cannot be read.  The messages never
+ * quote the key.
+ */
+int rag_api_key(const char *env, const char *text, const char *path, long line,
+		const char *key_file, char **key, rag_error *err);
+
+/* Wipes the key and frees it; NULL is fine. */
+void rag_api_key_free(char *key);
+
 #endif

@@ -56,11 +56,11 @@ for m in openai:emb-small ollama:emb-local; do
 	run rag-embed -m $m --no-cache in.jsonl
 	expect_status 0
 	grep '"text"' "$out" > emb.jsonl
-	rm -rf kb-remote
-	run rag-index -q kb-remote emb.jsonl
+	kb=kb-${m%%:*}
+	run rag-index -q $kb emb.jsonl
 	expect_status 0
 	provider_reset
-	run "printf '%s\n' '{\"qid\":\"q\",\"query\":\"record number 6 says word \"}' | rag-search --mode vector -k 1 --fields id kb-remote"
+	run "printf '%s\n' '{\"qid\":\"q\",\"query\":\"record number 6 says word \"}' | rag-search --mode vector -k 1 --fields id $kb"
 	expect_status 0
 	expect_out_has '"id":"r06"'
 	check "grep -q 'record number 6 says word ' '$provider_log'" "$m: the query was not sent to be embedded"
@@ -336,11 +336,23 @@ provider_reset
 run rag-embed -m openai:emb-small --no-cache in.jsonl
 expect_status 0
 check "$check_py vectors '$out' in.jsonl openai:emb-small 8" "a key from the configuration file did not work"
+# rag-search finds the key, and the server, where rag-embed does
+provider_reset
+printf '[openai]\napi_key = %s\nbase_url = %s\n' "$key" "$OPENAI_BASE_URL" > "$XDG_CONFIG_HOME/ragkit/config"
+run env -u OPENAI_BASE_URL rag-search --mode vector -k 1 --fields id kb-openai 'record number 6 says word '
+expect_status 0
+expect_out_has '"id":"r06"'
+check "grep -q '\"authorization\": \"Bearer $key\"' '$provider_log'" "rag-search did not send the key from the configuration file"
+printf '[openai]\napi_key = %s\n' "$key" > "$XDG_CONFIG_HOME/ragkit/config"
 chmod 644 "$XDG_CONFIG_HOME/ragkit/config"
 run rag-embed -m openai:emb-small --no-cache in.jsonl
 expect_status 2
 expect_err_has "openai.api_key is in a file that others can read (mode 0644)"
 check "! grep -q '$key' '$err' '$out'" "the key appeared in a message"
+run rag-search --mode vector -k 1 kb-openai 'record number 6'
+expect_status 2
+expect_err_has "openai.api_key is in a file that others can read (mode 0644)"
+check "! grep -q '$key' '$err' '$out'" "the key appeared in a message of rag-search"
 # from a key file
 printf '%s\n' "$key" > key.txt
 chmod 600 key.txt
