@@ -181,6 +181,11 @@ static int query_vector(run_t *r, const rag_query *q, rag_error *err)
 	if (!st->dim)
 		return 0; /* the store says it has no vectors */
 	if (q->vector) {
+		/* vectors of two models do not measure the same thing */
+		if (q->model && *st->model && strcmp(q->model, st->model) != 0)
+			return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+					     "the query's vector is of model %s; the store holds vectors of %s",
+					     rag_quote(0, q->model), rag_quote(1, st->model));
 		r->o.vector = q->vector;
 		r->o.dim = q->dim;
 		return 0;

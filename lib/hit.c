@@ -83,9 +83,14 @@ void rag_query_clear(rag_query *q)
 static int query_vector(rag_query *q, const char *source, long lineno, rag_error *err)
 {
 	size_t cap = 0;
+	const json_t *m;
 
-	return rag_record_vector(json_object_get(q->obj, "vector"), &q->vector, &cap, &q->dim,
-	                         source, lineno, err) < 0 ? -1 : 0;
+	if (rag_record_vector(json_object_get(q->obj, "vector"), &q->vector, &cap, &q->dim, source,
+	                      lineno, err) < 0)
+		return -1;
+	m = json_object_get(q->obj, "model");
+	q->model = q->vector && json_is_string(m) ? json_string_value(m) : NULL;
+	return 0;
 }
 
 int rag_query_parse(rag_query *q, const char *line, size_t len, const char *source, long lineno,

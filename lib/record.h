@@ -114,6 +114,7 @@ typedef struct rag_query {
 	size_t qid_len;
 	float *vector;   /* its "vector" (NDJSON queries), or NULL */
 	size_t dim;
+	const char *model; /* with a vector: its "model" when a string, or NULL */
 	/* private */
 	json_t *obj;
 	char num[24];

@@ -146,6 +146,14 @@ echo '{"qid":"short","vector":[1,2,3]}' > badq.jsonl
 run "rag-search --mode vector kb-l2 < badq.jsonl"
 expect_status 2
 expect_err_has "the query's vector has 3 components; the store holds 24-dimensional vectors"
+$vc queries 1 24 9 | sed 's/}$/, "model": "other:model"}/' > otherq.jsonl
+run "rag-search --mode vector kb-l2 < otherq.jsonl"
+expect_status 2
+expect_err_has "the query's vector is of model \"other:model\"; the store holds vectors of \"test:random\""
+$vc queries 1 24 9 | sed 's/}$/, "model": "test:random"}/' > sameq.jsonl
+run "rag-search --mode vector -k 1 kb-l2 < sameq.jsonl"
+expect_status 0
+expect_lines 1
 run rag-search --mode vector kb-l2 'a text query'
 expect_status 2
 expect_err_has 'unknown provider in model "test:random"'
