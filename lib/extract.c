@@ -10,6 +10,7 @@
 
 #include "analyze.h"
 #include "extract.h"
+#include "segment.h"
 #include "split.h"
 
 #define K1 1.2
@@ -23,7 +24,8 @@ typedef struct sent {
 } sent;
 
 typedef struct work {
-	uint64_t *terms; /* every sentence's terms, hashed, one after another */
+	/* every sentence's terms, hashed (rag_seg_keyhash: 2^-64 a pair to collide) */
+	uint64_t *terms;
 	size_t nterms, terms_cap;
 	sent *s;
 	size_t ns, s_cap;
@@ -31,35 +33,20 @@ typedef struct work {
 	size_t nqt, qt_cap;
 } work;
 
-/* 64-bit FNV-1a, then a mix: terms are compared by it alone (2^-64 a pair). */
-static uint64_t term_hash(const char *t, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)t[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return h;
-}
-
 static int add_term(const char *t, size_t n, void *arg)
 {
 	work *w = arg;
 
 	if (rag_array_reserve(&w->terms, &w->terms_cap, w->nterms + 1, sizeof *w->terms) < 0)
 		return 1;
-	w->terms[w->nterms++] = term_hash(t, n);
+	w->terms[w->nterms++] = rag_seg_keyhash(t, n);
 	return 0;
 }
 
 static int add_qterm(const char *t, size_t n, void *arg)
 {
 	work *w = arg;
-	uint64_t h = term_hash(t, n);
+	uint64_t h = rag_seg_keyhash(t, n);
 
 	for (size_t i = 0; i < w->nqt; i++)
 		if (w->qt[i] == h)
