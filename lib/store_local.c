@@ -1949,7 +1949,8 @@ static int local_add(rag_store *st, const rag_store_record *r, rag_error *err)
 		nomem(err);
 		goto broken;
 	}
-	if (l->npaths && index_fields(l, (uint32_t)d, r->json, r->json_len, err) < 0)
+	/* from the record as stored, as a merge and --check will read it */
+	if (l->npaths && index_fields(l, (uint32_t)d, json, json_len, err) < 0)
 		goto broken;
 	if (has_vec) {
 		rag_seg_vecopts vo;
