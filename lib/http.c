@@ -71,7 +71,9 @@ struct rag_http {
  * built-in model, say).  Its functions are called through cu, filled
  * from the library by curl_init; the names below stand for them.
  */
+#ifndef RAG_CURL_SONAME /* configure finds the name this build links against */
 #define RAG_CURL_SONAME "libcurl.so.4"
+#endif
 
 static struct {
 	CURLcode (*global_init)(long);

@@ -668,6 +668,8 @@ long rag_json_top_member(const char *json, size_t len, const char *key, size_t k
 				}
 				i++;
 			}
+			if (i >= len)
+				return -1; /* not the valid JSON it must be */
 			if (depth == 1 && want_key) {
 				want_key = 0;
 				if (escaped)
@@ -694,6 +696,8 @@ long rag_json_top_member(const char *json, size_t len, const char *key, size_t k
 			}
 		}
 	}
+	if (depth != 0 || in_value || (found && *vs >= len))
+		return -1; /* not the valid JSON it must be */
 	return found;
 }
 

@@ -98,7 +98,8 @@ size_t rag_json_float32_text(float f, char *out);
  * a compact JSON object (valid, no white space outside strings), whose
  * keys are compared as written.  Returns how many there are, or -1 when
  * some top-level key is written with an escape (it could be key in
- * disguise); [*vs, *ve) is the value of the first one.
+ * disguise) or the text is not a whole object; [*vs, *ve) is the value
+ * of the first one.
  */
 long rag_json_top_member(const char *json, size_t len, const char *key, size_t klen, size_t *vs,
 			 size_t *ve);

@@ -510,10 +510,10 @@ rag_seg *rag_seg_open(const char *path, rag_error *err)
 			      "segment written with another byte order or damaged");
 		goto fail;
 	}
-	if (get32(h + 8) != RAG_SEG_VERSION) {
+	if (get32(h + 8) < RAG_SEG_VERSION_MIN || get32(h + 8) > RAG_SEG_VERSION) {
 		rag_error_set(err, RAG_EDATA, path, 0,
-			      "segment format version %u; this ragkit reads version %d",
-			      get32(h + 8), RAG_SEG_VERSION);
+			      "segment format version %u; this ragkit reads versions %d to %d",
+			      get32(h + 8), RAG_SEG_VERSION_MIN, RAG_SEG_VERSION);
 		goto fail;
 	}
 	if (get64(h + 16) != s->size) {
@@ -2997,7 +2997,7 @@ int rag_del_write(const char *path, const unsigned char *bits, uint32_t n,
 	unsigned char h[DEL_HEADER];
 
 	memcpy(h, DEL_MAGIC, 8);
-	put32(h + 8, RAG_SEG_VERSION);
+	put32(h + 8, RAG_DEL_VERSION);
 	put32(h + 12, ENDIAN_MARK);
 	put32(h + 16, n);
 	put32(h + 20, ndel);
@@ -3048,7 +3048,7 @@ int rag_del_read(const char *path, uint32_t n, unsigned char **bits,
 		rag_error_set(err, RAG_EDATA, path, 0, "not a ragkit deletion file (bad magic number)");
 		goto fail;
 	}
-	if (get32(h + 12) != ENDIAN_MARK || get32(h + 8) != RAG_SEG_VERSION ||
+	if (get32(h + 12) != ENDIAN_MARK || get32(h + 8) != RAG_DEL_VERSION ||
 	    get32(h + 28) != rag_crc32c(0, h, 28)) {
 		rag_error_set(err, RAG_EDATA, path, 0, "damaged deletion file: bad header");
 		goto fail;

@@ -27,7 +27,14 @@
 
 struct rag_hnsw;
 
-#define RAG_SEG_VERSION 1
+/*
+ * The segment format version written, and the oldest read.  Version 2
+ * segments may leave a record's vector text to the rows (rag-store(5)),
+ * which a reader of version 1 would give back as "vector":[].
+ */
+#define RAG_SEG_VERSION 2
+#define RAG_SEG_VERSION_MIN 1
+#define RAG_DEL_VERSION 1 /* deletion files */
 #define RAG_SEG_BLOCK 128 /* postings per block */
 
 /* Section kinds. */

@@ -1072,8 +1072,14 @@ static int add_fields(local *l, const rag_store_settings *want, rag_error *err)
 		rag_filter *f = rag_filter_path(want->fields[i], err);
 		const char *name;
 		unsigned j;
+		int whole;
 		if (!f)
 			return -1;
+		if (strcmp(rag_filter_fields(f, &whole)[0], "vector") == 0) {
+			rag_filter_free(f);
+			return rag_error_set(err, RAG_EUSAGE, l->dir, 0,
+					     "the \"vector\" field cannot be indexed: rag-search --mode vector searches it");
+		}
 		/* one name for each field, however it was written */
 		if (rag_filter_path_text(f, &l->fieldtext) < 0) {
 			rag_filter_free(f);
@@ -2441,6 +2447,12 @@ typedef struct filter_ctx {
 	rag_seg **segs;
 	rag_filter *filter;
 	const char *dir;
+	/*
+	 * The filter reads "vector" (or the whole record): a stored record
+	 * that left its vector's text out gets it back in buf first.
+	 */
+	int vector;
+	rag_buf *buf;
 } filter_ctx;
 
 static int filter_accept(void *arg, uint32_t seg, uint32_t docno, rag_error *err)
@@ -2452,6 +2464,13 @@ static int filter_accept(void *arg, uint32_t seg, uint32_t docno, rag_error *err
 
 	if (rag_seg_record(c->segs[seg], docno, &p, &len, err) < 0)
 		return -1;
+	if (c->vector) {
+		rag_buf_truncate(c->buf, 0);
+		if (put_record(c->buf, c->segs[seg], docno, p, len, err) < 0)
+			return -1;
+		p = c->buf->data;
+		len = c->buf->len;
+	}
 	r = rag_filter_match_text(c->filter, p, len, err);
 	if (r == -2 && err->code == RAG_EDATA) {
 		char why[RAG_ERROR_TEXT_MAX];
@@ -2635,7 +2654,14 @@ static int local_search(rag_store *st, const char *query, size_t len, const rag_
 		segs[i] = l->segs[i].seg;
 		del[i] = l->segs[i].del;
 	}
-	filter_ctx fc = {segs, o->filter, l->dir};
+	filter_ctx fc = {segs, o->filter, l->dir, 0, &l->scanbuf};
+	if (o->filter && l->settings.dim) {
+		int whole;
+		const char *const *f = rag_filter_fields(o->filter, &whole);
+		fc.vector = whole;
+		for (; *f && !fc.vector; f++)
+			fc.vector = strcmp(*f, "vector") == 0;
+	}
 	rag_bm25_filter bf = {filter_accept, &fc, NULL, NULL};
 	if (o->filter && (l->npaths || vec)) {
 		if (sel_ready(l, o->filter, err) < 0)

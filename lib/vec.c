@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -508,7 +509,8 @@ float rag_vec_u8_query_s8(const float *qs, size_t dim, size_t padded, int8_t *t)
 		float x = fabsf(qs[i]);
 		m = x > m ? x : m;
 	}
-	a = m > 0 ? m / 127 : 1;
+	/* a query too small for 1 / a to be finite counts as zero */
+	a = m > FLT_MIN * 127 ? m / 127 : 1;
 	r = 1 / a;
 	for (size_t i = 0; i < dim; i++) {
 		/* |x| <= 127 and a half away from zero: no clamping, no call */

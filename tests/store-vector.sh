@@ -302,6 +302,16 @@ long_bytes=$(cat rt-long/*.rseg | wc -c)
 vec_bytes=$((1500 * 48 * 4))
 check "[ $((long_bytes - short_bytes)) -gt $((vec_bytes * 2 / 5)) ]" "the store keeps the vectors' text: $short_bytes bytes with the short form, $long_bytes with the long"
 
+# a filter that reads the vector sees it whole, as rag-filter does
+run "rag-filter 'vector[0] > 0 and array_length(vector) == 48' rt.jsonl | wc -l"
+want=$(cat "$out")
+check "[ $want -gt 500 ] && [ $want -lt 1000 ]" "rag-filter kept $want of 1500"
+run "rag-search --mode lexical -k 2000 --fields id --filter 'vector[0] > 0 and array_length(vector) == 48' rt-ip record | wc -l"
+expect_out "$want"
+run rag-index -q --index-field vector.x rt-ip < /dev/null
+expect_status 2
+expect_err_has 'the "vector" field cannot be indexed'
+
 # ---- damage: --check names the vector block, the graph and the raw rows ----
 # flips a byte near the end of the section of kind $3 in the segment of store $1
 flip()
