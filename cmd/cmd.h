@@ -89,6 +89,18 @@ static inline int cmd_usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/*
+ * The value of --format: *text set for "text", cleared for "ndjson".
+ * 0, or EXIT_USAGE after saying what is wrong.
+ */
+static inline int cmd_format(const char *arg, int *text)
+{
+	if (strcmp(arg, "ndjson") && strcmp(arg, "text"))
+		return cmd_usage_error("unknown format %s (use ndjson or text)", rag_quote(0, arg));
+	*text = strcmp(arg, "text") == 0;
+	return 0;
+}
+
 /* The exit status for an error from the library. */
 static inline int cmd_status(const rag_error *e)
 {

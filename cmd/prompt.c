@@ -75,24 +75,14 @@ static rag_template *read_template(const char *path, rag_error *err)
 		err->code = RAG_EUSAGE;
 		return NULL;
 	}
-	for (;;) {
-		ssize_t k;
-		if (rag_buf_grow(&b, 65536) < 0 && rag_buf_grow(&b, 1) < 0) {
+	if (rag_buf_read_fd(&b, fd, 0) < 0) {
+		if (errno == EFBIG)
 			rag_error_set(err, RAG_EUSAGE, path, 0,
 			              "the template is larger than %d bytes", RAG_TEMPLATE_MAX);
-			goto out;
-		}
-		k = read(fd, b.data + b.len, b.cap - b.len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0) {
+		else
 			rag_error_sys(err, errno, path, "cannot read the template");
-			err->code = RAG_EUSAGE;
-			goto out;
-		}
-		if (k == 0)
-			break;
-		b.len += (size_t)k;
+		err->code = RAG_EUSAGE;
+		goto out;
 	}
 	t = rag_template_parse(b.data ? b.data : "", b.len, path, err);
 out:
@@ -214,14 +204,13 @@ int main(int argc, char **argv)
 			}
 			o.system = optarg;
 			break;
-		case OPT_FORMAT:
-			if (strcmp(optarg, "ndjson") && strcmp(optarg, "text")) {
-				status = cmd_usage_error("unknown format %s (use ndjson or text)",
-				                         rag_quote(0, optarg));
+		case OPT_FORMAT: {
+			int text = 0;
+			if ((status = cmd_format(optarg, &text)) != 0)
 				goto out;
-			}
-			o.format = strcmp(optarg, "text") ? RAG_PROMPT_NDJSON : RAG_PROMPT_TEXT;
+			o.format = text ? RAG_PROMPT_TEXT : RAG_PROMPT_NDJSON;
 			break;
+		}
 		case OPT_HELP:
 			status = cmd_print(usage);
 			goto out;

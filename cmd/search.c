@@ -426,12 +426,8 @@ int main(int argc, char **argv)
 			r.have_fields = 1;
 			break;
 		case OPT_FORMAT:
-			if (strcmp(optarg, "ndjson") && strcmp(optarg, "text")) {
-				status = cmd_usage_error("unknown format %s (use ndjson or text)",
-							 rag_quote(0, optarg));
+			if ((status = cmd_format(optarg, &r.text)) != 0)
 				goto out;
-			}
-			r.text = !strcmp(optarg, "text");
 			break;
 		case OPT_MODE:
 			if (!strcmp(optarg, "lexical")) {

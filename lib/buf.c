@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -84,6 +85,29 @@ int rag_buf_grow(rag_buf *b, size_t extra)
 		p[0] = '\0';
 	b->data = p;
 	b->cap = cap;
+	return 0;
+}
+
+int rag_buf_read_fd(rag_buf *b, int fd, int stop_at_nul)
+{
+	for (;;) {
+		ssize_t k;
+		/* 64 KiB a read, or what room the cap leaves */
+		if (b->cap - b->len < 65536 && rag_buf_grow(b, 65536) < 0 && rag_buf_grow(b, 1) < 0)
+			return -1;
+		k = read(fd, b->data + b->len, b->cap - b->len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (k == 0)
+			break;
+		if (stop_at_nul && memchr(b->data + b->len, '\0', (size_t)k))
+			return 1;
+		b->len += (size_t)k;
+	}
+	b->data[b->len] = '\0';
 	return 0;
 }
 

@@ -87,6 +87,15 @@ int rag_array_reserve(void *pv, size_t *cap, size_t need, size_t size);
 void rag_prefault(void *p, size_t n);
 
 /*
+ * Appends all that fd gives, to the end of input, keeping the NUL after
+ * it.  With stop_at_nul, stops at the first read that brings a NUL byte
+ * (leaving those bytes out) and returns 1.  0 at the end of input, -1
+ * with errno set: EFBIG when b's cap is reached with input left, ENOMEM,
+ * or the error of read.
+ */
+int rag_buf_read_fd(rag_buf *b, int fd, int stop_at_nul);
+
+/*
  * Hands the bytes to the caller (who frees them) and leaves the buffer
  * empty.  Never NULL: an empty buffer gives "".  Returns NULL only when
  * memory runs out.

@@ -510,25 +510,15 @@ static int read_all(int fd, const char *name, rag_buf *buf, rag_error *err)
 	    rag_buf_grow(buf, (size_t)st.st_size + 1) < 0)
 		return rag_error_set(err, RAG_ENOMEM, name, 0, "file too large (%lld bytes)",
 				     (long long)st.st_size);
-	for (;;) {
-		ssize_t k;
-		if (buf->cap - buf->len < 65536 && rag_buf_grow(buf, 65536) < 0)
-			return rag_error_set(err, RAG_ENOMEM, name, 0, "file too large");
-		k = read(fd, buf->data + buf->len, buf->cap - buf->len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return rag_error_sys(err, errno, name, "read error");
-		}
-		if (k == 0)
-			break;
-		if (memchr(buf->data + buf->len, '\0', (size_t)k))
-			return 1;
-		buf->len += (size_t)k;
+	switch (rag_buf_read_fd(buf, fd, 1)) {
+	case 0:
+		return 0;
+	case 1:
+		return 1;
 	}
-	if (buf->data)
-		buf->data[buf->len] = '\0';
-	return 0;
+	if (errno == EFBIG || errno == ENOMEM)
+		return rag_error_set(err, RAG_ENOMEM, name, 0, "file too large");
+	return rag_error_sys(err, errno, name, "read error");
 }
 
 static int doc_from_record(rag_chunker *c, rag_reader *r, json_t *rec, rag_error *err)

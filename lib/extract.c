@@ -12,6 +12,7 @@
 #include "extract.h"
 #include "segment.h"
 #include "split.h"
+#include "text.h"
 
 #define K1 1.2
 #define B 0.75
@@ -81,11 +82,7 @@ static int add_sentences(rag_splitter *sp, rag_analyzer *an, work *w, const rag_
 	for (size_t k = 0; k <= b->n; k++) {
 		size_t end = k < b->n ? b->v[k].start : src->len, s = start, e = end;
 		start = end;
-		while (s < e && (t[s] == ' ' || t[s] == '\t' || t[s] == '\n' || t[s] == '\r'))
-			s++;
-		while (e > s && (t[e - 1] == ' ' || t[e - 1] == '\t' || t[e - 1] == '\n' ||
-		                 t[e - 1] == '\r'))
-			e--;
+		rag_trim_span(t, &s, &e);
 		if (s == e)
 			continue;
 		if (rag_array_reserve(&w->s, &w->s_cap, w->ns + 1, sizeof *w->s) < 0)
@@ -155,9 +152,9 @@ static int same_text(const char *a, size_t an, const char *b, size_t bn)
 	size_t i = 0, j = 0;
 
 	for (;;) {
-		while (i < an && (a[i] == ' ' || a[i] == '\t' || a[i] == '\n' || a[i] == '\r'))
+		while (i < an && rag_is_space((unsigned char)a[i]))
 			i++;
-		while (j < bn && (b[j] == ' ' || b[j] == '\t' || b[j] == '\n' || b[j] == '\r'))
+		while (j < bn && rag_is_space((unsigned char)b[j]))
 			j++;
 		if (i == an || j == bn)
 			return i == an && j == bn;
@@ -173,7 +170,7 @@ static int put_spaced(rag_buf *out, const char *t, size_t n)
 
 	for (size_t i = 0; i < n; i++) {
 		char c = t[i];
-		if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+		if (rag_is_space((unsigned char)c)) {
 			space = 1;
 			continue;
 		}

@@ -289,13 +289,12 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, const rag_hit *h,
 	rag_buf scratch;
 	json_t *obj;
 	size_t i, n, start = out->len;
-	int first = 1, dups, rc = -1;
+	int first = 1, rc = -1;
 
 	/* checked whole, its members listed, none of them built: a hit copies their text */
 	obj = stored_object(json, len, members, no_members, err);
 	if (!obj)
 		return -1;
-	dups = members->n > 1;
 	rag_buf_init(&scratch, 0);
 	if (rag_buf_addc(out, '{') < 0)
 		goto nomem;
@@ -309,7 +308,7 @@ int rag_hit_format(rag_buf *out, const char *json, size_t len, const rag_hit *h,
 			continue;
 		if (fields && !wanted(fields, key, n))
 			continue;
-		if (dups && overridden(json, members, i))
+		if (overridden(json, members, i))
 			continue;
 		if ((!first && rag_buf_addc(out, ',') < 0) ||
 		    rag_buf_add(out, json + mb->key, mb->key_len) < 0 ||

@@ -619,11 +619,13 @@ static int by_id(const void *x, const void *y)
 	return c ? c : cmp_rank(a, b);
 }
 
-/* Hits with a document and a span by (document, start, end), the rest first. */
-static int by_span(const void *x, const void *y)
+/*
+ * The hits that have a key (ka, kb: a document and what the order needs)
+ * by (document, start, end) after the others; then by rank.
+ */
+static int by_doc_span(const hit *a, const hit *b, int ka, int kb)
 {
-	const hit *a = *(hit *const *)x, *b = *(hit *const *)y;
-	int ka = a->dockey && a->has_span, kb = b->dockey && b->has_span, c;
+	int c;
 
 	if (ka != kb)
 		return ka - kb;
@@ -635,20 +637,20 @@ static int by_span(const void *x, const void *y)
 	return cmp_rank(a, b);
 }
 
+/* Hits with a document and a span by (document, start, end), the rest first. */
+static int by_span(const void *x, const void *y)
+{
+	const hit *a = *(hit *const *)x, *b = *(hit *const *)y;
+
+	return by_doc_span(a, b, a->dockey && a->has_span, b->dockey && b->has_span);
+}
+
 /* The hits that may merge, by (document, start) after the others. */
 static int by_merge(const void *x, const void *y)
 {
 	const hit *a = *(hit *const *)x, *b = *(hit *const *)y;
-	int ka = a->dockey && a->exact, kb = b->dockey && b->exact, c;
 
-	if (ka != kb)
-		return ka - kb;
-	if (ka) {
-		if ((c = cmp_len(a->dockey, a->dockey_len, b->dockey, b->dockey_len)) ||
-		    (c = cmp_ll(a->start, b->start)) || (c = cmp_ll(a->end, b->end)))
-			return c;
-	}
-	return cmp_rank(a, b);
+	return by_doc_span(a, b, a->dockey && a->exact, b->dockey && b->exact);
 }
 
 static int by_best(const void *x, const void *y)
