@@ -1144,6 +1144,9 @@ static int add_source(rag_buf *out, const rag_prompt *p, const passage *ps, size
 		if (!skip && add_member(out, h, (long)i) < 0)
 			return -1;
 	}
+	/* the passage as the prompt has it: what an answerer without a model quotes */
+	if (rag_buf_adds(out, ",\"text\":") < 0 || rag_json_add_string(out, ps->text, ps->keep) < 0)
+		return -1;
 	return rag_buf_addc(out, '}');
 }
 

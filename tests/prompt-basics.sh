@@ -57,7 +57,9 @@ for p in prompts:
         if s["id"] != best["id"]:
             bad.append("id of %s [%d]: %s, want %s" % (p["qid"], s["n"], s["id"], best["id"]))
         s["_rank"] = best["rank"]
-        for k in ("text", "score", "rank", "query", "qid"):
+        if s.get("text") != text:
+            bad.append("text of %s [%d]" % (p["qid"], s["n"]))
+        for k in ("score", "rank", "query", "qid"):
             if k in s:
                 bad.append("source has %s" % k)
         if s.get("hash") != best["hash"]:
@@ -107,7 +109,7 @@ cat > hand.jsonl <<'EOF2'
 EOF2
 run rag-prompt -s 'Be brief.' hand.jsonl
 expect_status 0
-expect_out '{"query":"q?","qid":7,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Sources:\n\n[1] d.txt:1-2\nOne, two three.\nFour five\n\n[2] e\nOther\n\nQuestion: q?"}],"sources":[{"n":1,"id":"d#2","doc":"d","source":"d.txt","start":0,"end":25,"line_start":1,"line_end":2,"ids":["d#1","d#2"],"lang":"en","year":2.50},{"n":2,"id":"e#1","doc":"e","start":0,"end":5}]}'
+expect_out '{"query":"q?","qid":7,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Sources:\n\n[1] d.txt:1-2\nOne, two three.\nFour five\n\n[2] e\nOther\n\nQuestion: q?"}],"sources":[{"n":1,"id":"d#2","doc":"d","source":"d.txt","start":0,"end":25,"line_start":1,"line_end":2,"ids":["d#1","d#2"],"lang":"en","year":2.50,"text":"One, two three.\nFour five"},{"n":2,"id":"e#1","doc":"e","start":0,"end":5,"text":"Other"}]}'
 run rag-prompt -s 'Be brief.' --format text hand.jsonl hand.jsonl
 expect_status 0
 expect_out 'System:

@@ -538,7 +538,7 @@ static void test_sources_fields(void)
 	want = strstr(s ? s : "", "\"sources\":[");
 	CHECK_STR(want,
 	          "\"sources\":[{\"n\":1,\"id\":\"a\",\"title\":\"T\",\"meta\":{\"k\":[1,2.50]},"
-	          "\"year\":2021}]}");
+	          "\"year\":2021,\"text\":\"x\"}]}");
 	CHECK_HAS(s, "{\"query\":\"q\",\"qid\":\"9\",\"messages\":[");
 	free(s);
 	rag_prompt_free(p);
