@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "conf.h"
 #include "embed.h"
 #include "record.h"
 #include "store.h"
@@ -119,55 +118,17 @@ typedef struct {
 	float *qvec;
 } run_t;
 
-/* A setting from the environment when set and not empty, else from the configuration file. */
-static const char *setting(const char *env, const rag_config *cfg, const char *key)
-{
-	const char *v = getenv(env);
-
-	return v && *v ? v : cfg ? rag_config_get(cfg, key, NULL) : NULL;
-}
-
 /*
- * The store's model, to embed queries that bring no vector: its server
- * and key found as rag-embed finds them (the environment, then the
- * configuration file).  0, or -1 with err set.
+ * The store's model, to embed queries that bring no vector.  0, or -1
+ * with err set.
  */
 static int make_embedder(run_t *r, const rag_store_settings *st, rag_error *err)
 {
-	rag_embed_opts eo;
-	rag_config *cfg = NULL;
-	char *key = NULL;
-	long line = 0;
-	int rc = -1;
-
-	memset(&eo, 0, sizeof eo);
-	eo.model = st->model;
-	eo.dim = strncmp(st->model, "builtin:", 8) == 0 ? st->dim : 0;
-	if (strncmp(st->model, "builtin:", 8) != 0 && !(cfg = rag_config_load(err)))
+	if (!(r->emb = rag_embedder_configured(st->model, st->dim, err)))
 		return -1;
-	eo.openai_base = setting("OPENAI_BASE_URL", cfg, "openai.base_url");
-	eo.ollama_host = setting("OLLAMA_HOST", cfg, "ollama.host");
-	/* the key is the OpenAI provider's: no other server gets it */
-	if (cfg && strncmp(st->model, "openai:", 7) == 0) {
-		const char *text = rag_config_get(cfg, "openai.api_key", &line);
-		if (rag_api_key(getenv("OPENAI_API_KEY"), text, rag_config_path(cfg), line,
-				rag_config_get(cfg, "openai.api_key_file", NULL), &key, err) < 0)
-			goto out;
-	}
-	eo.api_key = key;
-	rag_http_opts_default(&eo.http);
-	if (!(r->emb = rag_embedder_new(&eo, err)))
-		goto out;
-	if (!(r->qvec = malloc(st->dim * sizeof *r->qvec))) {
-		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-		goto out;
-	}
-	rc = 0;
-out:
-	/* the embedder keeps copies of what it needs */
-	rag_api_key_free(key);
-	rag_config_free(cfg);
-	return rc;
+	if (!(r->qvec = malloc(st->dim * sizeof *r->qvec)))
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	return 0;
 }
 
 /*

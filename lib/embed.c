@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "embed.h"
+#include "conf.h"
 #include "hashembed.h"
 #include "json.h"
 #include "text.h"
@@ -119,6 +120,29 @@ static char *ollama_base(const char *host)
 	return u;
 }
 
+char *rag_provider_url(int ollama, const char *where, const char *path, rag_error *err)
+{
+	char *base = NULL, *url;
+
+	if (ollama && !(base = ollama_base(where && *where ? where : RAG_EMBED_OLLAMA_HOST)))
+		goto nomem;
+	url = join_url(base ? base : where && *where ? where : RAG_EMBED_OPENAI_BASE, path);
+	free(base);
+	if (!url)
+		goto nomem;
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+		char shown[512];
+		rag_error_set(err, RAG_EUSAGE, NULL, 0, "the URL %s is neither http:// nor https://",
+			      rag_quote(0, rag_http_url_for_humans(url, shown, sizeof shown)));
+		free(url);
+		return NULL;
+	}
+	return url;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	return NULL;
+}
+
 rag_embedder *rag_embedder_new(const rag_embed_opts *o, rag_error *err)
 {
 	rag_embedder *e = calloc(1, sizeof *e);
@@ -157,31 +181,21 @@ rag_embedder *rag_embedder_new(const rag_embed_opts *o, rag_error *err)
 			goto nomem;
 		return e;
 	}
-	if (!strncmp(o->model, "openai:", 7)) {
+	if (!strncmp(o->model, "openai:", 7))
 		e->provider = P_OPENAI;
-		e->url = join_url(o->openai_base && *o->openai_base ? o->openai_base
-								    : RAG_EMBED_OPENAI_BASE,
-				  "/embeddings");
-	} else if (!strncmp(o->model, "ollama:", 7)) {
-		char *base = ollama_base(o->ollama_host && *o->ollama_host ? o->ollama_host
-									    : RAG_EMBED_OLLAMA_HOST);
+	else if (!strncmp(o->model, "ollama:", 7))
 		e->provider = P_OLLAMA;
-		e->url = base ? join_url(base, "/api/embed") : NULL;
-		free(base);
-	} else {
+	else {
 		rag_error_set(err, RAG_EUSAGE, NULL, 0,
 			      "unknown provider in model %s (there are builtin, openai and ollama)",
 			      rag_quote(0, o->model));
 		goto fail;
 	}
+	e->url = e->provider == P_OPENAI
+			 ? rag_provider_url(0, o->openai_base, "/embeddings", err)
+			 : rag_provider_url(1, o->ollama_host, "/api/embed", err);
 	if (!e->url)
-		goto nomem;
-	if (strncmp(e->url, "http://", 7) && strncmp(e->url, "https://", 8)) {
-		char shown[512];
-		rag_error_set(err, RAG_EUSAGE, NULL, 0, "the URL %s is neither http:// nor https://",
-			      rag_quote(0, rag_http_url_for_humans(e->url, shown, sizeof shown)));
 		goto fail;
-	}
 	ulen = strlen(e->url) + 1;
 	if (!(e->shown_url = malloc(ulen)))
 		goto nomem;
@@ -719,4 +733,47 @@ void rag_api_key_free(char *key)
 		explicit_bzero(key, strlen(key));
 		free(key);
 	}
+}
+
+const char *rag_setting(const char *env, const rag_config *cfg, const char *key)
+{
+	const char *v = getenv(env);
+
+	return v && *v ? v : cfg ? rag_config_get(cfg, key, NULL) : NULL;
+}
+
+int rag_openai_key(const rag_config *cfg, char **key, rag_error *err)
+{
+	long line = 0;
+	const char *text = cfg ? rag_config_get(cfg, "openai.api_key", &line) : NULL;
+
+	return rag_api_key(getenv("OPENAI_API_KEY"), text, cfg ? rag_config_path(cfg) : NULL, line,
+			   cfg ? rag_config_get(cfg, "openai.api_key_file", NULL) : NULL, key, err);
+}
+
+rag_embedder *rag_embedder_configured(const char *model, size_t dim, rag_error *err)
+{
+	rag_embed_opts eo;
+	rag_config *cfg = NULL;
+	rag_embedder *e = NULL;
+	char *key = NULL;
+
+	memset(&eo, 0, sizeof eo);
+	eo.model = model;
+	eo.dim = strncmp(model, "builtin:", 8) == 0 ? dim : 0;
+	if (strncmp(model, "builtin:", 8) != 0 && !(cfg = rag_config_load(err)))
+		return NULL;
+	eo.openai_base = rag_setting("OPENAI_BASE_URL", cfg, "openai.base_url");
+	eo.ollama_host = rag_setting("OLLAMA_HOST", cfg, "ollama.host");
+	/* the key is the OpenAI provider's: no other server gets it */
+	if (cfg && strncmp(model, "openai:", 7) == 0 && rag_openai_key(cfg, &key, err) < 0)
+		goto out;
+	eo.api_key = key;
+	rag_http_opts_default(&eo.http);
+	e = rag_embedder_new(&eo, err);
+out:
+	/* the embedder keeps copies of what it needs */
+	rag_api_key_free(key);
+	rag_config_free(cfg);
+	return e;
 }

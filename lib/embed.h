@@ -43,6 +43,15 @@ typedef struct rag_embed_opts {
 	rag_http_opts http;
 } rag_embed_opts;
 
+/*
+ * The URL of an API path at a provider (rag-ask's too): for openai (ollama
+ * 0) where is the base URL (NULL or "": RAG_EMBED_OPENAI_BASE), for
+ * ollama it is the host as OLLAMA_HOST gives it (NULL or "":
+ * RAG_EMBED_OLLAMA_HOST).  A new string, or NULL with err set: RAG_EUSAGE
+ * for a URL that is neither http:// nor https://, RAG_ENOMEM.
+ */
+char *rag_provider_url(int ollama, const char *where, const char *path, rag_error *err);
+
 typedef struct rag_embedder rag_embedder;
 
 /*
@@ -156,5 +165,23 @@ int rag_api_key(const char *env, const char *text, const char *path, long line,
 
 /* Wipes the key and frees it; NULL is fine. */
 void rag_api_key_free(char *key);
+
+struct rag_config;
+
+/*
+ * A setting: the environment variable env when it is set and not empty,
+ * else key of the configuration file cfg (may be NULL), else NULL.
+ */
+const char *rag_setting(const char *env, const struct rag_config *cfg, const char *key);
+
+/* The OpenAI key as rag_api_key finds it: OPENAI_API_KEY, then cfg's. */
+int rag_openai_key(const struct rag_config *cfg, char **key, rag_error *err);
+
+/*
+ * The embedder of model (a store's), its server and key found as
+ * rag-embed finds them: the environment, then the configuration file;
+ * dim is a builtin model's dimension.  NULL with err set.
+ */
+rag_embedder *rag_embedder_configured(const char *model, size_t dim, rag_error *err);
 
 #endif
