@@ -357,3 +357,62 @@ int rag_sse_feed(rag_sse *s, const char *p, size_t n, rag_sse_event_fn fn, void 
 	}
 	return 0;
 }
+
+/* ---- citations ---- */
+
+size_t rag_chat_citations(const char *text, size_t n, long *out, size_t max)
+{
+	size_t i = 0, count = 0;
+
+	while (i < n) {
+		size_t j = i + 1, before = count;
+		int ok = 0;
+		if (text[i] != '[') {
+			i++;
+			continue;
+		}
+		/* "[" number (("," | ", ") number)* "]" */
+		for (;;) {
+			long v = 0;
+			size_t d = 0;
+			while (j < n && text[j] >= '0' && text[j] <= '9' && d < 9) {
+				v = v * 10 + (text[j] - '0');
+				j++, d++;
+			}
+			if (d == 0 || (j < n && text[j] >= '0' && text[j] <= '9'))
+				break;
+			{
+				size_t k;
+				for (k = before; k < count && out[k] != v; k++)
+					;
+				/* tentatively: kept only when the marker closes */
+				if (k == count && count < max) {
+					size_t m;
+					for (m = 0; m < before && out[m] != v; m++)
+						;
+					if (m == before)
+						out[count++] = v;
+				}
+			}
+			if (j < n && text[j] == ']') {
+				ok = 1;
+				j++;
+				break;
+			}
+			if (j < n && text[j] == ',') {
+				j++;
+				if (j < n && text[j] == ' ')
+					j++;
+				continue;
+			}
+			break;
+		}
+		if (!ok) {
+			count = before; /* not a marker: "[12" or "[a]" */
+			i++;
+			continue;
+		}
+		i = j;
+	}
+	return count;
+}

@@ -108,4 +108,12 @@ int rag_chat_ollama_body(rag_chat_answer *a, const char *body, size_t n, rag_err
  */
 const char *rag_chat_error_message(const char *body, size_t n, char *out, size_t size);
 
+/*
+ * The sources an answer cites: the numbers of its markers, "[n]" or
+ * "[n, m, ...]" (at most 9 digits each), in the order they first appear,
+ * each once; at most max of them are written to out.  Returns how many
+ * were written.
+ */
+size_t rag_chat_citations(const char *text, size_t n, long *out, size_t max);
+
 #endif

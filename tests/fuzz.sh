@@ -14,13 +14,13 @@ echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' 
 lib="$top_srcdir/lib"
 srcs="$lib/error.c $lib/buf.c $lib/utf8.c $lib/offmap.c $lib/json.c $lib/ndjson.c
 	$lib/split.c $lib/doc.c $lib/markdown.c $lib/html.c $lib/filter.c $lib/hnsw.c $lib/vec.c
-	$lib/cpu.c"
+	$lib/cpu.c $lib/hash.c $lib/record.c $lib/hit.c $lib/prompt.c $lib/chat.c"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-I$lib -I$top_builddir $(pkg-config --cflags jansson libpcre2-8 liblz4)"
 libs="$(pkg-config --libs jansson libpcre2-8 liblz4)"
 seconds=${FUZZ_SECONDS:-5}
 
-for target in json html chunk ndjson segment filter; do
+for target in json html chunk ndjson segment filter template chat; do
 	run "$cc" $flags -o fuzz_$target "$top_srcdir/tests/fuzz/fuzz_$target.c" $srcs $libs
 	[ "$status" = 0 ] || { fail "fuzz_$target did not build"; continue; }
 	mkdir -p corpus_$target

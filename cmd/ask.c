@@ -1,0 +1,1244 @@
+/*
+ * rag-ask - answer questions from their sources, with citations.
+ *
+ * Options and I/O only: lib/prompt.c assembles prompts (for -s, after
+ * lib/store.c has searched), lib/chat.c speaks the providers' formats,
+ * lib/http.c moves the bytes and lib/extract.c is the offline answerer.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "chat.h"
+#include "cmd.h"
+#include "conf.h"
+#include "embed.h"
+#include "extract.h"
+#include "http.h"
+#include "prompt.h"
+#include "record.h"
+#include "store.h"
+
+static const char usage[] =
+    "Usage: rag-ask [OPTION]... [FILE]...\n"
+    "  or:  rag-ask -s STORE [OPTION]... [QUESTION]...\n"
+    "Answer each prompt record (NDJSON, as rag-prompt writes them) of the FILEs\n"
+    "(standard input when there are none, or for -) with a chat model, and write\n"
+    "one answer record for each: {\"query\", \"qid\", \"answer\", \"citations\",\n"
+    "\"model\", \"usage\", \"finish_reason\"}.  With -s, each QUESTION (or each line\n"
+    "of standard input, when there are none) is searched in STORE and its prompt\n"
+    "made here, as rag-search | rag-prompt would.\n"
+    "\n"
+    "Model:\n"
+    "  -m, --model=PROVIDER:NAME  builtin:extractive (offline: quotes the best\n"
+    "                          sentences of the sources; the default),\n"
+    "                          openai:NAME (OPENAI_BASE_URL, OPENAI_API_KEY) or\n"
+    "                          ollama:NAME (OLLAMA_HOST); default $RAG_CHAT_MODEL,\n"
+    "                          then ask.model of the configuration file\n"
+    "      --temperature=X     sampling temperature, 0 to 2\n"
+    "      --max-tokens=N      the most tokens of an answer (the model's limit)\n"
+    "      --seed=N            ask for a repeatable answer, where the model can\n"
+    "      --json              ask for the answer as a JSON object; it is also\n"
+    "                          written parsed, as \"json\"\n"
+    "      --stream            show the answer on standard error as it arrives,\n"
+    "                          even when that is not a terminal\n"
+    "      --no-stream         ask for the whole answer at once; show nothing\n"
+    "                          before it (default: stream, shown on a terminal)\n"
+    "      --dry-run           write the request each question would send (the\n"
+    "                          key left out) instead of sending it\n"
+    "\n"
+    "Search and prompt (with -s):\n"
+    "  -s, --store=STORE       search STORE for each question\n"
+    "  -k N                    hits to search for (default: 10)\n"
+    "      --mode=MODE         lexical, vector or hybrid (as rag-search)\n"
+    "      --filter=EXPR       only records that match EXPR (rag-filter(1))\n"
+    "  -p, --param=NAME=VALUE  the value of {NAME} in the filter (repeatable)\n"
+    "  -n, --prompt-tokens=N   the prompt's budget, as rag-prompt --max-tokens\n"
+    "                          (default: 3000; 0 for no limit)\n"
+    "  -t, --template=FILE     the user message's template (rag-prompt(1))\n"
+    "      --system=TEXT       the system message\n"
+    "\n"
+    "Requests:\n"
+    "      --retries=N         further attempts after a connection error, a\n"
+    "                          timeout, 408, 429 or 5xx (default: 5)\n"
+    "      --timeout=SECONDS   the longest an attempt may take (default: 300)\n"
+    "      --connect-timeout=SECONDS  the longest to connect (default: 10)\n"
+    "\n"
+    "Output:\n"
+    "      --format=FORMAT     ndjson (default) or text: the answer and the\n"
+    "                          sources it cites, for reading\n"
+    "      --help              show this help and exit\n"
+    "      --version           show the version and exit\n"
+    "\n"
+    "Exit status: 0 every question answered, 1 a question not answered (a bad\n"
+    "record, a failed request, a cut or broken stream; the others are still\n"
+    "answered), 2 a usage or configuration error.\n";
+
+enum {
+	OPT_TEMPERATURE = 256,
+	OPT_MAX_TOKENS,
+	OPT_SEED,
+	OPT_JSON,
+	OPT_STREAM,
+	OPT_NO_STREAM,
+	OPT_DRY_RUN,
+	OPT_MODE,
+	OPT_FILTER,
+	OPT_SYSTEM,
+	OPT_RETRIES,
+	OPT_TIMEOUT,
+	OPT_CONNECT_TIMEOUT,
+	OPT_FORMAT,
+	OPT_HELP,
+	OPT_VERSION
+};
+
+static const struct option options[] = {
+    {"model", required_argument, NULL, 'm'},
+    {"temperature", required_argument, NULL, OPT_TEMPERATURE},
+    {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"stream", no_argument, NULL, OPT_STREAM},
+    {"no-stream", no_argument, NULL, OPT_NO_STREAM},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    {"store", required_argument, NULL, 's'},
+    {"mode", required_argument, NULL, OPT_MODE},
+    {"filter", required_argument, NULL, OPT_FILTER},
+    {"param", required_argument, NULL, 'p'},
+    {"prompt-tokens", required_argument, NULL, 'n'},
+    {"template", required_argument, NULL, 't'},
+    {"system", required_argument, NULL, OPT_SYSTEM},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"help", no_argument, NULL, OPT_HELP},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+#define DEFAULT_MODEL "builtin:extractive"
+/* The most [n] markers of one answer that are looked up. */
+#define MAX_MARKERS 256
+
+typedef struct {
+	/* the model */
+	const char *model; /* "provider:name" */
+	int provider;      /* 0 for builtin:extractive, else enum rag_chat_provider */
+	rag_chat_opts co;
+	char *url, *shown_url;
+	char *auth; /* "Authorization: Bearer KEY", or NULL */
+	rag_http_opts ho;
+	rag_http *http;
+	int show; /* pieces of a streamed answer to standard error */
+	int dry_run, text;
+	rag_writer *w;
+	int write_failed;
+	unsigned long answered;
+	/* -s */
+	const char *store;
+	rag_store *s;
+	rag_search_opts so;
+	int mode_given;
+	const char *filter_expr;
+	rag_filter_params params;
+	rag_prompt_opts po;
+	rag_template *tmpl;
+	rag_prompt *p;
+	rag_embedder *emb;
+	float *qvec;
+	rag_json_members members;
+	rag_buf hit, prompt;
+} run_t;
+
+/* ---- settings ---- */
+
+/* A number of seconds above 0, as milliseconds; -1 after a complaint. */
+static int seconds_of(const char *name, const char *v, long *ms)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(v, &end);
+	if (!*v || *end || errno || !(d > 0) || d > 1e7)
+		return cmd_usage_error("%s needs a number of seconds above 0, not %s", name,
+		                       rag_quote(0, v));
+	*ms = (long)ceil(d * 1000);
+	return 0;
+}
+
+/*
+ * The model's provider, URL and key, from the environment and the
+ * configuration file.  0, or the exit status after a complaint.
+ */
+static int setup_model(run_t *r, const rag_config *cfg)
+{
+	const char *colon = strchr(r->model, ':');
+	char *key = NULL;
+	rag_error err;
+
+	if (!colon || colon == r->model || !colon[1])
+		return cmd_usage_error("model %s is not PROVIDER:NAME (builtin:extractive, "
+		                       "openai:NAME, ollama:NAME)",
+		                       rag_quote(0, r->model));
+	r->co.model = colon + 1;
+	if (!strncmp(r->model, "builtin:", 8)) {
+		if (strcmp(r->co.model, "extractive"))
+			return cmd_usage_error("unknown built-in model %s (there is "
+			                       "builtin:extractive)",
+			                       rag_quote(0, r->model));
+		if (r->co.json)
+			return cmd_usage_error("builtin:extractive gives no JSON answer (--json)");
+		return 0;
+	}
+	if (!strncmp(r->model, "openai:", 7))
+		r->provider = RAG_CHAT_OPENAI;
+	else if (!strncmp(r->model, "ollama:", 7))
+		r->provider = RAG_CHAT_OLLAMA;
+	else
+		return cmd_usage_error("unknown provider in model %s (there are builtin, openai "
+		                       "and ollama)",
+		                       rag_quote(0, r->model));
+	r->url = r->provider == RAG_CHAT_OPENAI
+	             ? rag_provider_url(0, rag_setting("OPENAI_BASE_URL", cfg, "openai.base_url"),
+	                                "/chat/completions", &err)
+	             : rag_provider_url(1, rag_setting("OLLAMA_HOST", cfg, "ollama.host"),
+	                                "/api/chat", &err);
+	if (!r->url) {
+		cmd_report(&err);
+		return cmd_status(&err);
+	}
+	{
+		size_t n = strlen(r->url) + 1;
+		if (!(r->shown_url = malloc(n)))
+			goto nomem;
+		rag_http_url_for_humans(r->url, r->shown_url, n);
+	}
+	/* the key is the OpenAI provider's: no other server gets it */
+	if (r->provider == RAG_CHAT_OPENAI) {
+		if (rag_openai_key(cfg, &key, &err) < 0) {
+			cmd_report(&err);
+			return cmd_status(&err);
+		}
+		if (key && strpbrk(key, "\r\n")) {
+			rag_api_key_free(key);
+			return cmd_usage_error("the API key has a line break in it");
+		}
+		if (key && (r->auth = malloc(strlen(key) + 32)))
+			sprintf(r->auth, "Authorization: Bearer %s", key);
+		if (key && !r->auth) {
+			rag_api_key_free(key);
+			goto nomem;
+		}
+		rag_api_key_free(key);
+	}
+	return 0;
+nomem:
+	cmd_say("out of memory");
+	return EXIT_FAILURE;
+}
+
+/* The [ask] settings of the configuration file; 0, or the exit status after a complaint. */
+static int apply_config(run_t *r, const rag_config *cfg, int model_given, int retries_given,
+                        int timeout_given)
+{
+	size_t i;
+
+	for (i = 0; i < rag_config_count(cfg); i++) {
+		const char *k = rag_config_key(cfg, i), *v = rag_config_value(cfg, i);
+		long line = rag_config_line(cfg, i);
+		char why[256];
+		size_t n;
+		if (strncmp(k, "ask.", 4))
+			continue; /* another program's */
+		if (!strcmp(k, "ask.model")) {
+			if (!model_given)
+				r->model = v;
+		} else if (!strcmp(k, "ask.retries")) {
+			if (cmd_count(k, v, 0, &n, why, sizeof why) < 0 || n > 100) {
+				fprintf(stderr, "%s: %s:%ld: %s\n", cmd_prog, rag_config_path(cfg),
+				        line, n > 100 ? "ask.retries must be at most 100" : why);
+				return EXIT_USAGE;
+			}
+			if (!retries_given)
+				r->ho.retries = (int)n;
+		} else if (!strcmp(k, "ask.timeout")) {
+			char *end;
+			double d = strtod(v, &end);
+			if (!*v || *end || !(d > 0) || d > 1e7) {
+				fprintf(stderr, "%s: %s:%ld: ask.timeout needs a number of seconds "
+				                "above 0, not %s\n",
+				        cmd_prog, rag_config_path(cfg), line, rag_quote(0, v));
+				return EXIT_USAGE;
+			}
+			if (!timeout_given)
+				r->ho.timeout_ms = (long)ceil(d * 1000);
+		} else {
+			fprintf(stderr, "%s: %s:%ld: unknown setting %s\n", cmd_prog,
+			        rag_config_path(cfg), line, rag_quote(0, k));
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+/* ---- one streamed answer ---- */
+
+typedef struct {
+	run_t *r;
+	rag_chat_answer a;
+	rag_sse sse;
+	rag_buf line; /* ollama: the line so far */
+	rag_error err;
+	int failed, shown;
+} stream_t;
+
+static int on_piece(const char *text, size_t n, void *arg)
+{
+	stream_t *st = arg;
+
+	if (st->r->show && n > 0) {
+		fwrite(text, 1, n, stderr);
+		fflush(stderr);
+		st->shown = 1;
+	}
+	return 0;
+}
+
+static int on_event(const char *event, const char *data, size_t n, void *arg)
+{
+	stream_t *st = arg;
+
+	(void)event;
+	if (st->a.done)
+		return 0; /* anything after [DONE] is of no use */
+	if (rag_chat_openai_event(&st->a, data, n, on_piece, st, &st->err) < 0) {
+		st->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int ollama_line(stream_t *st, const char *l, size_t n)
+{
+	while (n > 0 && (l[n - 1] == '\r' || l[n - 1] == ' '))
+		n--;
+	if (n == 0 || st->a.done)
+		return 0;
+	if (rag_chat_ollama_line(&st->a, l, n, on_piece, st, &st->err) < 0) {
+		st->failed = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int on_data(rag_http_req *req, const char *data, size_t len, void *arg)
+{
+	stream_t *st = arg;
+
+	(void)req;
+	if (st->r->provider == RAG_CHAT_OPENAI) {
+		int k = rag_sse_feed(&st->sse, data, len, on_event, st, &st->err);
+		if (k < 0)
+			st->failed = 1;
+		return k != 0;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n') {
+			if (rag_buf_addc(&st->line, data[i]) < 0) {
+				rag_error_set(&st->err, RAG_EDATA, NULL, 0,
+				              "the server sent a line longer than %zu bytes",
+				              RAG_SSE_LINE_MAX);
+				st->failed = 1;
+				return 1;
+			}
+			continue;
+		}
+		if (ollama_line(st, st->line.data ? st->line.data : "", st->line.len))
+			return 1;
+		rag_buf_truncate(&st->line, 0);
+	}
+	return 0;
+}
+
+/*
+ * Sends the request body to the model and waits for the whole answer in
+ * st->a.  0, or -1 with err set: RAG_EIO for a request that failed or a
+ * stream that stopped early or carried an error, RAG_EDATA for an answer
+ * that is not what the provider's format says.
+ */
+static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *err)
+{
+	const char *headers[3] = {"Content-Type: application/json", r->auth, NULL};
+	rag_http_req *req, *done = NULL;
+	long status;
+	int k, rc = -1;
+
+	if (!(req = rag_http_post(r->http, r->url, headers, body->data, body->len, NULL, err)))
+		return -1;
+	if (r->co.stream)
+		rag_http_stream(req, on_data, st);
+	while ((k = rag_http_wait(r->http, &done, err)) == 1 && done != req)
+		rag_http_req_free(done);
+	if (k < 0)
+		return -1;
+	status = rag_http_status(req);
+	if (st->failed) {
+		*err = st->err;
+		if (err->code == RAG_EIO)
+			rag_error_prefix(err, "%s: the stream carried an error: ", r->shown_url);
+		else
+			rag_error_prefix(err, "%s: ", r->shown_url);
+		goto out;
+	}
+	if (status == 0) {
+		int n = rag_http_attempts(req);
+		char tries[64] = "";
+		if (n > 1)
+			snprintf(tries, sizeof tries, " after %d attempts", n);
+		rag_error_set(err, RAG_EIO, NULL, 0, "%s: no answer%s: %s%s", r->shown_url, tries,
+		              rag_http_failure(req) ? rag_http_failure(req) : "the connection failed",
+		              st->a.text.len > 0 ? " (the stream stopped part-way)" : "");
+		goto out;
+	}
+	if (status < 200 || status > 299) {
+		size_t n;
+		const char *b = rag_http_body(req, &n);
+		char msg[400];
+		rag_error_set(err, RAG_EIO, NULL, 0, "%s: HTTP status %ld: %s", r->shown_url, status,
+		              rag_chat_error_message(b, n, msg, sizeof msg));
+		goto out;
+	}
+	if (!r->co.stream) {
+		size_t n;
+		const char *b = rag_http_body(req, &n);
+		k = r->provider == RAG_CHAT_OPENAI ? rag_chat_openai_body(&st->a, b, n, err)
+		                                   : rag_chat_ollama_body(&st->a, b, n, err);
+		if (k < 0) {
+			rag_error_prefix(err, "%s: ", r->shown_url);
+			goto out;
+		}
+		rc = 0;
+		goto out;
+	}
+	/* a last line without its newline */
+	if (r->provider == RAG_CHAT_OLLAMA && st->line.len > 0 &&
+	    ollama_line(st, st->line.data, st->line.len)) {
+		*err = st->err;
+		rag_error_prefix(err, "%s: ", r->shown_url);
+		goto out;
+	}
+	if (!st->a.done) {
+		rag_error_set(err, RAG_EIO, NULL, 0,
+		              "%s: the stream stopped before the answer was finished (%s)",
+		              r->shown_url,
+		              r->provider == RAG_CHAT_OPENAI ? "no data: [DONE]" : "no \"done\": true");
+		goto out;
+	}
+	rc = 0;
+out:
+	rag_http_req_free(req);
+	return rc;
+}
+
+/* ---- answers ---- */
+
+static int nomem(rag_error *err)
+{
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+}
+
+/* The source numbered n of a prompt record, or NULL. */
+static const json_t *source_n(const json_t *sources, long n)
+{
+	size_t i;
+	const json_t *s;
+
+	json_array_foreach(sources, i, s) {
+		const json_t *v = json_object_get(s, "n");
+		if (json_is_integer(v) && json_integer_value(v) == n)
+			return s;
+	}
+	return NULL;
+}
+
+/* "[n] source:line_start-line_end" (or the id) of a source, for --format text. */
+static int add_where(rag_buf *b, const json_t *s)
+{
+	const json_t *src = json_object_get(s, "source"), *id = json_object_get(s, "id");
+	const json_t *ls = json_object_get(s, "line_start"), *le = json_object_get(s, "line_end");
+
+	if (json_is_string(src)) {
+		if (rag_buf_adds(b, json_string_value(src)) < 0)
+			return -1;
+		if (json_is_integer(ls) &&
+		    rag_buf_addf(b, ":%lld", (long long)json_integer_value(ls)) < 0)
+			return -1;
+		if (json_is_integer(ls) && json_is_integer(le) &&
+		    json_integer_value(le) != json_integer_value(ls) &&
+		    rag_buf_addf(b, "-%lld", (long long)json_integer_value(le)) < 0)
+			return -1;
+		return 0;
+	}
+	if (json_is_string(id))
+		return rag_buf_adds(b, json_string_value(id));
+	if (id)
+		return rag_json_dump(b, id, 0);
+	return rag_buf_adds(b, "(no source or id)");
+}
+
+/*
+ * Writes the answer record (or its text form) of the prompt record rec
+ * with the answer a.  0, or -1 with err set.
+ */
+static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag_error *err)
+{
+	const json_t *sources = json_object_get(rec, "sources"), *qid = json_object_get(rec, "qid");
+	const char *text = a->text.data ? a->text.data : "";
+	long marks[MAX_MARKERS];
+	size_t nm = rag_chat_citations(text, a->text.len, marks, MAX_MARKERS), i, unknown = 0;
+	json_t *parsed = NULL;
+	rag_buf *b;
+	int ok = 1;
+
+	if (r->co.json) {
+		rag_error perr;
+		if (!(parsed = rag_json_parse(text, a->text.len, &perr)) || !json_is_object(parsed)) {
+			json_decref(parsed);
+			return rag_error_set(err, RAG_EDATA, NULL, 0,
+			                     "the answer is not the JSON object --json asked for%s",
+			                     strcmp(a->finish_reason, "length")
+			                         ? ""
+			                         : " (it was cut at the token limit)");
+		}
+	}
+	for (i = 0; i < nm; i++)
+		unknown += source_n(sources, marks[i]) == NULL;
+	if (!(b = rag_writer_begin(r->w))) {
+		json_decref(parsed);
+		return nomem(err);
+	}
+	if (r->text) {
+		int any = 0;
+		if (r->answered > 0)
+			ok = ok && rag_buf_addc(b, '\n') == 0;
+		ok = ok && rag_buf_add(b, text, a->text.len) == 0;
+		for (i = 0; i < nm && ok; i++) {
+			const json_t *s = source_n(sources, marks[i]);
+			if (!s)
+				continue;
+			ok = rag_buf_adds(b, any ? "\n" : "\n\nSources:\n") == 0 &&
+			     rag_buf_addf(b, "[%ld] ", marks[i]) == 0 && add_where(b, s) == 0;
+			any = 1;
+		}
+		for (i = 0; i < nm && ok && unknown; i++)
+			if (!source_n(sources, marks[i]))
+				ok = rag_buf_addf(b, "\n[%ld] (no such source)", marks[i]) == 0;
+		if (ok && !strcmp(a->finish_reason, "length"))
+			ok = rag_buf_adds(b, "\n(the answer was cut at the token limit)") == 0;
+		goto end;
+	}
+	ok = rag_buf_adds(b, "{\"query\":") == 0 &&
+	     rag_json_dump(b, json_object_get(rec, "query"), 0) == 0;
+	if (ok && qid && !json_is_null(qid))
+		ok = rag_buf_adds(b, ",\"qid\":") == 0 && rag_json_dump(b, qid, 0) == 0;
+	ok = ok && rag_buf_adds(b, ",\"answer\":") == 0 &&
+	     rag_json_add_string(b, text, a->text.len) == 0;
+	if (ok && parsed)
+		ok = rag_buf_adds(b, ",\"json\":") == 0 && rag_json_dump(b, parsed, 0) == 0;
+	ok = ok && rag_buf_adds(b, ",\"citations\":[") == 0;
+	for (i = 0; i < nm && ok; i++) {
+		const json_t *s = source_n(sources, marks[i]), *v;
+		const char *key;
+		int first = 1;
+		if (!s)
+			continue;
+		ok = rag_buf_adds(b, b->data[b->len - 1] == '[' ? "{" : ",{") == 0;
+		/* the source as the prompt numbered it, without its text */
+		json_object_foreach((json_t *)s, key, v) {
+			if (!ok)
+				break;
+			if (!strcmp(key, "text"))
+				continue;
+			ok = (first || rag_buf_addc(b, ',') == 0) &&
+			     rag_json_add_string(b, key, strlen(key)) == 0 && rag_buf_addc(b, ':') == 0 &&
+			     rag_json_dump(b, v, 0) == 0;
+			first = 0;
+		}
+		ok = ok && rag_buf_addc(b, '}') == 0;
+	}
+	ok = ok && rag_buf_addc(b, ']') == 0;
+	if (ok && unknown) {
+		int first = 1;
+		ok = rag_buf_adds(b, ",\"unknown_citations\":[") == 0;
+		for (i = 0; i < nm && ok; i++)
+			if (!source_n(sources, marks[i])) {
+				ok = rag_buf_addf(b, "%s%ld", first ? "" : ",", marks[i]) == 0;
+				first = 0;
+			}
+		ok = ok && rag_buf_addc(b, ']') == 0;
+	}
+	ok = ok && rag_buf_adds(b, ",\"model\":") == 0 &&
+	     rag_json_add_string(b, r->model, strlen(r->model)) == 0;
+	if (ok && a->prompt_tokens < 0 && a->completion_tokens < 0)
+		ok = rag_buf_adds(b, ",\"usage\":null") == 0;
+	else if (ok) {
+		long pt = a->prompt_tokens, ct = a->completion_tokens;
+		ok = rag_buf_adds(b, ",\"usage\":{\"prompt_tokens\":") == 0 &&
+		     (pt < 0 ? rag_buf_adds(b, "null") : rag_buf_addf(b, "%ld", pt)) == 0 &&
+		     rag_buf_adds(b, ",\"completion_tokens\":") == 0 &&
+		     (ct < 0 ? rag_buf_adds(b, "null") : rag_buf_addf(b, "%ld", ct)) == 0 &&
+		     rag_buf_addf(b, ",\"total_tokens\":%ld}", (pt < 0 ? 0 : pt) + (ct < 0 ? 0 : ct)) ==
+		         0;
+	}
+	ok = ok && rag_buf_adds(b, ",\"finish_reason\":") == 0 &&
+	     (a->finish_reason[0]
+	          ? rag_json_add_string(b, a->finish_reason, strlen(a->finish_reason))
+	          : rag_buf_adds(b, "null")) == 0 &&
+	     rag_buf_addc(b, '}') == 0;
+end:
+	json_decref(parsed);
+	if (!ok) {
+		rag_writer_cancel(r->w);
+		return nomem(err);
+	}
+	if (rag_writer_end(r->w, err) < 0 || rag_writer_flush(r->w, err) < 0) {
+		r->write_failed = 1;
+		return -1;
+	}
+	r->answered++;
+	return 0;
+}
+
+/* The extractive answer of rec.  0, or -1 with err set. */
+static int extractive(const json_t *rec, const char *question, size_t qlen,
+                      rag_chat_answer *a, rag_error *err)
+{
+	const json_t *sources = json_object_get(rec, "sources"), *s;
+	rag_extract_source *src = NULL;
+	rag_extract_opts eo = {NULL, 0};
+	size_t i, n = json_array_size(sources);
+	long k;
+
+	if (n && !(src = calloc(n, sizeof *src)))
+		return nomem(err);
+	json_array_foreach(sources, i, s) {
+		const json_t *t = json_object_get(s, "text");
+		if (!json_is_string(t)) {
+			free(src);
+			return rag_error_set(err, RAG_EDATA, NULL, 0,
+			                     "source %zu has no \"text\" to quote (builtin:extractive "
+			                     "needs the sources as rag-prompt writes them)",
+			                     i + 1);
+		}
+		src[i].n = (size_t)json_integer_value(json_object_get(s, "n"));
+		src[i].text = json_string_value(t);
+		src[i].len = json_string_length(t);
+	}
+	k = rag_extract_answer(question, qlen, src, n, &eo, &a->text, NULL, err);
+	free(src);
+	if (k < 0)
+		return -1;
+	snprintf(a->finish_reason, sizeof a->finish_reason, "stop");
+	a->done = 1;
+	return 0;
+}
+
+/* Writes what --dry-run shows for rec: the request, without the key.  0, or -1 with err set. */
+static int dry_run(run_t *r, const rag_buf *body, rag_error *err)
+{
+	rag_buf *b = rag_writer_begin(r->w);
+	int ok;
+
+	if (!b)
+		return nomem(err);
+	if (r->provider == 0)
+		ok = rag_buf_adds(b, "{\"model\":") == 0 &&
+		     rag_json_add_string(b, r->model, strlen(r->model)) == 0 &&
+		     rag_buf_adds(b, ",\"url\":null,\"body\":") == 0 &&
+		     rag_buf_add(b, body->data, body->len) == 0 && rag_buf_addc(b, '}') == 0;
+	else
+		ok = rag_buf_adds(b, "{\"model\":") == 0 &&
+		     rag_json_add_string(b, r->model, strlen(r->model)) == 0 &&
+		     rag_buf_adds(b, ",\"url\":") == 0 &&
+		     rag_json_add_string(b, r->shown_url, strlen(r->shown_url)) == 0 &&
+		     rag_buf_adds(b, ",\"headers\":{\"Content-Type\":\"application/json\"") == 0 &&
+		     (!r->auth || rag_buf_adds(b, ",\"Authorization\":\"Bearer (hidden)\"") == 0) &&
+		     rag_buf_adds(b, "},\"body\":") == 0 &&
+		     rag_buf_add(b, body->data, body->len) == 0 && rag_buf_addc(b, '}') == 0;
+	if (!ok) {
+		rag_writer_cancel(r->w);
+		return nomem(err);
+	}
+	if (rag_writer_end(r->w, err) < 0 || rag_writer_flush(r->w, err) < 0) {
+		r->write_failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Answers the prompt record rec.  0, or -1 with err set (the answer
+ * record is then not written).
+ */
+static int answer(run_t *r, const json_t *rec, rag_error *err)
+{
+	const json_t *q = json_object_get(rec, "query"), *msgs = json_object_get(rec, "messages");
+	const json_t *sources = json_object_get(rec, "sources");
+	stream_t st;
+	rag_buf body;
+	int rc = -1;
+	size_t i;
+	const json_t *m;
+
+	if (!json_is_string(q))
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+		                     "a prompt record needs \"query\", a string");
+	if (!json_is_array(sources))
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+		                     "a prompt record needs \"sources\", an array");
+	json_array_foreach(sources, i, m) {
+		if (!json_is_object(m) || !json_is_integer(json_object_get(m, "n")))
+			return rag_error_set(err, RAG_EDATA, NULL, 0,
+			                     "source %zu is not an object with a number \"n\"", i + 1);
+	}
+	if (r->provider != 0 || r->dry_run) {
+		if (!json_is_array(msgs) || json_array_size(msgs) == 0)
+			return rag_error_set(err, RAG_EDATA, NULL, 0,
+			                     "a prompt record needs \"messages\", a non-empty array");
+		json_array_foreach(msgs, i, m) {
+			if (!json_is_object(m) || !json_is_string(json_object_get(m, "role")) ||
+			    !json_is_string(json_object_get(m, "content")))
+				return rag_error_set(err, RAG_EDATA, NULL, 0,
+				                     "message %zu is not an object with \"role\" and "
+				                     "\"content\" strings",
+				                     i + 1);
+		}
+	}
+	memset(&st, 0, sizeof st);
+	st.r = r;
+	rag_chat_answer_init(&st.a);
+	rag_sse_init(&st.sse);
+	rag_buf_init(&st.line, RAG_SSE_LINE_MAX);
+	rag_buf_init(&body, 0);
+	if (r->dry_run) {
+		if (r->provider == 0
+		        ? rag_buf_adds(&body, "{\"question\":") < 0 || rag_json_dump(&body, q, 0) < 0 ||
+		              rag_buf_adds(&body, ",\"messages\":") < 0 ||
+		              rag_json_dump(&body, msgs, 0) < 0 || rag_buf_addc(&body, '}') < 0
+		        : rag_chat_request(r->provider, msgs, &r->co, &body, err) < 0) {
+			if (r->provider == 0)
+				nomem(err);
+			goto out;
+		}
+		rc = dry_run(r, &body, err);
+		goto out;
+	}
+	if (r->provider == 0) {
+		if (extractive(rec, json_string_value(q), json_string_length(q), &st.a, err) < 0)
+			goto out;
+		on_piece(st.a.text.data, st.a.text.len, &st);
+	} else {
+		if (rag_chat_request(r->provider, msgs, &r->co, &body, err) < 0)
+			goto out;
+		if (call_model(r, &body, &st, err) < 0)
+			goto out;
+	}
+	if (st.shown)
+		fputc('\n', stderr);
+	st.shown = 0;
+	if (!strcmp(st.a.finish_reason, "length"))
+		fprintf(stderr, "%s: warning: the answer to %s was cut at the token limit "
+		                "(finish_reason \"length\")\n",
+		        cmd_prog, rag_quote(0, json_string_value(q)));
+	rc = put_answer(r, rec, &st.a, err);
+out:
+	if (st.shown)
+		fputc('\n', stderr);
+	rag_chat_answer_free(&st.a);
+	rag_sse_free(&st.sse);
+	rag_buf_free(&st.line);
+	rag_buf_free(&body);
+	return rc;
+}
+
+/* ---- -s: search and prompt here ---- */
+
+/* The store's model embeds queries for vector and hybrid search.  0, or -1 with err set. */
+static int query_vector(run_t *r, const rag_query *q, rag_error *err)
+{
+	const rag_store_settings *st = rag_store_settings_of(r->s);
+
+	if (!st->dim)
+		return 0;
+	if (!*st->model)
+		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+		                     "the store's vectors name no model: use --mode lexical");
+	if (!r->emb) {
+		if (!(r->emb = rag_embedder_configured(st->model, st->dim, err)))
+			return -1;
+		if (!(r->qvec = malloc(st->dim * sizeof *r->qvec)))
+			return nomem(err);
+	}
+	if (rag_embedder_embed(r->emb, q->text, q->len, r->qvec, st->dim, err) < 0)
+		return rag_error_prefix(err, "embedding the question with %s: ",
+		                        rag_quote(0, st->model));
+	r->so.vector = r->qvec;
+	r->so.dim = st->dim;
+	return 0;
+}
+
+/*
+ * Searches the store for q and makes its prompt record in *rec.  0, or -1
+ * with err set (RAG_EDATA when nothing was found: no prompt to answer).
+ */
+static int search_prompt(run_t *r, const rag_query *q, json_t **rec, rag_error *err)
+{
+	const rag_hit *hits;
+	size_t n, i;
+	rag_error warn;
+
+	*rec = NULL;
+	r->so.vector = NULL;
+	r->so.dim = 0;
+	if (r->so.mode != RAG_MODE_LEXICAL && query_vector(r, q, err) < 0)
+		return -1;
+	if (rag_store_search(r->s, q->text, q->len, &r->so, &hits, &n, err) < 0)
+		return -1;
+	if (n == 0)
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+		                     "nothing in the store matches the question %s",
+		                     rag_quote(0, q->text));
+	rag_prompt_reset(r->p);
+	for (i = 0; i < n; i++) {
+		json_t *h;
+		int k;
+		rag_buf_truncate(&r->hit, 0);
+		if (rag_hit_format(&r->hit, hits[i].json, hits[i].json_len, &hits[i], i + 1, q, NULL,
+		                   &r->members, err) < 0)
+			return -1;
+		if (!(h = rag_json_parse_members(r->hit.data, r->hit.len, &r->members, err)))
+			return -1;
+		k = rag_prompt_add(r->p, h, r->hit.data, r->hit.len, &r->members, r->store,
+		                   (long)i + 1, err);
+		json_decref(h);
+		if (k < 0)
+			return -1;
+	}
+	rag_buf_truncate(&r->prompt, 0);
+	if (rag_prompt_build(r->p, &r->prompt, &warn, err) < 0)
+		return -1;
+	if (warn.code != RAG_OK) {
+		rag_error_prefix(&warn, "warning: ");
+		cmd_report(&warn);
+	}
+	if (!(*rec = rag_json_parse(r->prompt.data, r->prompt.len, err)))
+		return -1;
+	return 0;
+}
+
+/* Opens the store and makes the prompt builder.  0, or the exit status after a complaint. */
+static int open_store(run_t *r)
+{
+	rag_error err;
+
+	if (r->filter_expr &&
+	    !(r->so.filter = rag_filter_compile(r->filter_expr, r->params.v, r->params.n, &err))) {
+		if (err.code != RAG_EUSAGE) {
+			cmd_report(&err);
+			return EXIT_FAILURE;
+		}
+		cmd_report_expr(r->filter_expr, &err);
+		return EXIT_USAGE;
+	}
+	if (!(r->s = rag_store_open(r->store, RAG_STORE_READ, NULL, 0, &err))) {
+		cmd_report(&err);
+		return cmd_status(&err);
+	}
+	if (!r->mode_given)
+		r->so.mode = rag_store_settings_of(r->s)->dim ? RAG_MODE_HYBRID : RAG_MODE_LEXICAL;
+	if (r->so.k > 1024) {
+		rag_store_stats sst;
+		if (rag_store_stats_get(r->s, &sst, &err) < 0) {
+			cmd_report(&err);
+			return EXIT_FAILURE;
+		}
+		if (r->so.k > sst.records)
+			r->so.k = sst.records > 0 ? (size_t)sst.records : 1;
+	}
+	return 0;
+}
+
+/* ---- the run ---- */
+
+/*
+ * What to do after a question failed: report it and go on with the next
+ * (1), or stop (0: the output is gone, or memory ran out).
+ */
+static int go_on(run_t *r, const rag_error *err, int *failures)
+{
+	if (err->code == RAG_EPIPE)
+		return 0;
+	cmd_report(err);
+	(*failures)++;
+	return !r->write_failed && err->code != RAG_ENOMEM && err->code != RAG_EUSAGE;
+}
+
+/* Questions for -s: the arguments, or the lines of standard input.  Returns the exit status. */
+static int ask_store(run_t *r, int nq, char **questions)
+{
+	rag_reader *rd = NULL;
+	rag_query q;
+	rag_error err;
+	int failures = 0, i = 0, status;
+
+	if ((status = open_store(r)) != 0)
+		return status;
+	memset(&q, 0, sizeof q);
+	if (nq == 0 && !(rd = rag_reader_new(0, "<stdin>", 0))) {
+		cmd_say("out of memory");
+		return EXIT_FAILURE;
+	}
+	for (;;) {
+		json_t *rec = NULL;
+		int k;
+		if (rd) {
+			const char *line;
+			size_t len;
+			k = rag_reader_next_line(rd, &line, &len, &err);
+			if (k == 0)
+				break;
+			if (k > 0 && (k = rag_query_parse(&q, line, len, rag_reader_name(rd),
+			                                  rag_reader_lineno(rd), &err)) == 0)
+				continue; /* a blank line */
+		} else {
+			if (i >= nq)
+				break;
+			q.text = questions[i];
+			q.len = strlen(questions[i]);
+			i++;
+			k = 1;
+		}
+		if (k > 0 && search_prompt(r, &q, &rec, &err) == 0 && answer(r, rec, &err) == 0)
+			k = 1;
+		else
+			k = -1;
+		json_decref(rec);
+		if (k < 0 && !go_on(r, &err, &failures)) {
+			if (err.code == RAG_EPIPE)
+				failures = 0; /* the reader went away: not a failure */
+			break;
+		}
+	}
+	rag_query_clear(&q);
+	rag_reader_free(rd);
+	return failures ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+/* Prompt records from path.  0, or -1 when the run must stop; *failures counts questions lost. */
+static int ask_file(run_t *r, const char *path, int *failures, rag_error *err)
+{
+	rag_reader *rd = rag_reader_open(path, 0, err);
+	char where[RAG_ERROR_SOURCE_MAX];
+	int rc = 0;
+
+	if (!rd)
+		return go_on(r, err, failures) ? 0 : -1;
+	for (;;) {
+		json_t *rec = NULL;
+		long line;
+		int k = rag_reader_next(rd, &rec, err);
+		if (k == 0)
+			break;
+		line = rag_reader_lineno(rd);
+		snprintf(where, sizeof where, "%s", rag_reader_name(rd));
+		if (k > 0 && answer(r, rec, err) < 0) {
+			k = -1;
+			/* a question's failure names the record it came from */
+			if (!err->source[0]) {
+				snprintf(err->source, sizeof err->source, "%s", where);
+				err->line = line;
+			}
+		}
+		json_decref(rec);
+		if (k < 0 && !go_on(r, err, failures)) {
+			rc = -1;
+			break;
+		}
+	}
+	rag_reader_free(rd);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	run_t r;
+	rag_error err;
+	rag_config *cfg = NULL;
+	const char *template_path = NULL;
+	int opt, status = EXIT_USAGE, i, stream_opt = -1, model_given = 0, retries_given = 0,
+	         timeout_given = 0, failures = 0;
+
+	cmd_init("rag-ask");
+	memset(&r, 0, sizeof r);
+	rag_http_opts_default(&r.ho);
+	r.ho.jobs = 1;
+	r.ho.timeout_ms = 300000;
+	r.so.k = 10;
+	r.so.mode = RAG_MODE_LEXICAL;
+	r.so.rrf_k = 60;
+	r.so.alpha = 0.5;
+	r.po.max_tokens = RAG_PROMPT_DEFAULT_MAX_TOKENS;
+	rag_buf_init(&r.hit, 0);
+	rag_buf_init(&r.prompt, 0);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":m:s:k:p:n:t:", options, NULL)) != -1) {
+		char why[256];
+		size_t n;
+		switch (opt) {
+		case 'm':
+			r.model = optarg;
+			model_given = 1;
+			break;
+		case OPT_TEMPERATURE: {
+			char *end;
+			double d;
+			errno = 0;
+			d = strtod(optarg, &end);
+			if (!*optarg || *end || errno || !(d >= 0 && d <= 2)) {
+				status = cmd_usage_error("--temperature needs a number from 0 to 2, "
+				                         "not %s",
+				                         rag_quote(0, optarg));
+				goto out;
+			}
+			r.co.temperature = d;
+			r.co.has_temperature = 1;
+			break;
+		}
+		case OPT_MAX_TOKENS:
+			if (cmd_count("--max-tokens", optarg, 1, &n, why, sizeof why) < 0 ||
+			    n > 100000000) {
+				status = cmd_usage_error("%s", n > 100000000
+				                                   ? "--max-tokens must be at most 100000000"
+				                                   : why);
+				goto out;
+			}
+			r.co.max_tokens = (long)n;
+			break;
+		case OPT_SEED: {
+			char *end;
+			long long v;
+			errno = 0;
+			v = strtoll(optarg, &end, 10);
+			if (!*optarg || *end || errno) {
+				status = cmd_usage_error("--seed needs a whole number, not %s",
+				                         rag_quote(0, optarg));
+				goto out;
+			}
+			r.co.seed = v;
+			r.co.has_seed = 1;
+			break;
+		}
+		case OPT_JSON: r.co.json = 1; break;
+		case OPT_STREAM: stream_opt = 1; break;
+		case OPT_NO_STREAM: stream_opt = 0; break;
+		case OPT_DRY_RUN: r.dry_run = 1; break;
+		case 's': r.store = optarg; break;
+		case 'k':
+			if (cmd_count("-k", optarg, 1, &r.so.k, why, sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
+				goto out;
+			}
+			break;
+		case OPT_MODE:
+			if (!strcmp(optarg, "lexical"))
+				r.so.mode = RAG_MODE_LEXICAL;
+			else if (!strcmp(optarg, "vector"))
+				r.so.mode = RAG_MODE_VECTOR;
+			else if (!strcmp(optarg, "hybrid"))
+				r.so.mode = RAG_MODE_HYBRID;
+			else {
+				status = cmd_usage_error("unknown mode %s (use lexical, vector or "
+				                         "hybrid)",
+				                         rag_quote(0, optarg));
+				goto out;
+			}
+			r.mode_given = 1;
+			break;
+		case OPT_FILTER: r.filter_expr = optarg; break;
+		case 'p':
+			if (rag_filter_params_add(&r.params, optarg, &err) < 0) {
+				if (err.code == RAG_EUSAGE)
+					status = cmd_usage_error("%s", err.text);
+				else
+					cmd_report(&err), status = EXIT_FAILURE;
+				goto out;
+			}
+			break;
+		case 'n':
+			if (cmd_count("--prompt-tokens", optarg, 0, &r.po.max_tokens, why,
+			              sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
+				goto out;
+			}
+			break;
+		case 't': template_path = optarg; break;
+		case OPT_SYSTEM:
+			if (rag_utf8_valid_prefix(optarg, strlen(optarg)) < strlen(optarg)) {
+				status = cmd_usage_error("--system is not valid UTF-8");
+				goto out;
+			}
+			r.po.system = optarg;
+			break;
+		case OPT_RETRIES:
+			if (cmd_count("--retries", optarg, 0, &n, why, sizeof why) < 0 || n > 100) {
+				status = cmd_usage_error("%s", n > 100 ? "--retries must be at most 100"
+				                                       : why);
+				goto out;
+			}
+			r.ho.retries = (int)n;
+			retries_given = 1;
+			break;
+		case OPT_TIMEOUT:
+		case OPT_CONNECT_TIMEOUT:
+			if (seconds_of(opt == OPT_TIMEOUT ? "--timeout" : "--connect-timeout", optarg,
+			               opt == OPT_TIMEOUT ? &r.ho.timeout_ms
+			                                  : &r.ho.connect_timeout_ms) != 0)
+				goto out;
+			timeout_given |= opt == OPT_TIMEOUT;
+			break;
+		case OPT_FORMAT:
+			if ((status = cmd_format(optarg, &r.text)) != 0)
+				goto out;
+			status = EXIT_USAGE;
+			break;
+		case OPT_HELP: status = cmd_print(usage); goto out;
+		case OPT_VERSION: status = cmd_version(); goto out;
+		default: status = cmd_bad_option(opt, argv); goto out;
+		}
+	}
+	if (!r.store && (r.filter_expr || r.params.n || template_path || r.po.system ||
+	                 r.mode_given)) {
+		status = cmd_usage_error("--filter, --param, --mode, --template and --system "
+		                         "need -s STORE (else the prompts are made already)");
+		goto out;
+	}
+	if (r.dry_run && r.text) {
+		status = cmd_usage_error("--dry-run writes NDJSON only");
+		goto out;
+	}
+	if (r.store)
+		for (i = optind; i < argc; i++)
+			if (rag_utf8_valid_prefix(argv[i], strlen(argv[i])) < strlen(argv[i])) {
+				status = cmd_usage_error("question %d is not valid UTF-8", i - optind + 1);
+				goto out;
+			}
+	/* the model: the option, the environment, the configuration file, the default */
+	if (!model_given && getenv("RAG_CHAT_MODEL") && *getenv("RAG_CHAT_MODEL")) {
+		r.model = getenv("RAG_CHAT_MODEL");
+		model_given = 1;
+	}
+	if (!(cfg = rag_config_load(&err))) {
+		cmd_report(&err);
+		status = EXIT_USAGE;
+		goto out;
+	}
+	if ((status = apply_config(&r, cfg, model_given, retries_given, timeout_given)) != 0)
+		goto out;
+	if (!r.model)
+		r.model = DEFAULT_MODEL;
+	if ((status = setup_model(&r, cfg)) != 0)
+		goto out;
+	/* stream unless told not to; show the pieces on a terminal, or when told */
+	r.co.stream = stream_opt != 0;
+	r.show = stream_opt == 1 || (stream_opt < 0 && isatty(STDERR_FILENO));
+	if (r.text && r.show && isatty(STDOUT_FILENO))
+		r.show = stream_opt == 1; /* the answer is about to be printed whole anyway */
+	if (r.provider && !r.dry_run && !(r.http = rag_http_new(&r.ho, &err))) {
+		cmd_report(&err);
+		status = EXIT_FAILURE;
+		goto out;
+	}
+	if (template_path) {
+		rag_buf b;
+		int fd = open(template_path, O_RDONLY);
+		rag_buf_init(&b, (size_t)RAG_TEMPLATE_MAX + 1);
+		if (fd < 0 || rag_buf_read_fd(&b, fd, 0) < 0) {
+			status = cmd_usage_error("%s: cannot read the template: %s", template_path,
+			                         errno == EFBIG ? "too large" : strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			rag_buf_free(&b);
+			goto out;
+		}
+		close(fd);
+		r.tmpl = rag_template_parse(b.data ? b.data : "", b.len, template_path, &err);
+		rag_buf_free(&b);
+		if (!r.tmpl) {
+			cmd_report(&err);
+			status = cmd_status(&err);
+			goto out;
+		}
+	}
+	r.po.tmpl = r.tmpl;
+	if (r.store && !(r.p = rag_prompt_new(&r.po, &err))) {
+		cmd_report(&err);
+		status = EXIT_FAILURE;
+		goto out;
+	}
+	if (!(r.w = rag_writer_new(STDOUT_FILENO))) {
+		cmd_say("out of memory");
+		status = EXIT_FAILURE;
+		goto out;
+	}
+	if (r.store) {
+		status = ask_store(&r, argc - optind, argv + optind);
+	} else {
+		int stop = 0;
+		if (optind >= argc)
+			stop = ask_file(&r, "-", &failures, &err) < 0;
+		for (i = optind; i < argc && !stop; i++)
+			stop = ask_file(&r, argv[i], &failures, &err) < 0;
+		/* the reader of the output went away: no failure of ours */
+		status = stop && err.code == RAG_EPIPE ? EXIT_SUCCESS
+		         : failures                   ? EXIT_FAILURE
+		                                      : EXIT_SUCCESS;
+	}
+	if (rag_writer_close(r.w, &err) < 0 && err.code != RAG_EPIPE) {
+		if (!r.write_failed)
+			cmd_report(&err);
+		status = EXIT_FAILURE;
+	}
+	r.w = NULL;
+out:
+	rag_writer_close(r.w, NULL);
+	rag_config_free(cfg);
+	rag_http_free(r.http);
+	free(r.url);
+	free(r.shown_url);
+	if (r.auth) {
+		/* the key does not outlive its use */
+		volatile char *p = r.auth;
+		while (*p)
+			*p++ = 0;
+		free(r.auth);
+	}
+	rag_store_close(r.s);
+	rag_prompt_free(r.p);
+	rag_template_free(r.tmpl);
+	rag_embedder_free(r.emb);
+	free(r.qvec);
+	rag_json_members_free(&r.members);
+	rag_filter_free(r.so.filter);
+	rag_filter_params_free(&r.params);
+	rag_buf_free(&r.hit);
+	rag_buf_free(&r.prompt);
+	return status;
+}
