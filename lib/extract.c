@@ -69,6 +69,21 @@ static int analyze_into(rag_analyzer *an, work *w, const char *text, size_t s, s
 	return r;
 }
 
+/* The end of the paragraph that starts at s: just past its blank line, or end. */
+static size_t paragraph_end(const char *t, size_t s, size_t end)
+{
+	for (size_t i = s; i < end; i++) {
+		size_t j;
+		if (t[i] != '\n')
+			continue;
+		for (j = i + 1; j < end && (t[j] == ' ' || t[j] == '\t' || t[j] == '\r'); j++)
+			;
+		if (j < end && t[j] == '\n')
+			return j + 1;
+	}
+	return end;
+}
+
 /* Adds source i's sentences.  0, or -1 with err set. */
 static int add_sentences(rag_splitter *sp, rag_analyzer *an, work *w, const rag_extract_source *src,
                          size_t i, rag_spans *b, rag_error *err)
@@ -80,19 +95,24 @@ static int add_sentences(rag_splitter *sp, rag_analyzer *an, work *w, const rag_
 	if (rag_splitter_sentences(sp, t, 0, src->len, b, err) < 0)
 		return -1;
 	for (size_t k = 0; k <= b->n; k++) {
-		size_t end = k < b->n ? b->v[k].start : src->len, s = start, e = end;
+		size_t end = k < b->n ? b->v[k].start : src->len, s0 = start;
 		start = end;
-		rag_trim_span(t, &s, &e);
-		if (s == e)
-			continue;
-		if (rag_array_reserve(&w->s, &w->s_cap, w->ns + 1, sizeof *w->s) < 0)
-			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-		sent *x = &w->s[w->ns];
-		*x = (sent){i, s, e, w->nterms, 0, 0};
-		if (analyze_into(an, w, t, s, e, add_term, err) < 0)
-			return -1;
-		x->t1 = w->nterms;
-		w->ns++;
+		/* a blank line ends a sentence too (a heading, a list item without a full stop) */
+		while (s0 < end) {
+			size_t s = s0, e = paragraph_end(t, s0, end);
+			s0 = e;
+			rag_trim_span(t, &s, &e);
+			if (s == e)
+				continue;
+			if (rag_array_reserve(&w->s, &w->s_cap, w->ns + 1, sizeof *w->s) < 0)
+				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+			sent *x = &w->s[w->ns];
+			*x = (sent){i, s, e, w->nterms, 0, 0};
+			if (analyze_into(an, w, t, s, e, add_term, err) < 0)
+				return -1;
+			x->t1 = w->nterms;
+			w->ns++;
+		}
 	}
 	return 0;
 }
@@ -205,7 +225,9 @@ long rag_extract_answer(const char *q, size_t qlen, const rag_extract_source *sr
 	if (w.ns)
 		qsort(w.s, w.ns, sizeof *w.s, by_score);
 	/* the best, each sentence once */
-	for (size_t i = 0; i < w.ns && kept < want && w.s[i].score > 0; i++) {
+	for (size_t i = 0; i < w.ns && kept < want && w.s[i].score > 0 &&
+	                   w.s[i].score >= RAG_EXTRACT_RELATIVE * w.s[0].score;
+	     i++) {
 		const sent *x = &w.s[i];
 		int dup = 0;
 		for (size_t j = 0; j < kept && !dup; j++)

@@ -7,10 +7,13 @@
  * so that nobody takes it for a generated one.
  *
  * How sentences are chosen: every source's text is cut into sentences (as
- * rag-chunk's sentence strategy cuts them); the sentences are scored
+ * rag-chunk's sentence strategy cuts them, and at blank lines); the sentences are scored
  * against the question with BM25 (k1 1.2, b 0.75, statistics over the
  * sentences of all the sources, terms from the named analyzer); the best
- * ones with a score above 0 are kept, repeated sentences once, and quoted
+ * ones with a score above 0 and at least RAG_EXTRACT_RELATIVE of the best
+ * score are kept (a sentence that shares one common word with the question
+ * does not ride along with one that answers it), repeated sentences once,
+ * and quoted
  * in source order, then text order, so that they read as the sources do.
  * Ties go to the source with the lower number, then to the earlier
  * sentence.
@@ -36,6 +39,8 @@ typedef struct rag_extract_opts {
 } rag_extract_opts;
 
 #define RAG_EXTRACT_SENTENCES 3
+/* The least score a quoted sentence has, as a fraction of the best one's. */
+#define RAG_EXTRACT_RELATIVE 0.5
 
 /* What the answer quotes: source number n, bytes [start, end) of its text. */
 typedef struct rag_extract_quote {

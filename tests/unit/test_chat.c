@@ -252,6 +252,28 @@ static void error_bodies(void)
 	CHECK_STR(rag_chat_error_message("Bad\ngateway", 11, out, sizeof out), "Bad gateway");
 }
 
+/* The numbers of the [n] markers of an answer, each once, in order of first appearance. */
+static void citations(void)
+{
+	long v[8];
+	const char *t = "A [2] b [1][2] c [3, 1] d [4,5] [x] [6 [] [12a] [0010] [1234567890] [7";
+	size_t n = rag_chat_citations(t, strlen(t), v, 8);
+
+	CHECK_EQ(n, 6);
+	CHECK_EQ(v[0], 2);
+	CHECK_EQ(v[1], 1);
+	CHECK_EQ(v[2], 3);
+	CHECK_EQ(v[3], 4);
+	CHECK_EQ(v[4], 5);
+	CHECK_EQ(v[5], 10); /* leading zeros: the same number */
+	/* a marker that does not close adds nothing, even its first number */
+	CHECK_EQ(rag_chat_citations("[9, 8", 5, v, 8), 0);
+	/* the room given is not passed */
+	CHECK_EQ(rag_chat_citations("[1][2][3]", 9, v, 2), 2);
+	CHECK_EQ(v[1], 2);
+	CHECK_EQ(rag_chat_citations("", 0, v, 8), 0);
+}
+
 int main(void)
 {
 	RUN(requests);
@@ -259,5 +281,6 @@ int main(void)
 	RUN(openai_stream);
 	RUN(ollama_stream);
 	RUN(error_bodies);
+	RUN(citations);
 	return test_summary();
 }

@@ -96,6 +96,26 @@ static void rare_terms_weigh_more(void)
 	CHECK_STR(t, "The index is fast. [1]");
 }
 
+/* A blank line ends a sentence; a sentence far below the best one is left out. */
+static void paragraphs_and_weak_matches(void)
+{
+	const char *a = "# Hybrid search\n\nHybrid search fuses two lists of hits with "
+	                "reciprocal rank fusion. Lexical search scores records with BM25.";
+	rag_extract_source src[] = {{1, a, strlen(a)}};
+	rag_extract_quote qs[3];
+	long n;
+
+	/* "search" alone matches every sentence; "fuses" and "lists" only one */
+	const char *t = answer("what does search do with the lists of hits", src, 1, 3, &n, qs);
+	CHECK_STR(t, "Hybrid search fuses two lists of hits with reciprocal rank fusion. [1]");
+	CHECK_EQ(n, 1);
+	/* the heading is a sentence of its own, not the start of the next one */
+	t = answer("hybrid", src, 1, 3, &n, qs);
+	CHECK_EQ(n, 2);
+	CHECK_STR(t, "# Hybrid search [1] Hybrid search fuses two lists of hits with reciprocal "
+	             "rank fusion. [1]");
+}
+
 static void errors(void)
 {
 	rag_extract_opts o = {"klingon", 0};
@@ -114,6 +134,7 @@ int main(void)
 	RUN(picks_matching_sentences);
 	RUN(repeats_and_nothing);
 	RUN(rare_terms_weigh_more);
+	RUN(paragraphs_and_weak_matches);
 	RUN(errors);
 	return test_summary();
 }
