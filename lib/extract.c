@@ -229,7 +229,7 @@ long rag_extract_answer(const char *q, size_t qlen, const rag_extract_source *sr
 	                   w.s[i].score >= RAG_EXTRACT_RELATIVE * w.s[0].score;
 	     i++) {
 		const sent *x = &w.s[i];
-		int dup = 0;
+		int dup = x->end - x->start > RAG_EXTRACT_SENTENCE_MAX;
 		for (size_t j = 0; j < kept && !dup; j++)
 			dup = same_text(src[w.s[j].src].text + w.s[j].start,
 			                w.s[j].end - w.s[j].start, src[x->src].text + x->start,

@@ -7,14 +7,15 @@
  * so that nobody takes it for a generated one.
  *
  * How sentences are chosen: every source's text is cut into sentences (as
- * rag-chunk's sentence strategy cuts them, and at blank lines); the sentences are scored
- * against the question with BM25 (k1 1.2, b 0.75, statistics over the
- * sentences of all the sources, terms from the named analyzer); the best
- * ones with a score above 0 and at least RAG_EXTRACT_RELATIVE of the best
- * score are kept (a sentence that shares one common word with the question
- * does not ride along with one that answers it), repeated sentences once,
- * and quoted
- * in source order, then text order, so that they read as the sources do.
+ * rag-chunk's sentence strategy cuts them, and at blank lines); the
+ * sentences are scored against the question with BM25 (k1 1.2, b 0.75,
+ * statistics over the sentences of all the sources, terms from the named
+ * analyzer); the best ones with a score above 0 and at least
+ * RAG_EXTRACT_RELATIVE of the best score are kept (a sentence that shares
+ * one common word with the question does not ride along with one that
+ * answers it), except sentences longer than RAG_EXTRACT_SENTENCE_MAX
+ * bytes; repeated sentences are quoted once, in source order, then text
+ * order, so that they read as the sources do.
  * Ties go to the source with the lower number, then to the earlier
  * sentence.
  */
@@ -39,6 +40,12 @@ typedef struct rag_extract_opts {
 } rag_extract_opts;
 
 #define RAG_EXTRACT_SENTENCES 3
+/*
+ * The longest sentence quoted, in bytes: a longer "sentence" is a table, a
+ * listing or a record that the splitter found no end in, not prose to
+ * quote whole.
+ */
+#define RAG_EXTRACT_SENTENCE_MAX 600
 /* The least score a quoted sentence has, as a fraction of the best one's. */
 #define RAG_EXTRACT_RELATIVE 0.5
 

@@ -114,6 +114,19 @@ static void paragraphs_and_weak_matches(void)
 	CHECK_EQ(n, 2);
 	CHECK_STR(t, "# Hybrid search [1] Hybrid search fuses two lists of hits with reciprocal "
 	             "rank fusion. [1]");
+
+	/* a "sentence" longer than RAG_EXTRACT_SENTENCE_MAX is not quoted */
+	{
+		static char big[RAG_EXTRACT_SENTENCE_MAX + 100];
+		size_t k = 0;
+		const char *tail = ". Hybrid is fine.";
+		while (k + 12 < RAG_EXTRACT_SENTENCE_MAX + 20)
+			k += (size_t)snprintf(big + k, sizeof big - k, "hybrid %04zu ", k);
+		snprintf(big + k, sizeof big - k, "%s", tail);
+		rag_extract_source b[] = {{3, big, strlen(big)}};
+		t = answer("hybrid", b, 1, 3, &n, qs);
+		CHECK_STR(t, "Hybrid is fine. [3]");
+	}
 }
 
 static void errors(void)
