@@ -255,16 +255,19 @@ static int apply_config(run_t *r, const rag_config *cfg, int model_given, int re
 		const char *k = rag_config_key(cfg, i), *v = rag_config_value(cfg, i);
 		long line = rag_config_line(cfg, i);
 		char why[256];
-		size_t n;
+		size_t n = 0;
 		if (strncmp(k, "ask.", 4))
 			continue; /* another program's */
 		if (!strcmp(k, "ask.model")) {
 			if (!model_given)
 				r->model = v;
 		} else if (!strcmp(k, "ask.retries")) {
-			if (cmd_count(k, v, 0, &n, why, sizeof why) < 0 || n > 100) {
+			why[0] = '\0';
+			if (cmd_count(k, v, 0, &n, why, sizeof why) == 0 && n > 100)
+				snprintf(why, sizeof why, "ask.retries must be at most 100");
+			if (why[0]) {
 				fprintf(stderr, "%s: %s:%ld: %s\n", cmd_prog, rag_config_path(cfg),
-				        line, n > 100 ? "ask.retries must be at most 100" : why);
+				        line, why);
 				return EXIT_USAGE;
 			}
 			if (!retries_given)
@@ -1023,11 +1026,12 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_MAX_TOKENS:
-			if (cmd_count("--max-tokens", optarg, 1, &n, why, sizeof why) < 0 ||
-			    n > 100000000) {
-				status = cmd_usage_error("%s", n > 100000000
-				                                   ? "--max-tokens must be at most 100000000"
-				                                   : why);
+			if (cmd_count("--max-tokens", optarg, 1, &n, why, sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
+				goto out;
+			}
+			if (n > 100000000) {
+				status = cmd_usage_error("--max-tokens must be at most 100000000");
 				goto out;
 			}
 			r.co.max_tokens = (long)n;
@@ -1098,9 +1102,12 @@ int main(int argc, char **argv)
 			r.po.system = optarg;
 			break;
 		case OPT_RETRIES:
-			if (cmd_count("--retries", optarg, 0, &n, why, sizeof why) < 0 || n > 100) {
-				status = cmd_usage_error("%s", n > 100 ? "--retries must be at most 100"
-				                                       : why);
+			if (cmd_count("--retries", optarg, 0, &n, why, sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
+				goto out;
+			}
+			if (n > 100) {
+				status = cmd_usage_error("--retries must be at most 100");
 				goto out;
 			}
 			r.ho.retries = (int)n;

@@ -195,6 +195,18 @@ expect_status 2
 expect_err_has 'conf2:2: unknown setting'
 expect_lines 0
 
+for bad in 'retries = 500' 'retries = x' 'timeout = 0' 'timeout = soon'; do
+	printf '# settings\n[ask]\n%s\n' "$bad" > conf3
+	run env RAGKIT_CONFIG=conf3 rag-ask hand.jsonl
+	expect_status 2
+	expect_err_has 'conf3:3: ask.'
+	expect_lines 0
+done
+run rag-ask --retries 101 hand.jsonl
+expect_status 2
+run rag-ask --timeout 0 hand.jsonl
+expect_status 2
+
 # The reader of the output going away is not an error
 run "rag-ask prompts.jsonl | head -c 10"
 expect_status 0
