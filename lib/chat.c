@@ -137,7 +137,7 @@ static int openai_object(rag_chat_answer *a, const json_t *v, int streamed, rag_
 
 	if (e)
 		return rag_error_set(err, RAG_EIO, NULL, 0, "the server reported an error: %s",
-		                     error_text(e));
+		                     rag_quote(0, error_text(e)));
 	ch = json_object_get(v, "choices");
 	if (ch && !json_is_array(ch))
 		return rag_error_set(err, RAG_EDATA, NULL, 0, "\"choices\" is not an array");
@@ -202,7 +202,7 @@ static int ollama_object(rag_chat_answer *a, const json_t *v, rag_chat_piece_fn 
 
 	if (e)
 		return rag_error_set(err, RAG_EIO, NULL, 0, "the server reported an error: %s",
-		                     error_text(e));
+		                     rag_quote(0, error_text(e)));
 	m = json_object_get(json_object_get(v, "message"), "content");
 	if (m && !json_is_string(m))
 		return rag_error_set(err, RAG_EDATA, NULL, 0, "the content is not a string");
@@ -261,9 +261,9 @@ const char *rag_chat_error_message(const char *body, size_t n, char *out, size_t
 	else
 		snprintf(out, size, "%.*s", (int)(n < 200 ? n : 200), body);
 	json_decref(v);
-	/* one line, whatever the server put in it */
+	/* one line without control characters, whatever the server put in it */
 	for (char *c = out; *c; c++)
-		if (*c == '\n' || *c == '\r')
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = ' ';
 	return out;
 }

@@ -89,8 +89,8 @@ int rag_sse_pending(const rag_sse *s);
  * error object, or "[DONE]"), for ollama one NDJSON line.  The text it
  * carries is added to a and handed to fn (may be NULL).  0; 1 when fn
  * asked to stop; -1 with err set: RAG_EIO for an error the server sent
- * in the stream (its message quoted), RAG_EDATA for a piece that is not
- * what the format says.
+ * in the stream (its message quoted, as rag_quote quotes), RAG_EDATA for
+ * a piece that is not what the format says.
  */
 int rag_chat_openai_event(rag_chat_answer *a, const char *data, size_t n, rag_chat_piece_fn fn,
                           void *arg, rag_error *err);
@@ -104,7 +104,8 @@ int rag_chat_ollama_body(rag_chat_answer *a, const char *body, size_t n, rag_err
 /*
  * The message of an error body (a non-2xx answer): {"error": {"message":
  * ...}} or {"error": "..."}, else the body's start; written into out
- * (size bytes, NUL-terminated).
+ * (size >= 1 bytes, NUL-terminated), on one line without control
+ * characters.
  */
 const char *rag_chat_error_message(const char *body, size_t n, char *out, size_t size);
 
