@@ -133,7 +133,8 @@ typedef struct {
 	int provider;      /* 0 for builtin:extractive, else enum rag_chat_provider */
 	rag_chat_opts co;
 	char *url, *shown_url;
-	char *auth; /* "Authorization: Bearer KEY", or NULL */
+	char *auth;      /* "Authorization: Bearer KEY", or NULL */
+	const char *key; /* the KEY in auth, or NULL */
 	rag_http_opts ho;
 	rag_http *http;
 	int show; /* pieces of a streamed answer to standard error */
@@ -224,6 +225,8 @@ static int setup_model(run_t *r, const rag_config *cfg)
 	/* the key is the OpenAI provider's: no other server gets it */
 	if (r->provider == RAG_CHAT_OPENAI) {
 		if (rag_openai_key(cfg, &key, &err) < 0) {
+			if (err.code != RAG_ENOMEM)
+				err.code = RAG_EUSAGE; /* a key file that is missing or open to others */
 			cmd_report(&err);
 			return cmd_status(&err);
 		}
@@ -231,8 +234,10 @@ static int setup_model(run_t *r, const rag_config *cfg)
 			rag_api_key_free(key);
 			return cmd_usage_error("the API key has a line break in it");
 		}
-		if (key && (r->auth = malloc(strlen(key) + 32)))
+		if (key && (r->auth = malloc(strlen(key) + 32))) {
 			sprintf(r->auth, "Authorization: Bearer %s", key);
+			r->key = r->auth + strlen("Authorization: Bearer ");
+		}
 		if (key && !r->auth) {
 			rag_api_key_free(key);
 			goto nomem;
@@ -272,16 +277,19 @@ static int apply_config(run_t *r, const rag_config *cfg, int model_given, int re
 			}
 			if (!retries_given)
 				r->ho.retries = (int)n;
-		} else if (!strcmp(k, "ask.timeout")) {
+		} else if (!strcmp(k, "ask.timeout") || !strcmp(k, "ask.connect_timeout")) {
 			char *end;
 			double d = strtod(v, &end);
+			int connect = !strcmp(k, "ask.connect_timeout");
 			if (!*v || *end || !(d > 0) || d > 1e7) {
-				fprintf(stderr, "%s: %s:%ld: ask.timeout needs a number of seconds "
-				                "above 0, not %s\n",
-				        cmd_prog, rag_config_path(cfg), line, rag_quote(0, v));
+				fprintf(stderr, "%s: %s:%ld: %s needs a number of seconds above 0, "
+				                "not %s\n",
+				        cmd_prog, rag_config_path(cfg), line, k, rag_quote(0, v));
 				return EXIT_USAGE;
 			}
-			if (!timeout_given)
+			if (connect && !(timeout_given & 2))
+				r->ho.connect_timeout_ms = (long)ceil(d * 1000);
+			else if (!connect && !(timeout_given & 1))
 				r->ho.timeout_ms = (long)ceil(d * 1000);
 		} else {
 			fprintf(stderr, "%s: %s:%ld: unknown setting %s\n", cmd_prog,
@@ -290,6 +298,11 @@ static int apply_config(run_t *r, const rag_config *cfg, int model_given, int re
 		}
 	}
 	return 0;
+}
+
+static int nomem(rag_error *err)
+{
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
 /* ---- one streamed answer ---- */
@@ -371,6 +384,22 @@ static int on_data(rag_http_req *req, const char *data, size_t len, void *arg)
 	return 0;
 }
 
+/* Replaces the key in a message by "[key]", in place. */
+static void scrub(const run_t *r, char *text, size_t size)
+{
+	size_t n;
+	char *clean;
+
+	if (!r->key || !strstr(text, r->key))
+		return;
+	if ((clean = rag_scrub_key(text, strlen(text), r->key, &n))) {
+		snprintf(text, size, "%s", clean);
+		free(clean);
+	} else {
+		snprintf(text, size, "(a message that held the API key)");
+	}
+}
+
 /*
  * Sends the request body to the model and waits for the whole answer in
  * st->a.  0, or -1 with err set: RAG_EIO for a request that failed or a
@@ -395,6 +424,7 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 	status = rag_http_status(req);
 	if (st->failed) {
 		*err = st->err;
+		scrub(r, err->text, sizeof err->text);
 		if (err->code == RAG_EIO)
 			rag_error_prefix(err, "%s: the stream carried an error: ", r->shown_url);
 		else
@@ -414,9 +444,18 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 	if (status < 200 || status > 299) {
 		size_t n;
 		const char *b = rag_http_body(req, &n);
-		char msg[400];
-		rag_error_set(err, RAG_EIO, NULL, 0, "%s: HTTP status %ld: %s", r->shown_url, status,
-		              rag_chat_error_message(b, n, msg, sizeof msg));
+		char msg[400], tries[64] = "";
+		char *clean = r->key ? rag_scrub_key(b, n, r->key, &n) : NULL;
+		int attempts = rag_http_attempts(req);
+		if (r->key && !clean) {
+			nomem(err);
+			goto out;
+		}
+		if (attempts > 1)
+			snprintf(tries, sizeof tries, " (after %d attempts)", attempts);
+		rag_error_set(err, RAG_EIO, NULL, 0, "%s: HTTP status %ld%s: %s", r->shown_url, status,
+		              tries, rag_chat_error_message(clean ? clean : b, n, msg, sizeof msg));
+		free(clean);
 		goto out;
 	}
 	if (!r->co.stream) {
@@ -452,11 +491,6 @@ out:
 }
 
 /* ---- answers ---- */
-
-static int nomem(rag_error *err)
-{
-	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-}
 
 /* The source numbered n of a prompt record, or NULL. */
 static const json_t *source_n(const json_t *sources, long n)
@@ -495,6 +529,23 @@ static int add_where(rag_buf *b, const json_t *s)
 	if (id)
 		return rag_json_dump(b, id, 0);
 	return rag_buf_adds(b, "(no source or id)");
+}
+
+/*
+ * The fields of a prompt record that the answer record does not pass on:
+ * what was read to answer, and what the answer record writes itself.
+ */
+static const char *const not_passed[] = {
+    "query",     "qid",   "messages", "sources",       "answer", "json",
+    "citations", "model", "usage",    "finish_reason", "unknown_citations", NULL,
+};
+
+static int passed_on(const char *key)
+{
+	for (size_t i = 0; not_passed[i]; i++)
+		if (!strcmp(key, not_passed[i]))
+			return 0;
+	return 1;
 }
 
 /*
@@ -542,8 +593,11 @@ static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag
 			any = 1;
 		}
 		for (i = 0; i < nm && ok && unknown; i++)
-			if (!source_n(sources, marks[i]))
-				ok = rag_buf_addf(b, "\n[%ld] (no such source)", marks[i]) == 0;
+			if (!source_n(sources, marks[i])) {
+				ok = rag_buf_adds(b, any ? "\n" : "\n\nSources:\n") == 0 &&
+				     rag_buf_addf(b, "[%ld] (no such source)", marks[i]) == 0;
+				any = 1;
+			}
 		if (ok && !strcmp(a->finish_reason, "length"))
 			ok = rag_buf_adds(b, "\n(the answer was cut at the token limit)") == 0;
 		goto end;
@@ -604,8 +658,21 @@ static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag
 	ok = ok && rag_buf_adds(b, ",\"finish_reason\":") == 0 &&
 	     (a->finish_reason[0]
 	          ? rag_json_add_string(b, a->finish_reason, strlen(a->finish_reason))
-	          : rag_buf_adds(b, "null")) == 0 &&
-	     rag_buf_addc(b, '}') == 0;
+	          : rag_buf_adds(b, "null")) == 0;
+	/* the prompt record's other fields travel on, as every record's do */
+	{
+		const char *key;
+		json_t *v;
+		json_object_foreach((json_t *)rec, key, v) {
+			if (!ok)
+				break;
+			if (passed_on(key))
+				ok = rag_buf_addc(b, ',') == 0 &&
+				     rag_json_add_string(b, key, strlen(key)) == 0 &&
+				     rag_buf_addc(b, ':') == 0 && rag_json_dump(b, v, 0) == 0;
+		}
+	}
+	ok = ok && rag_buf_addc(b, '}') == 0;
 end:
 	json_decref(parsed);
 	if (!ok) {
@@ -655,27 +722,30 @@ static int extractive(const json_t *rec, const char *question, size_t qlen,
 }
 
 /* Writes what --dry-run shows for rec: the request, without the key.  0, or -1 with err set. */
-static int dry_run(run_t *r, const rag_buf *body, rag_error *err)
+static int dry_run(run_t *r, const json_t *rec, const rag_buf *body, rag_error *err)
 {
+	const json_t *qid = json_object_get(rec, "qid");
 	rag_buf *b = rag_writer_begin(r->w);
 	int ok;
 
 	if (!b)
 		return nomem(err);
-	if (r->provider == 0)
-		ok = rag_buf_adds(b, "{\"model\":") == 0 &&
-		     rag_json_add_string(b, r->model, strlen(r->model)) == 0 &&
-		     rag_buf_adds(b, ",\"url\":null,\"body\":") == 0 &&
-		     rag_buf_add(b, body->data, body->len) == 0 && rag_buf_addc(b, '}') == 0;
-	else
-		ok = rag_buf_adds(b, "{\"model\":") == 0 &&
-		     rag_json_add_string(b, r->model, strlen(r->model)) == 0 &&
-		     rag_buf_adds(b, ",\"url\":") == 0 &&
+	ok = rag_buf_adds(b, "{\"query\":") == 0 &&
+	     rag_json_dump(b, json_object_get(rec, "query"), 0) == 0;
+	if (ok && qid && !json_is_null(qid))
+		ok = rag_buf_adds(b, ",\"qid\":") == 0 && rag_json_dump(b, qid, 0) == 0;
+	ok = ok && rag_buf_adds(b, ",\"model\":") == 0 &&
+	     rag_json_add_string(b, r->model, strlen(r->model)) == 0;
+	if (ok && r->provider == 0)
+		ok = rag_buf_adds(b, ",\"url\":null") == 0;
+	else if (ok)
+		ok = rag_buf_adds(b, ",\"url\":") == 0 &&
 		     rag_json_add_string(b, r->shown_url, strlen(r->shown_url)) == 0 &&
 		     rag_buf_adds(b, ",\"headers\":{\"Content-Type\":\"application/json\"") == 0 &&
 		     (!r->auth || rag_buf_adds(b, ",\"Authorization\":\"Bearer (hidden)\"") == 0) &&
-		     rag_buf_adds(b, "},\"body\":") == 0 &&
-		     rag_buf_add(b, body->data, body->len) == 0 && rag_buf_addc(b, '}') == 0;
+		     rag_buf_addc(b, '}') == 0;
+	ok = ok && rag_buf_adds(b, ",\"body\":") == 0 &&
+	     rag_buf_add(b, body->data, body->len) == 0 && rag_buf_addc(b, '}') == 0;
 	if (!ok) {
 		rag_writer_cancel(r->w);
 		return nomem(err);
@@ -741,7 +811,7 @@ static int answer(run_t *r, const json_t *rec, rag_error *err)
 				nomem(err);
 			goto out;
 		}
-		rc = dry_run(r, &body, err);
+		rc = dry_run(r, rec, &body, err);
 		goto out;
 	}
 	if (r->provider == 0) {
@@ -781,6 +851,17 @@ static int query_vector(run_t *r, const rag_query *q, rag_error *err)
 
 	if (!st->dim)
 		return 0;
+	if (q->vector) {
+		/* vectors of two models do not measure the same thing */
+		if (q->model && *st->model && strcmp(q->model, st->model) != 0)
+			return rag_error_set(err, RAG_EUSAGE, NULL, 0,
+			                     "the question's vector is of model %s; the store holds "
+			                     "vectors of %s",
+			                     rag_quote(0, q->model), rag_quote(1, st->model));
+		r->so.vector = q->vector;
+		r->so.dim = q->dim;
+		return 0;
+	}
 	if (!*st->model)
 		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
 		                     "the store's vectors name no model: use --mode lexical");
@@ -817,8 +898,7 @@ static int search_prompt(run_t *r, const rag_query *q, json_t **rec, rag_error *
 		return -1;
 	if (n == 0)
 		return rag_error_set(err, RAG_EDATA, NULL, 0,
-		                     "nothing in the store matches the question %s",
-		                     rag_quote(0, q->text));
+		                     "nothing in the store matches the question");
 	rag_prompt_reset(r->p);
 	for (i = 0; i < n; i++) {
 		json_t *h;
@@ -929,10 +1009,19 @@ static int ask_store(run_t *r, int nq, char **questions)
 			i++;
 			k = 1;
 		}
-		if (k > 0 && search_prompt(r, &q, &rec, &err) == 0 && answer(r, rec, &err) == 0)
-			k = 1;
-		else
+		if (k > 0 && (search_prompt(r, &q, &rec, &err) < 0 || answer(r, rec, &err) < 0)) {
 			k = -1;
+			/* a failure names its question: its line, or its place among the arguments */
+			if (!err.source[0] && err.code != RAG_EPIPE) {
+				if (rd) {
+					snprintf(err.source, sizeof err.source, "%s",
+					         rag_reader_name(rd));
+					err.line = rag_reader_lineno(rd);
+				} else {
+					rag_error_prefix(&err, "question %d: ", i);
+				}
+			}
+		}
 		json_decref(rec);
 		if (k < 0 && !go_on(r, &err, &failures)) {
 			if (err.code == RAG_EPIPE)
@@ -987,7 +1076,7 @@ int main(int argc, char **argv)
 	rag_config *cfg = NULL;
 	const char *template_path = NULL;
 	int opt, status = EXIT_USAGE, i, stream_opt = -1, model_given = 0, retries_given = 0,
-	         timeout_given = 0, failures = 0;
+	         timeout_given = 0, failures = 0, search_given = 0;
 
 	cmd_init("rag-ask");
 	memset(&r, 0, sizeof r);
@@ -1060,6 +1149,7 @@ int main(int argc, char **argv)
 				status = cmd_usage_error("%s", why);
 				goto out;
 			}
+			search_given = 1;
 			break;
 		case OPT_MODE:
 			if (!strcmp(optarg, "lexical"))
@@ -1092,6 +1182,7 @@ int main(int argc, char **argv)
 				status = cmd_usage_error("%s", why);
 				goto out;
 			}
+			search_given = 1;
 			break;
 		case 't': template_path = optarg; break;
 		case OPT_SYSTEM:
@@ -1119,7 +1210,7 @@ int main(int argc, char **argv)
 			               opt == OPT_TIMEOUT ? &r.ho.timeout_ms
 			                                  : &r.ho.connect_timeout_ms) != 0)
 				goto out;
-			timeout_given |= opt == OPT_TIMEOUT;
+			timeout_given |= opt == OPT_TIMEOUT ? 1 : 2;
 			break;
 		case OPT_FORMAT:
 			if ((status = cmd_format(optarg, &r.text)) != 0)
@@ -1132,9 +1223,10 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!r.store && (r.filter_expr || r.params.n || template_path || r.po.system ||
-	                 r.mode_given)) {
-		status = cmd_usage_error("--filter, --param, --mode, --template and --system "
-		                         "need -s STORE (else the prompts are made already)");
+	                 r.mode_given || search_given)) {
+		status = cmd_usage_error("-k, --mode, --filter, --param, --prompt-tokens, --template "
+		                         "and --system need -s STORE (else the prompts are made "
+		                         "already)");
 		goto out;
 	}
 	if (r.dry_run && r.text) {

@@ -513,13 +513,7 @@ fail:
 	return -1;
 }
 
-/*
- * A copy of body[0..len) with every copy of key replaced by "[key]", so
- * that a server that echoes the request's headers in its error cannot put
- * the key in a message (the copy is made before any quoting or cutting).
- * A new allocation, NUL-terminated, or NULL when memory runs out.
- */
-static char *scrubbed(const char *body, size_t len, const char *key, size_t *out_len)
+char *rag_scrub_key(const char *body, size_t len, const char *key, size_t *out_len)
 {
 	size_t kl = strlen(key);
 	const char *p = body, *end = body + len, *hit;
@@ -574,7 +568,7 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 	status = rag_http_status(r);
 	body = rag_http_body(r, &len);
 	if (e->key && *e->key && memmem(body, len, e->key, strlen(e->key))) {
-		if (!(clean = scrubbed(body, len, e->key, &len))) {
+		if (!(clean = rag_scrub_key(body, len, e->key, &len))) {
 			rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 			goto out;
 		}

@@ -127,11 +127,21 @@ expect_status 1
 expect_err_has 'missing.jsonl'
 expect_lines 0
 
-# -s: a question nothing matches is not answered
-run rag-ask -s kb 'zebra xylophone'
+# -s: a question nothing matches is not answered; the message names it
+run rag-ask -s kb 'what does hybrid search do?' 'zebra xylophone'
 expect_status 1
-expect_lines 0
-expect_err_has 'nothing in the store matches the question'
+expect_lines 1
+expect_err 'rag-ask: question 2: nothing in the store matches the question'
+run "printf 'records\nzebra\n' | rag-ask -s kb"
+expect_status 1
+expect_lines 1
+expect_err 'rag-ask: <stdin>:2: nothing in the store matches the question'
+
+# A prompt record's other fields travel on to its answer
+printf '%s\n' '{"query":"sky","topic":"weather","sources":[{"n":1,"text":"The sky is blue."}],"run":{"at":3}}' > extra.jsonl
+run rag-ask extra.jsonl
+expect_status 0
+expect_out_has '"finish_reason":"stop","topic":"weather","run":{"at":3}}'
 run rag-ask -s no-such-store 'sky'
 expect_status 1
 expect_lines 0
@@ -173,6 +183,15 @@ expect_status 2
 run rag-ask --filter 'a == 1' hand.jsonl
 expect_status 2
 expect_err_has 'need -s STORE'
+run rag-ask -k 3 hand.jsonl
+expect_status 2
+run rag-ask -n 100 hand.jsonl
+expect_status 2
+# a key file that is not there is a configuration error
+printf '[openai]\napi_key_file = %s/no-such-key\n' "$PWD" > conf4
+run env RAGKIT_CONFIG=conf4 OPENAI_API_KEY= rag-ask -m openai:x --dry-run hand.jsonl
+expect_status 2
+expect_lines 0
 run rag-ask --format text --dry-run hand.jsonl
 expect_status 2
 run rag-ask --bogus
@@ -195,7 +214,7 @@ expect_status 2
 expect_err_has 'conf2:2: unknown setting'
 expect_lines 0
 
-for bad in 'retries = 500' 'retries = x' 'timeout = 0' 'timeout = soon'; do
+for bad in 'retries = 500' 'retries = x' 'timeout = 0' 'timeout = soon' 'connect_timeout = -1'; do
 	printf '# settings\n[ask]\n%s\n' "$bad" > conf3
 	run env RAGKIT_CONFIG=conf3 rag-ask hand.jsonl
 	expect_status 2

@@ -103,7 +103,7 @@ provider_reset
 run rag-ask -m openai:chat-m --dry-run --temperature 0 prompts.jsonl
 expect_status 0
 expect_lines 2
-expect_out_has "{\"model\":\"openai:chat-m\",\"url\":\"$provider/v1/chat/completions\",\"headers\":{\"Content-Type\":\"application/json\",\"Authorization\":\"Bearer (hidden)\"},\"body\":{\"model\":\"chat-m\",\"messages\":[{\"role\":\"system\""
+expect_out_has "{\"query\":\"what colour is the sky?\",\"qid\":\"q1\",\"model\":\"openai:chat-m\",\"url\":\"$provider/v1/chat/completions\",\"headers\":{\"Content-Type\":\"application/json\",\"Authorization\":\"Bearer (hidden)\"},\"body\":{\"model\":\"chat-m\",\"messages\":[{\"role\":\"system\""
 expect_out_has '"stream":true,"stream_options":{"include_usage":true},"temperature":0'
 check "! grep -q '$key' '$out' '$err'" "--dry-run showed the key"
 check "[ ! -s '$provider_log' ]" "--dry-run sent a request"
@@ -166,6 +166,21 @@ expect_status 1
 expect_lines 0
 expect_err_has 'HTTP status 401'
 check "[ \$(grep -c chat/completions '$provider_log') = 2 ]" "a 401 was retried"
+
+# A server that quotes the key back: the message shows [key] instead
+provider_reset
+provider_fault "{\"status\": 401, \"message\": \"Incorrect API key provided: $key.\"}"
+run rag-ask -m openai:chat-m prompts.jsonl
+expect_status 1
+expect_lines 1
+expect_err_has 'HTTP status 401: Incorrect API key provided: [key].'
+check "! grep -q '$key' '$err'" "the key was shown in a message"
+provider_reset
+provider_fault "{\"stream_error\": \"bad key $key\"}"
+run rag-ask -m openai:chat-m prompts.jsonl
+expect_status 1
+expect_err_has 'bad key [key]'
+check "! grep -q '$key' '$err'" "the key was shown in a message from the stream"
 
 # A hang past the timeout
 provider_reset
