@@ -226,7 +226,8 @@ static int setup_model(run_t *r, const rag_config *cfg)
 	if (r->provider == RAG_CHAT_OPENAI) {
 		if (rag_openai_key(cfg, &key, &err) < 0) {
 			if (err.code != RAG_ENOMEM)
-				err.code = RAG_EUSAGE; /* a key file that is missing or open to others */
+				err.code =
+				    RAG_EUSAGE; /* a key file that is missing or open to others */
 			cmd_report(&err);
 			return cmd_status(&err);
 		}
@@ -282,8 +283,9 @@ static int apply_config(run_t *r, const rag_config *cfg, int model_given, int re
 			double d = strtod(v, &end);
 			int connect = !strcmp(k, "ask.connect_timeout");
 			if (!*v || *end || !(d > 0) || d > 1e7) {
-				fprintf(stderr, "%s: %s:%ld: %s needs a number of seconds above 0, "
-				                "not %s\n",
+				fprintf(stderr,
+				        "%s: %s:%ld: %s needs a number of seconds above 0, "
+				        "not %s\n",
 				        cmd_prog, rag_config_path(cfg), line, k, rag_quote(0, v));
 				return EXIT_USAGE;
 			}
@@ -328,27 +330,60 @@ static int on_piece(const char *text, size_t n, void *arg)
 	return 0;
 }
 
+/*
+ * What the server sent, data[0..*n), with the key replaced by "[key]"
+ * when it holds it (a server that quotes the request's headers in an
+ * error), before anything is parsed, quoted or cut: data itself, or a
+ * copy left in *own for the caller to free.  NULL when memory runs out.
+ */
+static const char *key_free(const run_t *r, const char *data, size_t *n, char **own)
+{
+	*own = NULL;
+	if (!r->key || !memmem(data, *n, r->key, strlen(r->key)))
+		return data;
+	return *own = rag_scrub_key(data, *n, r->key, n);
+}
+
 static int on_event(const char *event, const char *data, size_t n, void *arg)
 {
 	stream_t *st = arg;
+	char *own;
+	int k;
 
 	(void)event;
 	if (st->a.done)
-		return 0; /* anything after [DONE] is of no use */
-	if (rag_chat_openai_event(&st->a, data, n, on_piece, st, &st->err) < 0) {
+		return 1; /* anything after [DONE] is of no use */
+	if (!(data = key_free(st->r, data, &n, &own))) {
+		nomem(&st->err);
 		st->failed = 1;
 		return 1;
 	}
-	return 0;
+	k = rag_chat_openai_event(&st->a, data, n, on_piece, st, &st->err);
+	free(own);
+	if (k < 0) {
+		st->failed = 1;
+		return 1;
+	}
+	return st->a.done;
 }
 
 static int ollama_line(stream_t *st, const char *l, size_t n)
 {
+	char *own;
+	int k;
+
 	while (n > 0 && (l[n - 1] == '\r' || l[n - 1] == ' '))
 		n--;
 	if (n == 0 || st->a.done)
 		return 0;
-	if (rag_chat_ollama_line(&st->a, l, n, on_piece, st, &st->err) < 0) {
+	if (!(l = key_free(st->r, l, &n, &own))) {
+		nomem(&st->err);
+		st->failed = 1;
+		return 1;
+	}
+	k = rag_chat_ollama_line(&st->a, l, n, on_piece, st, &st->err);
+	free(own);
+	if (k < 0) {
 		st->failed = 1;
 		return 1;
 	}
@@ -380,6 +415,9 @@ static int on_data(rag_http_req *req, const char *data, size_t len, void *arg)
 		if (ollama_line(st, st->line.data ? st->line.data : "", st->line.len))
 			return 1;
 		rag_buf_truncate(&st->line, 0);
+		/* the answer is whole: a server that keeps the connection open is not waited for */
+		if (st->a.done)
+			return 1;
 	}
 	return 0;
 }
@@ -424,11 +462,17 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 	status = rag_http_status(req);
 	if (st->failed) {
 		*err = st->err;
-		scrub(r, err->text, sizeof err->text);
+		scrub(r, err->text,
+		      sizeof err->text); /* a backstop: what was parsed was scrubbed */
 		if (err->code == RAG_EIO)
 			rag_error_prefix(err, "%s: the stream carried an error: ", r->shown_url);
 		else
 			rag_error_prefix(err, "%s: ", r->shown_url);
+		goto out;
+	}
+	/* a whole streamed answer, the transfer stopped here once it was (only 2xx are streamed) */
+	if (r->co.stream && st->a.done) {
+		rc = 0;
 		goto out;
 	}
 	if (status == 0) {
@@ -437,7 +481,8 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 		if (n > 1)
 			snprintf(tries, sizeof tries, " after %d attempts", n);
 		rag_error_set(err, RAG_EIO, NULL, 0, "%s: no answer%s: %s%s", r->shown_url, tries,
-		              rag_http_failure(req) ? rag_http_failure(req) : "the connection failed",
+		              rag_http_failure(req) ? rag_http_failure(req)
+		                                    : "the connection failed",
 		              st->a.text.len > 0 ? " (the stream stopped part-way)" : "");
 		goto out;
 	}
@@ -453,21 +498,37 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 		}
 		if (attempts > 1)
 			snprintf(tries, sizeof tries, " (after %d attempts)", attempts);
-		rag_error_set(err, RAG_EIO, NULL, 0, "%s: HTTP status %ld%s: %s", r->shown_url, status,
-		              tries, rag_chat_error_message(clean ? clean : b, n, msg, sizeof msg));
+		rag_error_set(err, RAG_EIO, NULL, 0, "%s: HTTP status %ld%s: %s", r->shown_url,
+		              status, tries,
+		              rag_chat_error_message(clean ? clean : b, n, msg, sizeof msg));
 		free(clean);
 		goto out;
 	}
 	if (!r->co.stream) {
 		size_t n;
+		char *own;
 		const char *b = rag_http_body(req, &n);
+		if (!(b = key_free(r, b, &n, &own))) {
+			nomem(err);
+			goto out;
+		}
 		k = r->provider == RAG_CHAT_OPENAI ? rag_chat_openai_body(&st->a, b, n, err)
 		                                   : rag_chat_ollama_body(&st->a, b, n, err);
+		free(own);
 		if (k < 0) {
 			rag_error_prefix(err, "%s: ", r->shown_url);
 			goto out;
 		}
 		rc = 0;
+		goto out;
+	}
+	/* a last event without its blank line */
+	if (r->provider == RAG_CHAT_OPENAI && rag_sse_pending(&st->sse) &&
+	    rag_sse_feed(&st->sse, "\n\n", 2, on_event, st, &st->err) < 0)
+		st->failed = 1;
+	if (st->failed) {
+		*err = st->err;
+		rag_error_prefix(err, "%s: ", r->shown_url);
 		goto out;
 	}
 	/* a last line without its newline */
@@ -478,10 +539,10 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 		goto out;
 	}
 	if (!st->a.done) {
-		rag_error_set(err, RAG_EIO, NULL, 0,
-		              "%s: the stream stopped before the answer was finished (%s)",
-		              r->shown_url,
-		              r->provider == RAG_CHAT_OPENAI ? "no data: [DONE]" : "no \"done\": true");
+		rag_error_set(
+		    err, RAG_EIO, NULL, 0,
+		    "%s: the stream stopped before the answer was finished (%s)", r->shown_url,
+		    r->provider == RAG_CHAT_OPENAI ? "no data: [DONE]" : "no \"done\": true");
 		goto out;
 	}
 	rc = 0;
@@ -498,7 +559,8 @@ static const json_t *source_n(const json_t *sources, long n)
 	size_t i;
 	const json_t *s;
 
-	json_array_foreach(sources, i, s) {
+	json_array_foreach(sources, i, s)
+	{
 		const json_t *v = json_object_get(s, "n");
 		if (json_is_integer(v) && json_integer_value(v) == n)
 			return s;
@@ -536,8 +598,8 @@ static int add_where(rag_buf *b, const json_t *s)
  * what was read to answer, and what the answer record writes itself.
  */
 static const char *const not_passed[] = {
-    "query",     "qid",   "messages", "sources",       "answer", "json",
-    "citations", "model", "usage",    "finish_reason", "unknown_citations", NULL,
+    "query", "qid",   "messages",      "sources",           "answer", "json", "citations",
+    "model", "usage", "finish_reason", "unknown_citations", NULL,
 };
 
 static int passed_on(const char *key)
@@ -564,7 +626,8 @@ static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag
 
 	if (r->co.json) {
 		rag_error perr;
-		if (!(parsed = rag_json_parse(text, a->text.len, &perr)) || !json_is_object(parsed)) {
+		if (!(parsed = rag_json_parse(text, a->text.len, &perr)) ||
+		    !json_is_object(parsed)) {
 			json_decref(parsed);
 			return rag_error_set(err, RAG_EDATA, NULL, 0,
 			                     "the answer is not the JSON object --json asked for%s",
@@ -619,14 +682,15 @@ static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag
 			continue;
 		ok = rag_buf_adds(b, b->data[b->len - 1] == '[' ? "{" : ",{") == 0;
 		/* the source as the prompt numbered it, without its text */
-		json_object_foreach((json_t *)s, key, v) {
+		json_object_foreach((json_t *)s, key, v)
+		{
 			if (!ok)
 				break;
 			if (!strcmp(key, "text"))
 				continue;
 			ok = (first || rag_buf_addc(b, ',') == 0) &&
-			     rag_json_add_string(b, key, strlen(key)) == 0 && rag_buf_addc(b, ':') == 0 &&
-			     rag_json_dump(b, v, 0) == 0;
+			     rag_json_add_string(b, key, strlen(key)) == 0 &&
+			     rag_buf_addc(b, ':') == 0 && rag_json_dump(b, v, 0) == 0;
 			first = 0;
 		}
 		ok = ok && rag_buf_addc(b, '}') == 0;
@@ -652,8 +716,8 @@ static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag
 		     (pt < 0 ? rag_buf_adds(b, "null") : rag_buf_addf(b, "%ld", pt)) == 0 &&
 		     rag_buf_adds(b, ",\"completion_tokens\":") == 0 &&
 		     (ct < 0 ? rag_buf_adds(b, "null") : rag_buf_addf(b, "%ld", ct)) == 0 &&
-		     rag_buf_addf(b, ",\"total_tokens\":%ld}", (pt < 0 ? 0 : pt) + (ct < 0 ? 0 : ct)) ==
-		         0;
+		     rag_buf_addf(b, ",\"total_tokens\":%ld}",
+		                  (pt < 0 ? 0 : pt) + (ct < 0 ? 0 : ct)) == 0;
 	}
 	ok = ok && rag_buf_adds(b, ",\"finish_reason\":") == 0 &&
 	     (a->finish_reason[0]
@@ -663,7 +727,8 @@ static int put_answer(run_t *r, const json_t *rec, const rag_chat_answer *a, rag
 	{
 		const char *key;
 		json_t *v;
-		json_object_foreach((json_t *)rec, key, v) {
+		json_object_foreach((json_t *)rec, key, v)
+		{
 			if (!ok)
 				break;
 			if (passed_on(key))
@@ -688,8 +753,8 @@ end:
 }
 
 /* The extractive answer of rec.  0, or -1 with err set. */
-static int extractive(const json_t *rec, const char *question, size_t qlen,
-                      rag_chat_answer *a, rag_error *err)
+static int extractive(const json_t *rec, const char *question, size_t qlen, rag_chat_answer *a,
+                      rag_error *err)
 {
 	const json_t *sources = json_object_get(rec, "sources"), *s;
 	rag_extract_source *src = NULL;
@@ -699,14 +764,16 @@ static int extractive(const json_t *rec, const char *question, size_t qlen,
 
 	if (n && !(src = calloc(n, sizeof *src)))
 		return nomem(err);
-	json_array_foreach(sources, i, s) {
+	json_array_foreach(sources, i, s)
+	{
 		const json_t *t = json_object_get(s, "text");
 		if (!json_is_string(t)) {
 			free(src);
-			return rag_error_set(err, RAG_EDATA, NULL, 0,
-			                     "source %zu has no \"text\" to quote (builtin:extractive "
-			                     "needs the sources as rag-prompt writes them)",
-			                     i + 1);
+			return rag_error_set(
+			    err, RAG_EDATA, NULL, 0,
+			    "source %zu has no \"text\" to quote (builtin:extractive "
+			    "needs the sources as rag-prompt writes them)",
+			    i + 1);
 		}
 		src[i].n = (size_t)json_integer_value(json_object_get(s, "n"));
 		src[i].text = json_string_value(t);
@@ -777,22 +844,29 @@ static int answer(run_t *r, const json_t *rec, rag_error *err)
 	if (!json_is_array(sources))
 		return rag_error_set(err, RAG_EDATA, NULL, 0,
 		                     "a prompt record needs \"sources\", an array");
-	json_array_foreach(sources, i, m) {
-		if (!json_is_object(m) || !json_is_integer(json_object_get(m, "n")))
+	json_array_foreach(sources, i, m)
+	{
+		if (!json_is_object(m) || !json_is_integer(json_object_get(m, "n")) ||
+		    json_integer_value(json_object_get(m, "n")) < 1)
 			return rag_error_set(err, RAG_EDATA, NULL, 0,
-			                     "source %zu is not an object with a number \"n\"", i + 1);
+			                     "source %zu is not an object with a number \"n\" of 1 "
+			                     "or more",
+			                     i + 1);
 	}
 	if (r->provider != 0 || r->dry_run) {
 		if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-			return rag_error_set(err, RAG_EDATA, NULL, 0,
-			                     "a prompt record needs \"messages\", a non-empty array");
-		json_array_foreach(msgs, i, m) {
+			return rag_error_set(
+			    err, RAG_EDATA, NULL, 0,
+			    "a prompt record needs \"messages\", a non-empty array");
+		json_array_foreach(msgs, i, m)
+		{
 			if (!json_is_object(m) || !json_is_string(json_object_get(m, "role")) ||
 			    !json_is_string(json_object_get(m, "content")))
-				return rag_error_set(err, RAG_EDATA, NULL, 0,
-				                     "message %zu is not an object with \"role\" and "
-				                     "\"content\" strings",
-				                     i + 1);
+				return rag_error_set(
+				    err, RAG_EDATA, NULL, 0,
+				    "message %zu is not an object with \"role\" and "
+				    "\"content\" strings",
+				    i + 1);
 		}
 	}
 	memset(&st, 0, sizeof st);
@@ -803,7 +877,8 @@ static int answer(run_t *r, const json_t *rec, rag_error *err)
 	rag_buf_init(&body, 0);
 	if (r->dry_run) {
 		if (r->provider == 0
-		        ? rag_buf_adds(&body, "{\"question\":") < 0 || rag_json_dump(&body, q, 0) < 0 ||
+		        ? rag_buf_adds(&body, "{\"question\":") < 0 ||
+		              rag_json_dump(&body, q, 0) < 0 ||
 		              rag_buf_adds(&body, ",\"messages\":") < 0 ||
 		              rag_json_dump(&body, msgs, 0) < 0 || rag_buf_addc(&body, '}') < 0
 		        : rag_chat_request(r->provider, msgs, &r->co, &body, err) < 0) {
@@ -828,8 +903,9 @@ static int answer(run_t *r, const json_t *rec, rag_error *err)
 		fputc('\n', stderr);
 	st.shown = 0;
 	if (!strcmp(st.a.finish_reason, "length"))
-		fprintf(stderr, "%s: warning: the answer to %s was cut at the token limit "
-		                "(finish_reason \"length\")\n",
+		fprintf(stderr,
+		        "%s: warning: the answer to %s was cut at the token limit "
+		        "(finish_reason \"length\")\n",
 		        cmd_prog, rag_quote(0, json_string_value(q)));
 	rc = put_answer(r, rec, &st.a, err);
 out:
@@ -854,26 +930,22 @@ static int query_vector(run_t *r, const rag_query *q, rag_error *err)
 	if (q->vector) {
 		/* vectors of two models do not measure the same thing */
 		if (q->model && *st->model && strcmp(q->model, st->model) != 0)
-			return rag_error_set(err, RAG_EUSAGE, NULL, 0,
-			                     "the question's vector is of model %s; the store holds "
-			                     "vectors of %s",
-			                     rag_quote(0, q->model), rag_quote(1, st->model));
+			return rag_error_set(
+			    err, RAG_EDATA, NULL, 0,
+			    "the question's vector is of model %s; the store holds "
+			    "vectors of %s",
+			    rag_quote(0, q->model), rag_quote(1, st->model));
 		r->so.vector = q->vector;
 		r->so.dim = q->dim;
 		return 0;
 	}
-	if (!*st->model)
-		return rag_error_set(err, RAG_EUSAGE, NULL, 0,
-		                     "the store's vectors name no model: use --mode lexical");
-	if (!r->emb) {
-		if (!(r->emb = rag_embedder_configured(st->model, st->dim, err)))
-			return -1;
-		if (!(r->qvec = malloc(st->dim * sizeof *r->qvec)))
-			return nomem(err);
-	}
+	if (!r->emb)
+		return rag_error_set(err, RAG_EDATA, NULL, 0,
+		                     "the store's vectors name no model: give the question its "
+		                     "\"vector\", or use --mode lexical");
 	if (rag_embedder_embed(r->emb, q->text, q->len, r->qvec, st->dim, err) < 0)
-		return rag_error_prefix(err, "embedding the question with %s: ",
-		                        rag_quote(0, st->model));
+		return rag_error_prefix(
+		    err, "embedding the question with %s: ", rag_quote(0, st->model));
 	r->so.vector = r->qvec;
 	r->so.dim = st->dim;
 	return 0;
@@ -894,8 +966,12 @@ static int search_prompt(run_t *r, const rag_query *q, json_t **rec, rag_error *
 	r->so.dim = 0;
 	if (r->so.mode != RAG_MODE_LEXICAL && query_vector(r, q, err) < 0)
 		return -1;
-	if (rag_store_search(r->s, q->text, q->len, &r->so, &hits, &n, err) < 0)
+	if (rag_store_search(r->s, q->text, q->len, &r->so, &hits, &n, err) < 0) {
+		/* the options were checked at the start: what is left is this question's */
+		if (err->code == RAG_EUSAGE)
+			err->code = RAG_EDATA;
 		return -1;
+	}
 	if (n == 0)
 		return rag_error_set(err, RAG_EDATA, NULL, 0,
 		                     "nothing in the store matches the question");
@@ -904,13 +980,12 @@ static int search_prompt(run_t *r, const rag_query *q, json_t **rec, rag_error *
 		json_t *h;
 		int k;
 		rag_buf_truncate(&r->hit, 0);
-		if (rag_hit_format(&r->hit, hits[i].json, hits[i].json_len, &hits[i], i + 1, q, NULL,
-		                   &r->members, err) < 0)
+		if (rag_hit_format(&r->hit, hits[i].json, hits[i].json_len, &hits[i], i + 1, q,
+		                   NULL, &r->members, err) < 0)
 			return -1;
 		if (!(h = rag_json_parse_members(r->hit.data, r->hit.len, &r->members, err)))
 			return -1;
-		k = rag_prompt_add(r->p, h, r->hit.data, r->hit.len, &r->members, r->store,
-		                   (long)i + 1, err);
+		k = rag_prompt_add(r->p, h, r->hit.data, r->hit.len, &r->members, NULL, 0, err);
 		json_decref(h);
 		if (k < 0)
 			return -1;
@@ -930,6 +1005,7 @@ static int search_prompt(run_t *r, const rag_query *q, json_t **rec, rag_error *
 /* Opens the store and makes the prompt builder.  0, or the exit status after a complaint. */
 static int open_store(run_t *r)
 {
+	const rag_store_settings *st;
 	rag_error err;
 
 	if (r->filter_expr &&
@@ -945,8 +1021,24 @@ static int open_store(run_t *r)
 		cmd_report(&err);
 		return cmd_status(&err);
 	}
+	st = rag_store_settings_of(r->s);
 	if (!r->mode_given)
-		r->so.mode = rag_store_settings_of(r->s)->dim ? RAG_MODE_HYBRID : RAG_MODE_LEXICAL;
+		r->so.mode = st->dim ? RAG_MODE_HYBRID : RAG_MODE_LEXICAL;
+	if (r->so.mode != RAG_MODE_LEXICAL && !st->dim) {
+		cmd_say("%s: the store has no vectors: use --mode lexical", r->store);
+		return EXIT_USAGE;
+	}
+	/* the store's model, made now: a bad setting or key stops the run before any question */
+	if (r->so.mode != RAG_MODE_LEXICAL && *st->model) {
+		if (!(r->emb = rag_embedder_configured(st->model, st->dim, &err))) {
+			cmd_report(&err);
+			return err.code == RAG_ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+		}
+		if (!(r->qvec = malloc(st->dim * sizeof *r->qvec))) {
+			cmd_say("out of memory");
+			return EXIT_FAILURE;
+		}
+	}
 	if (r->so.k > 1024) {
 		rag_store_stats sst;
 		if (rag_store_stats_get(r->s, &sst, &err) < 0) {
@@ -972,6 +1064,25 @@ static int go_on(run_t *r, const rag_error *err, int *failures)
 	cmd_report(err);
 	(*failures)++;
 	return !r->write_failed && err->code != RAG_ENOMEM && err->code != RAG_EUSAGE;
+}
+
+/*
+ * Names the question that err is about as its source (where the error
+ * was found, a file of the store, goes into the message).
+ */
+static void place(rag_error *err, const char *source, long line)
+{
+	if (err->source[0]) {
+		char was[RAG_ERROR_SOURCE_MAX + 32];
+		if (err->line > 0)
+			snprintf(was, sizeof was, "%s:%ld", err->source, err->line);
+		else
+			snprintf(was, sizeof was, "%s", err->source);
+		rag_error_prefix(err, "%s: ", was);
+	}
+	snprintf(err->source, sizeof err->source, "%s", source);
+	err->line = line;
+	err->column = 0;
 }
 
 /* Questions for -s: the arguments, or the lines of standard input.  Returns the exit status. */
@@ -1011,15 +1122,13 @@ static int ask_store(run_t *r, int nq, char **questions)
 		}
 		if (k > 0 && (search_prompt(r, &q, &rec, &err) < 0 || answer(r, rec, &err) < 0)) {
 			k = -1;
-			/* a failure names its question: its line, or its place among the arguments */
-			if (!err.source[0] && err.code != RAG_EPIPE) {
-				if (rd) {
-					snprintf(err.source, sizeof err.source, "%s",
-					         rag_reader_name(rd));
-					err.line = rag_reader_lineno(rd);
-				} else {
-					rag_error_prefix(&err, "question %d: ", i);
-				}
+			/* a failure names its question: its line, or its place among the arguments
+			 */
+			if (err.code != RAG_EPIPE && !r->write_failed) {
+				char where[32];
+				snprintf(where, sizeof where, "question %d", i);
+				place(&err, rd ? rag_reader_name(rd) : where,
+				      rd ? rag_reader_lineno(rd) : 0);
 			}
 		}
 		json_decref(rec);
@@ -1105,9 +1214,10 @@ int main(int argc, char **argv)
 			errno = 0;
 			d = strtod(optarg, &end);
 			if (!*optarg || *end || errno || !(d >= 0 && d <= 2)) {
-				status = cmd_usage_error("--temperature needs a number from 0 to 2, "
-				                         "not %s",
-				                         rag_quote(0, optarg));
+				status =
+				    cmd_usage_error("--temperature needs a number from 0 to 2, "
+				                    "not %s",
+				                    rag_quote(0, optarg));
 				goto out;
 			}
 			r.co.temperature = d;
@@ -1139,11 +1249,21 @@ int main(int argc, char **argv)
 			r.co.has_seed = 1;
 			break;
 		}
-		case OPT_JSON: r.co.json = 1; break;
-		case OPT_STREAM: stream_opt = 1; break;
-		case OPT_NO_STREAM: stream_opt = 0; break;
-		case OPT_DRY_RUN: r.dry_run = 1; break;
-		case 's': r.store = optarg; break;
+		case OPT_JSON:
+			r.co.json = 1;
+			break;
+		case OPT_STREAM:
+			stream_opt = 1;
+			break;
+		case OPT_NO_STREAM:
+			stream_opt = 0;
+			break;
+		case OPT_DRY_RUN:
+			r.dry_run = 1;
+			break;
+		case 's':
+			r.store = optarg;
+			break;
 		case 'k':
 			if (cmd_count("-k", optarg, 1, &r.so.k, why, sizeof why) < 0) {
 				status = cmd_usage_error("%s", why);
@@ -1166,7 +1286,9 @@ int main(int argc, char **argv)
 			}
 			r.mode_given = 1;
 			break;
-		case OPT_FILTER: r.filter_expr = optarg; break;
+		case OPT_FILTER:
+			r.filter_expr = optarg;
+			break;
 		case 'p':
 			if (rag_filter_params_add(&r.params, optarg, &err) < 0) {
 				if (err.code == RAG_EUSAGE)
@@ -1184,7 +1306,9 @@ int main(int argc, char **argv)
 			}
 			search_given = 1;
 			break;
-		case 't': template_path = optarg; break;
+		case 't':
+			template_path = optarg;
+			break;
 		case OPT_SYSTEM:
 			if (rag_utf8_valid_prefix(optarg, strlen(optarg)) < strlen(optarg)) {
 				status = cmd_usage_error("--system is not valid UTF-8");
@@ -1206,7 +1330,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_TIMEOUT:
 		case OPT_CONNECT_TIMEOUT:
-			if (seconds_of(opt == OPT_TIMEOUT ? "--timeout" : "--connect-timeout", optarg,
+			if (seconds_of(opt == OPT_TIMEOUT ? "--timeout" : "--connect-timeout",
+			               optarg,
 			               opt == OPT_TIMEOUT ? &r.ho.timeout_ms
 			                                  : &r.ho.connect_timeout_ms) != 0)
 				goto out;
@@ -1217,16 +1342,23 @@ int main(int argc, char **argv)
 				goto out;
 			status = EXIT_USAGE;
 			break;
-		case OPT_HELP: status = cmd_print(usage); goto out;
-		case OPT_VERSION: status = cmd_version(); goto out;
-		default: status = cmd_bad_option(opt, argv); goto out;
+		case OPT_HELP:
+			status = cmd_print(usage);
+			goto out;
+		case OPT_VERSION:
+			status = cmd_version();
+			goto out;
+		default:
+			status = cmd_bad_option(opt, argv);
+			goto out;
 		}
 	}
 	if (!r.store && (r.filter_expr || r.params.n || template_path || r.po.system ||
 	                 r.mode_given || search_given)) {
-		status = cmd_usage_error("-k, --mode, --filter, --param, --prompt-tokens, --template "
-		                         "and --system need -s STORE (else the prompts are made "
-		                         "already)");
+		status =
+		    cmd_usage_error("-k, --mode, --filter, --param, --prompt-tokens, --template "
+		                    "and --system need -s STORE (else the prompts are made "
+		                    "already)");
 		goto out;
 	}
 	if (r.dry_run && r.text) {
@@ -1236,7 +1368,8 @@ int main(int argc, char **argv)
 	if (r.store)
 		for (i = optind; i < argc; i++)
 			if (rag_utf8_valid_prefix(argv[i], strlen(argv[i])) < strlen(argv[i])) {
-				status = cmd_usage_error("question %d is not valid UTF-8", i - optind + 1);
+				status = cmd_usage_error("question %d is not valid UTF-8",
+				                         i - optind + 1);
 				goto out;
 			}
 	/* the model: the option, the environment, the configuration file, the default */
@@ -1307,8 +1440,8 @@ int main(int argc, char **argv)
 			stop = ask_file(&r, argv[i], &failures, &err) < 0;
 		/* the reader of the output went away: no failure of ours */
 		status = stop && err.code == RAG_EPIPE ? EXIT_SUCCESS
-		         : failures                   ? EXIT_FAILURE
-		                                      : EXIT_SUCCESS;
+		         : failures                    ? EXIT_FAILURE
+		                                       : EXIT_SUCCESS;
 	}
 	if (rag_writer_close(r.w, &err) < 0 && err.code != RAG_EPIPE) {
 		if (!r.write_failed)

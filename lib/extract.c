@@ -207,6 +207,7 @@ long rag_extract_answer(const char *q, size_t qlen, const rag_extract_source *sr
 {
 	rag_split_opts so = {RAG_SPLIT_SENTENCE, RAG_UNIT_CHARS, 1000000, 0};
 	size_t want = o && o->sentences ? o->sentences : RAG_EXTRACT_SENTENCES, kept = 0;
+	double best = 0;
 	rag_analyzer *an = rag_analyzer_new(o && o->analyzer ? o->analyzer : "english", err);
 	rag_splitter *sp = NULL;
 	rag_spans b = {NULL, 0, 0};
@@ -225,8 +226,14 @@ long rag_extract_answer(const char *q, size_t qlen, const rag_extract_source *sr
 	if (w.ns)
 		qsort(w.s, w.ns, sizeof *w.s, by_score);
 	/* the best, each sentence once */
+	/* the best sentence that may be quoted sets the bar */
+	for (size_t i = 0; i < w.ns; i++)
+		if (w.s[i].end - w.s[i].start <= RAG_EXTRACT_SENTENCE_MAX) {
+			best = w.s[i].score;
+			break;
+		}
 	for (size_t i = 0; i < w.ns && kept < want && w.s[i].score > 0 &&
-	                   w.s[i].score >= RAG_EXTRACT_RELATIVE * w.s[0].score;
+	                   w.s[i].score >= RAG_EXTRACT_RELATIVE * best;
 	     i++) {
 		const sent *x = &w.s[i];
 		int dup = x->end - x->start > RAG_EXTRACT_SENTENCE_MAX;

@@ -118,7 +118,7 @@ expect_lines 2
 expect_err_has 'bad.jsonl:2: source 1 has no "text" to quote'
 expect_err_has 'bad.jsonl:3:'
 expect_err_has 'bad.jsonl:4: a prompt record needs "query"'
-expect_err_has 'bad.jsonl:5: source 1 is not an object with a number "n"'
+expect_err_has 'bad.jsonl:5: source 1 is not an object with a number "n" of 1 or more'
 check "'$py' -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1])]' '$out'" \
 	"the answers written are not whole records"
 
@@ -136,6 +136,26 @@ run "printf 'records\nzebra\n' | rag-ask -s kb"
 expect_status 1
 expect_lines 1
 expect_err 'rag-ask: <stdin>:2: nothing in the store matches the question'
+
+# ... whatever the failure: here a prompt over its budget
+run rag-ask -s kb -n 20 'records'
+expect_status 1
+expect_err_has 'rag-ask: question 1: query "records": '
+
+# A store with vectors: a question with a vector that does not fit fails alone
+rag-chunk docs/ | rag-embed -q --dim 8 | rag-index -q vkb || fail "the vector store was not made"
+printf '%s\n' '{"qid":"a","query":"records","vector":[1,0]}' '{"qid":"b","query":"records","model":"other:m","vector":[1,0,0,0,0,0,0,0]}' 'what does hybrid search do?' > vq.jsonl
+run "rag-ask -s vkb < vq.jsonl"
+expect_status 1
+expect_lines 1
+expect_err_has '<stdin>:1: '
+expect_err_has '<stdin>:2: the question'"'"'s vector is of model "other:m"'
+run rag-ask -s vkb --mode vector 'what does hybrid search do?'
+expect_status 0
+expect_out_has 'Hybrid search fuses'
+run rag-ask -s kb --mode vector 'records'
+expect_status 2
+expect_err_has 'the store has no vectors'
 
 # A prompt record's other fields travel on to its answer
 printf '%s\n' '{"query":"sky","topic":"weather","sources":[{"n":1,"text":"The sky is blue."}],"run":{"at":3}}' > extra.jsonl

@@ -182,6 +182,34 @@ expect_status 1
 expect_err_has 'bad key [key]'
 check "! grep -q '$key' '$err'" "the key was shown in a message from the stream"
 
+provider_reset
+provider_fault "{\"error_body\": \"not allowed for $key\"}"
+run rag-ask -m openai:chat-m --no-stream prompts.jsonl
+expect_status 1
+expect_err_has 'not allowed for [key]'
+check "! grep -q '$key' '$err'" "the key was shown from a 200 error body"
+# a key that a message would cut part-way is still not shown, even in part
+provider_reset
+provider_fault "{\"stream_error\": \"$(printf 'x%.0s' $(seq 135)) $key\"}"
+run rag-ask -m openai:chat-m prompts.jsonl
+expect_status 1
+check "! grep -q 'sk-test' '$err'" "a part of the key was shown"
+
+# A stream that is whole is answered, whatever the connection does after it
+for m in openai:chat-m ollama:chat-l; do
+	provider_reset
+	provider_fault '{"hold_open": 30}'
+	run rag-ask -m $m --timeout 5 --retries 0 prompts.jsonl
+	expect_status 0
+	expect_lines 2
+done
+provider_reset
+provider_fault '{"no_blank_end": true}'
+run rag-ask -m openai:chat-m prompts.jsonl
+expect_status 0
+expect_lines 2
+expect_out_has "\"answer\":\"$echo1\""
+
 # A hang past the timeout
 provider_reset
 provider_fault '{"hang": 5}'

@@ -143,6 +143,13 @@ it leaves the queue (default 1).  Its keys, any combination:
                      "server_error"}} and Ollama a line {"error": MSG};
                      the chunked body then ends properly (no [DONE]).
   finish_reason: R   chat: finish_reason (Ollama: done_reason) R.
+  hold_open: SECONDS streams: after the stream's last event ([DONE], or
+                     the line with "done": true), keep the connection open
+                     for SECONDS before ending the body.
+  no_blank_end: true OpenAI streams: the last event is "data: [DONE]\\n",
+                     without the blank line that ends an event.
+  error_body: MSG    chat, not streamed: status 200 with the dialect's
+                     error body for MSG instead of an answer.
   answer: TEXT       chat: TEXT is the answer instead of the echo.
 
 Keys that do not apply to a request (shuffle on a chat, stream_error on a
@@ -230,6 +237,9 @@ FAULT_KEYS = {
     "stream_error": lambda v: isinstance(v, str),
     "finish_reason": lambda v: isinstance(v, str),
     "answer": lambda v: isinstance(v, str),
+    "hold_open": lambda v: (_is_int(v) or isinstance(v, float)) and v >= 0,
+    "no_blank_end": lambda v: v is True,
+    "error_body": lambda v: isinstance(v, str),
 }
 
 
@@ -722,6 +732,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         finish = self.fault.get("finish_reason", "stop")
         usage = {"prompt_tokens": prompt, "completion_tokens": completion,
                  "total_tokens": prompt + completion}
+        if not stream and "error_body" in self.fault:
+            self.send_json(200, {"error": {"message": self.fault["error_body"],
+                                           "type": "server_error"}})
+            return
         if not stream:
             self.send_json(200, {
                 "id": CHAT_ID,
@@ -754,7 +768,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_event(chunk(choice({}, finish)))
         if include_usage:
             self.send_event(chunk([], usage=usage))
-        self.send_event(b"data: [DONE]\n\n")
+        self.send_event(b"data: [DONE]\n" if self.fault.get("no_blank_end") else b"data: [DONE]\n\n")
+        self.hold_open()
         self.end_stream()
 
     def ollama_chat(self, body):
@@ -775,6 +790,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         last = message("" if stream else text)
         last.update({"done": True, "done_reason": finish, "total_duration": 1000,
                      "prompt_eval_count": prompt, "eval_count": completion})
+        if not stream and "error_body" in self.fault:
+            self.send_json(200, {"error": self.fault["error_body"]})
+            return
         if not stream:
             self.send_json(200, last)
             return
@@ -787,7 +805,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not self.stream_words(text, lambda w: line(dict(message(w), done=False)), error):
             return
         self.send_event(line(last))
+        self.hold_open()
         self.end_stream()
+
+    def hold_open(self):
+        """The hold_open fault: the stream is over, the body not yet ended."""
+        if self.fault.get("hold_open"):
+            time.sleep(self.fault["hold_open"])
 
     def stream_words(self, text, event, error):
         """Sends event(word) for each word of text, applying the cut_after

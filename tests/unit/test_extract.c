@@ -126,6 +126,21 @@ static void paragraphs_and_weak_matches(void)
 		rag_extract_source b[] = {{3, big, strlen(big)}};
 		t = answer("hybrid", b, 1, 3, &n, qs);
 		CHECK_STR(t, "Hybrid is fine. [3]");
+		/* the long one, best by score, sets no bar for the others */
+		{
+			static char zebras[800], foos[600];
+			size_t z = 0, f = 0;
+			for (int i = 0; i < 120; i++)
+				z += (size_t)snprintf(zebras + z, sizeof zebras - z, "zebra ");
+			f = (size_t)snprintf(foos, sizeof foos, "The cat sat on the mat. A zebra");
+			for (int i = 0; i < 80; i++)
+				f += (size_t)snprintf(foos + f, sizeof foos - f, " foo");
+			snprintf(foos + f, sizeof foos - f, ".");
+			rag_extract_source c[] = {{1, zebras, strlen(zebras)}, {2, foos, strlen(foos)}};
+			t = answer("zebra", c, 2, 3, &n, qs);
+			CHECK_EQ(n, 1);
+			CHECK(strncmp(t, "A zebra foo foo", 15) == 0);
+		}
 	}
 }
 
