@@ -8,7 +8,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -159,6 +158,18 @@ typedef struct {
 } run_t;
 
 /* ---- settings ---- */
+
+/* A count from min to max; 0, or EXIT_USAGE after a complaint. */
+static int count_in(const char *name, const char *v, size_t min, size_t max, size_t *n)
+{
+	char why[256];
+
+	if (cmd_count(name, v, min, n, why, sizeof why) < 0)
+		return cmd_usage_error("%s", why);
+	if (*n > max)
+		return cmd_usage_error("%s must be at most %zu, not %s", name, max, v);
+	return 0;
+}
 
 /* A number of seconds above 0, as milliseconds; -1 after a complaint. */
 static int seconds_of(const char *name, const char *v, long *ms)
@@ -1225,14 +1236,8 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_MAX_TOKENS:
-			if (cmd_count("--max-tokens", optarg, 1, &n, why, sizeof why) < 0) {
-				status = cmd_usage_error("%s", why);
+			if ((status = count_in("--max-tokens", optarg, 1, 100000000, &n)) != 0)
 				goto out;
-			}
-			if (n > 100000000) {
-				status = cmd_usage_error("--max-tokens must be at most 100000000");
-				goto out;
-			}
 			r.co.max_tokens = (long)n;
 			break;
 		case OPT_SEED: {
@@ -1317,14 +1322,8 @@ int main(int argc, char **argv)
 			r.po.system = optarg;
 			break;
 		case OPT_RETRIES:
-			if (cmd_count("--retries", optarg, 0, &n, why, sizeof why) < 0) {
-				status = cmd_usage_error("%s", why);
+			if ((status = count_in("--retries", optarg, 0, 100, &n)) != 0)
 				goto out;
-			}
-			if (n > 100) {
-				status = cmd_usage_error("--retries must be at most 100");
-				goto out;
-			}
 			r.ho.retries = (int)n;
 			retries_given = 1;
 			break;
@@ -1398,26 +1397,11 @@ int main(int argc, char **argv)
 		status = EXIT_FAILURE;
 		goto out;
 	}
-	if (template_path) {
-		rag_buf b;
-		int fd = open(template_path, O_RDONLY);
-		rag_buf_init(&b, (size_t)RAG_TEMPLATE_MAX + 1);
-		if (fd < 0 || rag_buf_read_fd(&b, fd, 0) < 0) {
-			status = cmd_usage_error("%s: cannot read the template: %s", template_path,
-			                         errno == EFBIG ? "too large" : strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			rag_buf_free(&b);
-			goto out;
-		}
-		close(fd);
-		r.tmpl = rag_template_parse(b.data ? b.data : "", b.len, template_path, &err);
-		rag_buf_free(&b);
-		if (!r.tmpl) {
-			cmd_report(&err);
-			status = cmd_status(&err);
-			goto out;
-		}
+	/* the template is checked before any question */
+	if (template_path && !(r.tmpl = rag_template_read(template_path, &err))) {
+		cmd_report(&err);
+		status = cmd_status(&err);
+		goto out;
 	}
 	r.po.tmpl = r.tmpl;
 	if (r.store && !(r.p = rag_prompt_new(&r.po, &err))) {

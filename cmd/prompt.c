@@ -6,8 +6,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <unistd.h>
 
@@ -58,38 +56,6 @@ typedef struct {
 	unsigned long long written;
 	int write_failed;
 } run_t;
-
-/*
- * Reads the template file path into a new template.  NULL with err set
- * (RAG_EUSAGE for a file that cannot be read or a bad template).
- */
-static rag_template *read_template(const char *path, rag_error *err)
-{
-	rag_buf b;
-	rag_template *t = NULL;
-	int fd = open(path, O_RDONLY);
-
-	rag_buf_init(&b, (size_t)RAG_TEMPLATE_MAX + 1);
-	if (fd < 0) {
-		rag_error_sys(err, errno, path, "cannot open the template");
-		err->code = RAG_EUSAGE;
-		return NULL;
-	}
-	if (rag_buf_read_fd(&b, fd, 0) < 0) {
-		if (errno == EFBIG)
-			rag_error_set(err, RAG_EUSAGE, path, 0,
-			              "the template is larger than %d bytes", RAG_TEMPLATE_MAX);
-		else
-			rag_error_sys(err, errno, path, "cannot read the template");
-		err->code = RAG_EUSAGE;
-		goto out;
-	}
-	t = rag_template_parse(b.data ? b.data : "", b.len, path, err);
-out:
-	close(fd);
-	rag_buf_free(&b);
-	return t;
-}
 
 /* Writes the prompt of the group and empties it.  0, or -1 with err set. */
 static int emit(run_t *r, rag_error *err)
@@ -223,7 +189,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* the template is checked before any input is read */
-	if (template_path && !(tmpl = read_template(template_path, &err))) {
+	if (template_path && !(tmpl = rag_template_read(template_path, &err))) {
 		cmd_report(&err);
 		status = cmd_status(&err);
 		goto out;

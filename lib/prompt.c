@@ -22,11 +22,14 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "prompt.h"
 #include "record.h"
@@ -1197,4 +1200,32 @@ int rag_prompt_build(rag_prompt *p, rag_buf *out, rag_error *warn, rag_error *er
 	if (rag_buf_adds(out, "]}") < 0)
 		return nomem(err);
 	return 0;
+}
+
+rag_template *rag_template_read(const char *path, rag_error *err)
+{
+	rag_buf b;
+	rag_template *t = NULL;
+	int fd = open(path, O_RDONLY);
+
+	rag_buf_init(&b, (size_t)RAG_TEMPLATE_MAX + 1);
+	if (fd < 0) {
+		rag_error_sys(err, errno, path, "cannot open the template");
+		err->code = RAG_EUSAGE;
+		return NULL;
+	}
+	if (rag_buf_read_fd(&b, fd, 0) < 0) {
+		if (errno == EFBIG)
+			rag_error_set(err, RAG_EUSAGE, path, 0,
+			              "the template is larger than %d bytes", RAG_TEMPLATE_MAX);
+		else
+			rag_error_sys(err, errno, path, "cannot read the template");
+		err->code = RAG_EUSAGE;
+		goto out;
+	}
+	t = rag_template_parse(b.data ? b.data : "", b.len, path, err);
+out:
+	close(fd);
+	rag_buf_free(&b);
+	return t;
 }

@@ -70,6 +70,13 @@ typedef struct rag_template rag_template;
 rag_template *rag_template_parse(const char *text, size_t len, const char *source, rag_error *err);
 void rag_template_free(rag_template *t);
 
+/*
+ * Reads the file path (at most RAG_TEMPLATE_MAX bytes) and parses it as
+ * rag_template_parse does.  NULL with err set: RAG_EUSAGE for a file that
+ * cannot be read, is too large, or holds a bad template; RAG_ENOMEM.
+ */
+rag_template *rag_template_read(const char *path, rag_error *err);
+
 /* ---- prompts ---- */
 
 enum { RAG_PROMPT_NDJSON = 0, RAG_PROMPT_TEXT = 1 };
