@@ -159,29 +159,32 @@ typedef struct {
 
 /* ---- settings ---- */
 
-/* A count from min to max; 0, or EXIT_USAGE after a complaint. */
-static int count_in(const char *name, const char *v, size_t min, size_t max, size_t *n)
+/* A count from min to max named name.  0, or -1 with why filled. */
+static int count_in(const char *name, const char *v, size_t min, size_t max, size_t *n, char *why,
+                    size_t size)
 {
-	char why[256];
-
-	if (cmd_count(name, v, min, n, why, sizeof why) < 0)
-		return cmd_usage_error("%s", why);
-	if (*n > max)
-		return cmd_usage_error("%s must be at most %zu, not %s", name, max, v);
+	if (cmd_count(name, v, min, n, why, size) < 0)
+		return -1;
+	if (*n > max) {
+		snprintf(why, size, "%s must be at most %zu, not %s", name, max, v);
+		return -1;
+	}
 	return 0;
 }
 
-/* A number of seconds above 0, as milliseconds; -1 after a complaint. */
-static int seconds_of(const char *name, const char *v, long *ms)
+/* A number of seconds above 0 named name, as milliseconds.  0, or -1 with why filled. */
+static int seconds_in(const char *name, const char *v, long *ms, char *why, size_t size)
 {
 	char *end;
 	double d;
 
 	errno = 0;
 	d = strtod(v, &end);
-	if (!*v || *end || errno || !(d > 0) || d > 1e7)
-		return cmd_usage_error("%s needs a number of seconds above 0, not %s", name,
-		                       rag_quote(0, v));
+	if (!*v || *end || errno || !(d > 0) || d > 1e7) {
+		snprintf(why, size, "%s needs a number of seconds above 0, not %s", name,
+		         rag_quote(0, v));
+		return -1;
+	}
 	*ms = (long)ceil(d * 1000);
 	return 0;
 }
@@ -279,36 +282,27 @@ static int apply_config(run_t *r, const rag_config *cfg, int model_given, int re
 			if (!model_given)
 				r->model = v;
 		} else if (!strcmp(k, "ask.retries")) {
-			why[0] = '\0';
-			if (cmd_count(k, v, 0, &n, why, sizeof why) == 0 && n > 100)
-				snprintf(why, sizeof why, "ask.retries must be at most 100");
-			if (why[0]) {
-				fprintf(stderr, "%s: %s:%ld: %s\n", cmd_prog, rag_config_path(cfg),
-				        line, why);
-				return EXIT_USAGE;
-			}
+			if (count_in(k, v, 0, 100, &n, why, sizeof why) < 0)
+				goto bad;
 			if (!retries_given)
 				r->ho.retries = (int)n;
 		} else if (!strcmp(k, "ask.timeout") || !strcmp(k, "ask.connect_timeout")) {
-			char *end;
-			double d = strtod(v, &end);
 			int connect = !strcmp(k, "ask.connect_timeout");
-			if (!*v || *end || !(d > 0) || d > 1e7) {
-				fprintf(stderr,
-				        "%s: %s:%ld: %s needs a number of seconds above 0, "
-				        "not %s\n",
-				        cmd_prog, rag_config_path(cfg), line, k, rag_quote(0, v));
-				return EXIT_USAGE;
-			}
+			long ms;
+			if (seconds_in(k, v, &ms, why, sizeof why) < 0)
+				goto bad;
 			if (connect && !(timeout_given & 2))
-				r->ho.connect_timeout_ms = (long)ceil(d * 1000);
+				r->ho.connect_timeout_ms = ms;
 			else if (!connect && !(timeout_given & 1))
-				r->ho.timeout_ms = (long)ceil(d * 1000);
+				r->ho.timeout_ms = ms;
 		} else {
-			fprintf(stderr, "%s: %s:%ld: unknown setting %s\n", cmd_prog,
-			        rag_config_path(cfg), line, rag_quote(0, k));
-			return EXIT_USAGE;
+			snprintf(why, sizeof why, "unknown setting %s", rag_quote(0, k));
+			goto bad;
 		}
+		continue;
+	bad:
+		fprintf(stderr, "%s: %s:%ld: %s\n", cmd_prog, rag_config_path(cfg), line, why);
+		return EXIT_USAGE;
 	}
 	return 0;
 }
@@ -341,64 +335,47 @@ static int on_piece(const char *text, size_t n, void *arg)
 	return 0;
 }
 
+/* A reader of one streamed piece: rag_chat_openai_event or rag_chat_ollama_line. */
+typedef int (*piece_reader)(rag_chat_answer *a, const char *data, size_t n, rag_chat_piece_fn fn,
+                            void *arg, rag_error *err);
+
 /*
- * What the server sent, data[0..*n), with the key replaced by "[key]"
- * when it holds it (a server that quotes the request's headers in an
- * error), before anything is parsed, quoted or cut: data itself, or a
- * copy left in *own for the caller to free.  NULL when memory runs out.
+ * Reads one piece of the stream, the key scrubbed from it first.  0, or 1
+ * when the transfer is to stop: st->failed is set when that is a failure.
  */
-static const char *key_free(const run_t *r, const char *data, size_t *n, char **own)
+static int read_piece(stream_t *st, piece_reader read, const char *data, size_t n)
 {
-	*own = NULL;
-	if (!r->key || !memmem(data, *n, r->key, strlen(r->key)))
-		return data;
-	return *own = rag_scrub_key(data, *n, r->key, n);
+	char *own;
+	int k;
+
+	if (!(data = rag_without_key(data, &n, st->r->key, &own))) {
+		nomem(&st->err);
+		st->failed = 1;
+		return 1;
+	}
+	k = read(&st->a, data, n, on_piece, st, &st->err);
+	free(own);
+	if (k < 0) {
+		st->failed = 1;
+		return 1;
+	}
+	/* the answer is whole: a server that keeps the connection open is not waited for */
+	return st->a.done;
 }
 
 static int on_event(const char *event, const char *data, size_t n, void *arg)
 {
 	stream_t *st = arg;
-	char *own;
-	int k;
 
 	(void)event;
-	if (st->a.done)
-		return 1; /* anything after [DONE] is of no use */
-	if (!(data = key_free(st->r, data, &n, &own))) {
-		nomem(&st->err);
-		st->failed = 1;
-		return 1;
-	}
-	k = rag_chat_openai_event(&st->a, data, n, on_piece, st, &st->err);
-	free(own);
-	if (k < 0) {
-		st->failed = 1;
-		return 1;
-	}
-	return st->a.done;
+	return st->a.done || read_piece(st, rag_chat_openai_event, data, n);
 }
 
 static int ollama_line(stream_t *st, const char *l, size_t n)
 {
-	char *own;
-	int k;
-
 	while (n > 0 && (l[n - 1] == '\r' || l[n - 1] == ' '))
 		n--;
-	if (n == 0 || st->a.done)
-		return 0;
-	if (!(l = key_free(st->r, l, &n, &own))) {
-		nomem(&st->err);
-		st->failed = 1;
-		return 1;
-	}
-	k = rag_chat_ollama_line(&st->a, l, n, on_piece, st, &st->err);
-	free(own);
-	if (k < 0) {
-		st->failed = 1;
-		return 1;
-	}
-	return 0;
+	return n > 0 && !st->a.done && read_piece(st, rag_chat_ollama_line, l, n);
 }
 
 static int on_data(rag_http_req *req, const char *data, size_t len, void *arg)
@@ -426,27 +403,17 @@ static int on_data(rag_http_req *req, const char *data, size_t len, void *arg)
 		if (ollama_line(st, st->line.data ? st->line.data : "", st->line.len))
 			return 1;
 		rag_buf_truncate(&st->line, 0);
-		/* the answer is whole: a server that keeps the connection open is not waited for */
-		if (st->a.done)
-			return 1;
 	}
 	return 0;
 }
 
-/* Replaces the key in a message by "[key]", in place. */
-static void scrub(const run_t *r, char *text, size_t size)
+/* The failure st ran into, named by the URL.  Returns -1. */
+static int stream_failed(const run_t *r, const stream_t *st, rag_error *err)
 {
-	size_t n;
-	char *clean;
-
-	if (!r->key || !strstr(text, r->key))
-		return;
-	if ((clean = rag_scrub_key(text, strlen(text), r->key, &n))) {
-		snprintf(text, size, "%s", clean);
-		free(clean);
-	} else {
-		snprintf(text, size, "(a message that held the API key)");
-	}
+	*err = st->err;
+	if (err->code == RAG_EIO)
+		return rag_error_prefix(err, "%s: the stream carried an error: ", r->shown_url);
+	return rag_error_prefix(err, "%s: ", r->shown_url);
 }
 
 /*
@@ -472,13 +439,7 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 		return -1;
 	status = rag_http_status(req);
 	if (st->failed) {
-		*err = st->err;
-		scrub(r, err->text,
-		      sizeof err->text); /* a backstop: what was parsed was scrubbed */
-		if (err->code == RAG_EIO)
-			rag_error_prefix(err, "%s: the stream carried an error: ", r->shown_url);
-		else
-			rag_error_prefix(err, "%s: ", r->shown_url);
+		stream_failed(r, st, err);
 		goto out;
 	}
 	/* a whole streamed answer, the transfer stopped here once it was (only 2xx are streamed) */
@@ -500,26 +461,24 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 	if (status < 200 || status > 299) {
 		size_t n;
 		const char *b = rag_http_body(req, &n);
-		char msg[400], tries[64] = "";
-		char *clean = r->key ? rag_scrub_key(b, n, r->key, &n) : NULL;
+		char msg[400], tries[64] = "", *own;
 		int attempts = rag_http_attempts(req);
-		if (r->key && !clean) {
+		if (!(b = rag_without_key(b, &n, r->key, &own))) {
 			nomem(err);
 			goto out;
 		}
 		if (attempts > 1)
 			snprintf(tries, sizeof tries, " (after %d attempts)", attempts);
 		rag_error_set(err, RAG_EIO, NULL, 0, "%s: HTTP status %ld%s: %s", r->shown_url,
-		              status, tries,
-		              rag_chat_error_message(clean ? clean : b, n, msg, sizeof msg));
-		free(clean);
+		              status, tries, rag_chat_error_message(b, n, msg, sizeof msg));
+		free(own);
 		goto out;
 	}
 	if (!r->co.stream) {
 		size_t n;
 		char *own;
 		const char *b = rag_http_body(req, &n);
-		if (!(b = key_free(r, b, &n, &own))) {
+		if (!(b = rag_without_key(b, &n, r->key, &own))) {
 			nomem(err);
 			goto out;
 		}
@@ -533,20 +492,14 @@ static int call_model(run_t *r, const rag_buf *body, stream_t *st, rag_error *er
 		rc = 0;
 		goto out;
 	}
-	/* a last event without its blank line */
+	/* a last event without its blank line, a last line without its newline */
 	if (r->provider == RAG_CHAT_OPENAI && rag_sse_pending(&st->sse) &&
 	    rag_sse_feed(&st->sse, "\n\n", 2, on_event, st, &st->err) < 0)
 		st->failed = 1;
+	if (r->provider == RAG_CHAT_OLLAMA && st->line.len > 0)
+		ollama_line(st, st->line.data, st->line.len);
 	if (st->failed) {
-		*err = st->err;
-		rag_error_prefix(err, "%s: ", r->shown_url);
-		goto out;
-	}
-	/* a last line without its newline */
-	if (r->provider == RAG_CHAT_OLLAMA && st->line.len > 0 &&
-	    ollama_line(st, st->line.data, st->line.len)) {
-		*err = st->err;
-		rag_error_prefix(err, "%s: ", r->shown_url);
+		stream_failed(r, st, err);
 		goto out;
 	}
 	if (!st->a.done) {
@@ -886,33 +839,33 @@ static int answer(run_t *r, const json_t *rec, rag_error *err)
 	rag_sse_init(&st.sse);
 	rag_buf_init(&st.line, RAG_SSE_LINE_MAX);
 	rag_buf_init(&body, 0);
-	if (r->dry_run) {
-		if (r->provider == 0
-		        ? rag_buf_adds(&body, "{\"question\":") < 0 ||
-		              rag_json_dump(&body, q, 0) < 0 ||
-		              rag_buf_adds(&body, ",\"messages\":") < 0 ||
-		              rag_json_dump(&body, msgs, 0) < 0 || rag_buf_addc(&body, '}') < 0
-		        : rag_chat_request(r->provider, msgs, &r->co, &body, err) < 0) {
-			if (r->provider == 0)
-				nomem(err);
+	/* the request: what a model is sent, or what builtin:extractive would read */
+	if (r->provider != 0) {
+		if (rag_chat_request(r->provider, msgs, &r->co, &body, err) < 0)
 			goto out;
-		}
+	} else if (r->dry_run &&
+	           (rag_buf_adds(&body, "{\"question\":") < 0 || rag_json_dump(&body, q, 0) < 0 ||
+	            rag_buf_adds(&body, ",\"messages\":") < 0 ||
+	            rag_json_dump(&body, msgs, 0) < 0 || rag_buf_addc(&body, '}') < 0)) {
+		nomem(err);
+		goto out;
+	}
+	if (r->dry_run) {
 		rc = dry_run(r, rec, &body, err);
 		goto out;
 	}
 	if (r->provider == 0) {
-		if (extractive(rec, json_string_value(q), json_string_length(q), &st.a, err) < 0)
-			goto out;
-		on_piece(st.a.text.data, st.a.text.len, &st);
+		rc = extractive(rec, json_string_value(q), json_string_length(q), &st.a, err);
+		if (rc == 0)
+			on_piece(st.a.text.data, st.a.text.len, &st);
 	} else {
-		if (rag_chat_request(r->provider, msgs, &r->co, &body, err) < 0)
-			goto out;
-		if (call_model(r, &body, &st, err) < 0)
-			goto out;
+		rc = call_model(r, &body, &st, err);
 	}
+	/* the pieces shown end their line, whatever became of the answer */
 	if (st.shown)
 		fputc('\n', stderr);
-	st.shown = 0;
+	if (rc < 0)
+		goto out;
 	if (!strcmp(st.a.finish_reason, "length"))
 		fprintf(stderr,
 		        "%s: warning: the answer to %s was cut at the token limit "
@@ -920,8 +873,6 @@ static int answer(run_t *r, const json_t *rec, rag_error *err)
 		        cmd_prog, rag_quote(0, json_string_value(q)));
 	rc = put_answer(r, rec, &st.a, err);
 out:
-	if (st.shown)
-		fputc('\n', stderr);
 	rag_chat_answer_free(&st.a);
 	rag_sse_free(&st.sse);
 	rag_buf_free(&st.line);
@@ -936,8 +887,6 @@ static int query_vector(run_t *r, const rag_query *q, rag_error *err)
 {
 	const rag_store_settings *st = rag_store_settings_of(r->s);
 
-	if (!st->dim)
-		return 0;
 	if (q->vector) {
 		/* vectors of two models do not measure the same thing */
 		if (q->model && *st->model && strcmp(q->model, st->model) != 0)
@@ -1050,15 +999,6 @@ static int open_store(run_t *r)
 			return EXIT_FAILURE;
 		}
 	}
-	if (r->so.k > 1024) {
-		rag_store_stats sst;
-		if (rag_store_stats_get(r->s, &sst, &err) < 0) {
-			cmd_report(&err);
-			return EXIT_FAILURE;
-		}
-		if (r->so.k > sst.records)
-			r->so.k = sst.records > 0 ? (size_t)sst.records : 1;
-	}
 	return 0;
 }
 
@@ -1158,25 +1098,22 @@ static int ask_store(run_t *r, int nq, char **questions)
 static int ask_file(run_t *r, const char *path, int *failures, rag_error *err)
 {
 	rag_reader *rd = rag_reader_open(path, 0, err);
-	char where[RAG_ERROR_SOURCE_MAX];
 	int rc = 0;
 
 	if (!rd)
 		return go_on(r, err, failures) ? 0 : -1;
 	for (;;) {
 		json_t *rec = NULL;
-		long line;
 		int k = rag_reader_next(rd, &rec, err);
 		if (k == 0)
 			break;
-		line = rag_reader_lineno(rd);
-		snprintf(where, sizeof where, "%s", rag_reader_name(rd));
 		if (k > 0 && answer(r, rec, err) < 0) {
 			k = -1;
 			/* a question's failure names the record it came from */
 			if (!err->source[0]) {
-				snprintf(err->source, sizeof err->source, "%s", where);
-				err->line = line;
+				snprintf(err->source, sizeof err->source, "%s",
+				         rag_reader_name(rd));
+				err->line = rag_reader_lineno(rd);
 			}
 		}
 		json_decref(rec);
@@ -1236,8 +1173,11 @@ int main(int argc, char **argv)
 			break;
 		}
 		case OPT_MAX_TOKENS:
-			if ((status = count_in("--max-tokens", optarg, 1, 100000000, &n)) != 0)
+			if (count_in("--max-tokens", optarg, 1, 100000000, &n, why, sizeof why) <
+			    0) {
+				status = cmd_usage_error("%s", why);
 				goto out;
+			}
 			r.co.max_tokens = (long)n;
 			break;
 		case OPT_SEED: {
@@ -1322,18 +1262,22 @@ int main(int argc, char **argv)
 			r.po.system = optarg;
 			break;
 		case OPT_RETRIES:
-			if ((status = count_in("--retries", optarg, 0, 100, &n)) != 0)
+			if (count_in("--retries", optarg, 0, 100, &n, why, sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
 				goto out;
+			}
 			r.ho.retries = (int)n;
 			retries_given = 1;
 			break;
 		case OPT_TIMEOUT:
 		case OPT_CONNECT_TIMEOUT:
-			if (seconds_of(opt == OPT_TIMEOUT ? "--timeout" : "--connect-timeout",
-			               optarg,
-			               opt == OPT_TIMEOUT ? &r.ho.timeout_ms
-			                                  : &r.ho.connect_timeout_ms) != 0)
+			if (seconds_in(
+			        opt == OPT_TIMEOUT ? "--timeout" : "--connect-timeout", optarg,
+			        opt == OPT_TIMEOUT ? &r.ho.timeout_ms : &r.ho.connect_timeout_ms,
+			        why, sizeof why) < 0) {
+				status = cmd_usage_error("%s", why);
 				goto out;
+			}
 			timeout_given |= opt == OPT_TIMEOUT ? 1 : 2;
 			break;
 		case OPT_FORMAT:

@@ -319,14 +319,6 @@ static int run(run_t *r, const char *location, int nq, char **queries)
 		return failed(&err);
 	if (!r->mode_given)
 		r->o.mode = rag_store_settings_of(r->s)->dim ? RAG_MODE_HYBRID : RAG_MODE_LEXICAL;
-	/* The store makes room for k hits: no more than it has records. */
-	if (r->o.k > 1024) {
-		rag_store_stats st;
-		if (rag_store_stats_get(r->s, &st, &err) < 0)
-			return failed(&err);
-		if (r->o.k > st.records)
-			r->o.k = st.records > 0 ? (size_t)st.records : 1;
-	}
 	r->w = rag_writer_new(1);
 	if (!r->w) {
 		cmd_say("out of memory");

@@ -360,59 +360,49 @@ int rag_sse_feed(rag_sse *s, const char *p, size_t n, rag_sse_event_fn fn, void 
 
 /* ---- citations ---- */
 
+/*
+ * The end of the marker that starts at text[i] (a "["): just past its
+ * "]", or 0 when it is no marker.
+ */
+static size_t marker_end(const char *text, size_t i, size_t n)
+{
+	for (size_t j = i + 1;;) {
+		size_t d = 0;
+		while (j < n && text[j] >= '0' && text[j] <= '9' && d <= 9)
+			j++, d++;
+		if (d == 0 || d > 9)
+			return 0;
+		if (j < n && text[j] == ']')
+			return j + 1;
+		if (j >= n || text[j] != ',')
+			return 0;
+		j += j + 1 < n && text[j + 1] == ' ' ? 2 : 1;
+	}
+}
+
 size_t rag_chat_citations(const char *text, size_t n, long *out, size_t max)
 {
-	size_t i = 0, count = 0;
+	size_t i = 0, count = 0, end;
 
 	while (i < n) {
-		size_t j = i + 1, before = count;
-		int ok = 0;
-		if (text[i] != '[') {
+		if (text[i] != '[' || !(end = marker_end(text, i, n))) {
 			i++;
 			continue;
 		}
-		/* "[" number (("," | ", ") number)* "]" */
-		for (;;) {
+		/* its numbers, each kept the first time it is cited */
+		for (size_t j = i + 1; j < end;) {
 			long v = 0;
-			size_t d = 0;
-			while (j < n && text[j] >= '0' && text[j] <= '9' && d < 9) {
+			size_t k;
+			for (; text[j] >= '0' && text[j] <= '9'; j++)
 				v = v * 10 + (text[j] - '0');
-				j++, d++;
-			}
-			if (d == 0 || (j < n && text[j] >= '0' && text[j] <= '9'))
-				break;
-			{
-				size_t k;
-				for (k = before; k < count && out[k] != v; k++)
-					;
-				/* tentatively: kept only when the marker closes */
-				if (k == count && count < max) {
-					size_t m;
-					for (m = 0; m < before && out[m] != v; m++)
-						;
-					if (m == before)
-						out[count++] = v;
-				}
-			}
-			if (j < n && text[j] == ']') {
-				ok = 1;
+			for (k = 0; k < count && out[k] != v; k++)
+				;
+			if (k == count && count < max)
+				out[count++] = v;
+			while (j < end && (text[j] < '0' || text[j] > '9'))
 				j++;
-				break;
-			}
-			if (j < n && text[j] == ',') {
-				j++;
-				if (j < n && text[j] == ' ')
-					j++;
-				continue;
-			}
-			break;
 		}
-		if (!ok) {
-			count = before; /* not a marker: "[12" or "[a]" */
-			i++;
-			continue;
-		}
-		i = j;
+		i = end;
 	}
 	return count;
 }

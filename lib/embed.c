@@ -513,12 +513,15 @@ fail:
 	return -1;
 }
 
-char *rag_scrub_key(const char *body, size_t len, const char *key, size_t *out_len)
+const char *rag_without_key(const char *body, size_t *len, const char *key, char **own)
 {
-	size_t kl = strlen(key);
-	const char *p = body, *end = body + len, *hit;
+	size_t kl = key ? strlen(key) : 0;
+	const char *p = body, *end = body + *len, *hit;
 	rag_buf b;
 
+	*own = NULL;
+	if (!kl || !memmem(body, *len, key, kl))
+		return body;
 	rag_buf_init(&b, 0);
 	if (rag_buf_add(&b, "", 0) < 0)
 		return NULL;
@@ -529,8 +532,8 @@ char *rag_scrub_key(const char *body, size_t len, const char *key, size_t *out_l
 	}
 	if (rag_buf_add(&b, p, (size_t)(end - p)) < 0)
 		goto nomem;
-	*out_len = b.len;
-	return b.data;
+	*len = b.len;
+	return *own = b.data;
 nomem:
 	rag_buf_free(&b);
 	return NULL;
@@ -567,12 +570,9 @@ int rag_embedder_wait(rag_embedder *e, void **user, float **vecs, rag_error *err
 		snprintf(tries, sizeof tries, " (after %d attempts)", attempts);
 	status = rag_http_status(r);
 	body = rag_http_body(r, &len);
-	if (e->key && *e->key && memmem(body, len, e->key, strlen(e->key))) {
-		if (!(clean = rag_scrub_key(body, len, e->key, &len))) {
-			rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-			goto out;
-		}
-		body = clean;
+	if (!(body = rag_without_key(body, &len, e->key, &clean))) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		goto out;
 	}
 	if (rag_http_failure(r)) {
 		rag_error_set(err, RAG_EIO, NULL, 0, "%s: no answer%s: %s", e->shown_url, tries,

@@ -164,13 +164,15 @@ int rag_api_key(const char *env, const char *text, const char *path, long line,
 		const char *key_file, char **key, rag_error *err);
 
 /*
- * A copy of body[0..len) with every copy of key replaced by "[key]", so
- * that a server that echoes the request's headers in its error cannot put
- * the key in a message (make the copy before any quoting or cutting).  A
- * new allocation, NUL-terminated, its length in *out_len; NULL when memory
+ * What a server sent, body[0..*len), without the key: every copy of key
+ * (NULL or "" for none) replaced by "[key]", so that a server that echoes
+ * the request's headers in its error cannot put the key in a message.
+ * Call it before anything is parsed, quoted or cut.  Returns body itself
+ * when it does not hold the key, else a NUL-terminated copy (its length in
+ * *len) that is also left in *own for the caller to free; NULL when memory
  * runs out.
  */
-char *rag_scrub_key(const char *body, size_t len, const char *key, size_t *out_len);
+const char *rag_without_key(const char *body, size_t *len, const char *key, char **own);
 
 /* Wipes the key and frees it; NULL is fine. */
 void rag_api_key_free(char *key);

@@ -206,8 +206,8 @@ long rag_extract_answer(const char *q, size_t qlen, const rag_extract_source *sr
                         rag_error *err)
 {
 	rag_split_opts so = {RAG_SPLIT_SENTENCE, RAG_UNIT_CHARS, 1000000, 0};
-	size_t want = o && o->sentences ? o->sentences : RAG_EXTRACT_SENTENCES, kept = 0;
-	double best = 0;
+	size_t want = o && o->sentences ? o->sentences : RAG_EXTRACT_SENTENCES, kept = 0, nq = 0;
+	double bar;
 	rag_analyzer *an = rag_analyzer_new(o && o->analyzer ? o->analyzer : "english", err);
 	rag_splitter *sp = NULL;
 	rag_spans b = {NULL, 0, 0};
@@ -223,20 +223,17 @@ long rag_extract_answer(const char *q, size_t qlen, const rag_extract_source *sr
 		if (add_sentences(sp, an, &w, &src[i], i, &b, err) < 0)
 			goto out;
 	score(&w);
-	if (w.ns)
-		qsort(w.s, w.ns, sizeof *w.s, by_score);
-	/* the best, each sentence once */
-	/* the best sentence that may be quoted sets the bar */
+	/* over-long "sentences" count in the statistics, but are never quoted */
 	for (size_t i = 0; i < w.ns; i++)
-		if (w.s[i].end - w.s[i].start <= RAG_EXTRACT_SENTENCE_MAX) {
-			best = w.s[i].score;
-			break;
-		}
-	for (size_t i = 0; i < w.ns && kept < want && w.s[i].score > 0 &&
-	                   w.s[i].score >= RAG_EXTRACT_RELATIVE * best;
-	     i++) {
+		if (w.s[i].end - w.s[i].start <= RAG_EXTRACT_SENTENCE_MAX)
+			w.s[nq++] = w.s[i];
+	if (nq)
+		qsort(w.s, nq, sizeof *w.s, by_score);
+	/* the best, each sentence once; the best of all sets the bar */
+	bar = nq ? RAG_EXTRACT_RELATIVE * w.s[0].score : 0;
+	for (size_t i = 0; i < nq && kept < want && w.s[i].score > 0 && w.s[i].score >= bar; i++) {
 		const sent *x = &w.s[i];
-		int dup = x->end - x->start > RAG_EXTRACT_SENTENCE_MAX;
+		int dup = 0;
 		for (size_t j = 0; j < kept && !dup; j++)
 			dup = same_text(src[w.s[j].src].text + w.s[j].start,
 			                w.s[j].end - w.s[j].start, src[x->src].text + x->start,
