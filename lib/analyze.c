@@ -99,7 +99,7 @@ static inline size_t stop_slot(uint64_t lo, uint64_t hi)
  * as words arrive).
  */
 #define MEMO_FIRST 4096
-#define STOP_ID ((uint32_t)RAG_NO_TERM) /* the memo's id for a stop word */
+#define STOP_ID UINT32_MAX /* the memo's id for a stop word */
 
 /*
  * A memo key: the word's bytes, zero-padded, with its length in the last
@@ -472,7 +472,7 @@ static const char *normalize(rag_analyzer *a, const char *t, size_t n, size_t *l
 static int vocab_grow(struct vocab *v)
 {
 	size_t size = v->size ? 2 * v->size : 4096;
-	uint32_t *slot = calloc(size, sizeof *slot);
+	uint32_t *slot = rag_zalloc(size, sizeof *slot);
 
 	if (!slot)
 		return -1;
@@ -562,11 +562,11 @@ static inline int key_empty(const memo_key *k)
 static int memo_grow(struct vocab *v)
 {
 	size_t size = v->memo_size ? 2 * v->memo_size : MEMO_FIRST;
-	struct memo_slot *nm = calloc(size, sizeof *nm);
+	struct memo_slot *nm = rag_zalloc(size, sizeof *nm);
 
 	if (!nm)
 		return -1;
-	if (!v->front && !(v->front = calloc(FRONT_SLOTS, sizeof *v->front))) {
+	if (!v->front && !(v->front = rag_zalloc(FRONT_SLOTS, sizeof *v->front))) {
 		free(nm);
 		return -1;
 	}
@@ -584,31 +584,53 @@ static int memo_grow(struct vocab *v)
 	return 0;
 }
 
-/* term_id through the memo. */
-static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
+/*
+ * The memo key of word t[0..n), 0 < n <= MEMO_WORD, read with whole
+ * loads: t[0..MEMO_WORD] must be readable, whatever lies past the word.
+ */
+static inline void key_of(const char *t, size_t n, memo_key *k)
+{
+	static const unsigned char ones[2 * (MEMO_WORD + 1)] = {
+	    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+	    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
+	uint64_t w[3], m[3];
+
+	memcpy(w, t, sizeof w);
+	memcpy(m, ones + MEMO_WORD + 1 - n, sizeof m);
+	k->w[0] = w[0] & m[0];
+	k->w[1] = w[1] & m[1];
+	k->w[2] = w[2] & m[2];
+	/* the length goes in the last byte, which the mask cleared */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	k->w[2] |= (uint64_t)n;
+#else
+	k->w[2] |= (uint64_t)n << 56;
+#endif
+}
+
+static inline uint32_t key_hash(const memo_key *k)
+{
+	uint64_t x = k->w[0] * 0x9E3779B97F4A7C15ULL ^ k->w[1] * 0xC2B2AE3D27D4EB4FULL ^
+		     k->w[2] * 0x165667B19E3779F9ULL;
+
+	return (uint32_t)(x >> 32) ^ (uint32_t)x;
+}
+
+/* term_id through the memo, for word t[0..n) whose key and hash are given. */
+static int64_t keyed_id(rag_analyzer *a, const char *t, size_t n, const memo_key *key, uint32_t h)
 {
 	struct vocab *v = &a->v;
 	struct memo_slot *f, *m;
-	memo_key key = {{0, 0, 0}};
-	uint64_t x;
-	uint32_t h;
 	int64_t id;
 	size_t j;
 
-	if (n > MEMO_WORD || n == 0)
-		return term_id(a, t, n);
-	memcpy(&key, t, n);
-	((unsigned char *)&key)[MEMO_WORD] = (unsigned char)n;
-	x = key.w[0] * 0x9E3779B97F4A7C15ULL ^ key.w[1] * 0xC2B2AE3D27D4EB4FULL ^
-	    key.w[2] * 0x165667B19E3779F9ULL;
-	h = (uint32_t)(x >> 32) ^ (uint32_t)x;
 	if (v->memo_size) {
 		f = &v->front[h & (FRONT_SLOTS - 1)];
-		if (key_eq(&f->k, &key))
+		if (key_eq(&f->k, key))
 			return f->id;
 		for (j = h & (v->memo_size - 1); !key_empty(&v->memo[j].k);
 		     j = (j + 1) & (v->memo_size - 1))
-			if (key_eq(&v->memo[j].k, &key)) {
+			if (key_eq(&v->memo[j].k, key)) {
 				*f = v->memo[j];
 				return f->id;
 			}
@@ -620,7 +642,7 @@ static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 	for (j = h & (v->memo_size - 1); !key_empty(&v->memo[j].k); j = (j + 1) & (v->memo_size - 1))
 		;
 	m = &v->memo[j];
-	m->k = key;
+	m->k = *key;
 	m->id = (uint32_t)id;
 	m->hash = h;
 	v->memo_n++;
@@ -628,37 +650,84 @@ static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 	return id;
 }
 
-/* Where the terms go: to fn as text (or as words, with words set), or to idfn as numbers. */
+/* term_id through the memo; t[0..MEMO_WORD] must be readable when n is at most MEMO_WORD. */
+static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
+{
+	memo_key key;
+
+	if (n > MEMO_WORD || n == 0)
+		return term_id(a, t, n);
+	key_of(t, n, &key);
+	return keyed_id(a, t, n, &key, key_hash(&key));
+}
+
+/* word_id for a word with nothing readable past its end. */
+static int64_t word_id_copy(rag_analyzer *a, const char *t, size_t n)
+{
+	char pad[MEMO_WORD + 1] = {0};
+
+	if (n > MEMO_WORD || n == 0)
+		return term_id(a, t, n);
+	memcpy(pad, t, n);
+	return word_id(a, pad, n);
+}
+
+/*
+ * Where the terms go: to fn as text, to idfn as numbers, or as words
+ * packed into pack (see rag_analyze_pack).
+ */
 typedef struct sink {
 	rag_term_fn fn;
 	rag_termid_fn idfn;
-	int words;
+	rag_buf *pack;
 	void *arg;
 } sink;
 
+/* The room a packed word may need: its length byte, the longest word, and the slack. */
+#define PACK_ROOM (1 + RAG_TERM_MAX + RAG_WORDS_SLACK)
+
 /*
- * Passes the word in a->term[0..tl) on, after the possessive, the stop
- * words and the stemmer for english and lucene.  cut says the word was
- * cut short.  A term handed to fn lives in a and is valid during the
- * call.  Returns the callback's value, or -1 with err set when memory
- * runs out.
+ * Where analyze_words builds the next word: in the pack, past the length
+ * byte, or in a->term.  NULL when memory runs out.
  */
-static int emit(rag_analyzer *a, size_t tl, int cut, const sink *k, rag_error *err)
+static char *word_room(rag_analyzer *a, const sink *k)
 {
-	const char *t = a->term, *term;
+	rag_buf *b = k->pack;
+
+	if (!b)
+		return a->term;
+	if (b->cap - b->len < PACK_ROOM && rag_buf_grow(b, PACK_ROOM) < 0)
+		return NULL;
+	return b->data + b->len + 1;
+}
+
+/*
+ * Passes the word in t[0..tl) (built where word_room said) on, after the
+ * possessive, the stop words and the stemmer for english and lucene.
+ * cut says the word was cut short.  A term handed to fn lives in a and
+ * is valid during the call.  Returns the callback's value, or -1 with err
+ * set when memory runs out.
+ */
+static int emit(rag_analyzer *a, const char *t, size_t tl, int cut, const sink *k,
+		rag_error *err)
+{
+	const char *term;
 	size_t len;
 	int bad = 0;
 
 	if (a->kind != K_SIMPLE && !cut && tl >= 3 && t[tl - 1] == 's' && t[tl - 2] == '\'')
 		tl -= 2;
+	if (k->pack) {
+		k->pack->data[k->pack->len] = (char)(unsigned char)tl;
+		k->pack->len += 1 + tl;
+		return 0;
+	}
 	if (k->idfn) {
 		int64_t id = word_id(a, t, tl);
 		if (id < 0)
 			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 		return id == STOP_ID ? 0 : k->idfn((uint32_t)id, k->arg);
 	}
-	if (k->words)
-		return k->fn(t, tl, k->arg);
 	term = normalize(a, t, tl, &len, &bad);
 	if (bad)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
@@ -669,19 +738,21 @@ static int emit(rag_analyzer *a, size_t tl, int cut, const sink *k, rag_error *e
 static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, const sink *sk,
 			 rag_error *err)
 {
-	char *t = a->term;
 	size_t i = 0;
 
 	while (i < n) {
 		size_t tl = 0, lim = RAG_TERM_MAX, k;
 		int last = B_SEP, cut = 0, c, x, r;
 		uint32_t cp;
+		char *t;
 
 		/* Separators, and punctuation that joins nothing here. */
 		while (i < n && byte_class[s[i]] < B_DIGIT)
 			i++;
 		if (i >= n)
 			break;
+		if (!(t = word_room(a, sk)))
+			return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 		if (s[i] >= 0x80) {
 			k = rag_utf8_decode((const char *)s + i, n - i, &cp);
 			if (!k) {
@@ -706,7 +777,7 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, cons
 						break;
 					i += k;
 				}
-				if ((r = emit(a, tl, cut, sk, err)) != 0)
+				if ((r = emit(a, t, tl, cut, sk, err)) != 0)
 					return r;
 				continue;
 			}
@@ -767,7 +838,7 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, cons
 		}
 		if (tl == 0)
 			continue;
-		if ((r = emit(a, tl, cut, sk, err)) != 0)
+		if ((r = emit(a, t, tl, cut, sk, err)) != 0)
 			return r;
 	}
 	return 0;
@@ -803,8 +874,16 @@ static int analyze_none(rag_analyzer *a, const char *text, size_t n, const sink 
 			i += k;
 		}
 		k = cut_utf8(text + start, i - start, RAG_TERM_MAX);
-		if (sk->idfn) {
-			int64_t id = word_id(a, text + start, k);
+		if (sk->pack) {
+			char *t = word_room(a, sk);
+			if (!t)
+				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+			memcpy(t, text + start, k);
+			t[-1] = (char)(unsigned char)k;
+			sk->pack->len += 1 + k;
+			r = 0;
+		} else if (sk->idfn) {
+			int64_t id = word_id_copy(a, text + start, k);
 			if (id < 0)
 				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 			r = sk->idfn((uint32_t)id, sk->arg);
@@ -924,7 +1003,7 @@ static int analyze(rag_analyzer *a, const char *text, size_t n, const sink *k, r
 int rag_analyze(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, void *arg,
 		rag_error *err)
 {
-	sink k = {fn, NULL, 0, arg};
+	sink k = {fn, NULL, NULL, arg};
 
 	return analyze(a, text, n, &k, err);
 }
@@ -932,23 +1011,62 @@ int rag_analyze(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, voi
 int rag_analyze_ids(rag_analyzer *a, const char *text, size_t n, rag_termid_fn fn, void *arg,
 		    rag_error *err)
 {
-	sink k = {NULL, fn, 0, arg};
+	sink k = {NULL, fn, NULL, arg};
 
 	return analyze(a, text, n, &k, err);
 }
 
-int rag_analyze_words(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn, void *arg,
-		      rag_error *err)
+int rag_analyze_pack(rag_analyzer *a, const char *text, size_t n, rag_buf *out, rag_error *err)
 {
-	sink k = {fn, NULL, 1, arg};
+	sink k = {NULL, NULL, out, NULL};
+	size_t len = out->len;
 
-	return analyze(a, text, n, &k, err);
+	if (analyze(a, text, n, &k, err) < 0) {
+		rag_buf_truncate(out, len);
+		return -1;
+	}
+	if (out->cap - out->len < RAG_WORDS_SLACK && rag_buf_grow(out, RAG_WORDS_SLACK) < 0) {
+		rag_buf_truncate(out, len);
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	}
+	return 0;
 }
 
-/* STOP_ID is RAG_NO_TERM. */
-int64_t rag_analyzer_word_id(rag_analyzer *a, const char *word, size_t len)
+/* Words looked up together: the keys of a group are read, and their memo slots fetched, at once. */
+#define GROUP 16
+
+long rag_analyzer_word_ids(rag_analyzer *a, const unsigned char *p, size_t n, uint32_t *ids)
 {
-	return word_id(a, word, len);
+	const unsigned char *end = p + n;
+	long k = 0;
+
+	while (p < end) {
+		memo_key key[GROUP];
+		uint32_t h[GROUP];
+		const unsigned char *w[GROUP];
+		size_t g = 0;
+		/* the memo is made by the first word_id */
+		int keyed = a->v.memo_size != 0;
+		for (; g < GROUP && p < end; g++, p += 1 + (size_t)*p) {
+			w[g] = p;
+			if (keyed && *p <= MEMO_WORD && *p) {
+				key_of((const char *)p + 1, *p, &key[g]);
+				h[g] = key_hash(&key[g]);
+				__builtin_prefetch(&a->v.front[h[g] & (FRONT_SLOTS - 1)]);
+			}
+		}
+		for (size_t i = 0; i < g; i++) {
+			const char *t = (const char *)w[i] + 1;
+			size_t len = *w[i];
+			int64_t id = keyed && len <= MEMO_WORD && len ? keyed_id(a, t, len, &key[i], h[i])
+								      : word_id(a, t, len);
+			if (id < 0)
+				return -1;
+			if (id != STOP_ID)
+				ids[k++] = (uint32_t)id;
+		}
+	}
+	return k;
 }
 
 const char *rag_analyzer_term(const rag_analyzer *a, uint32_t id, size_t *len)

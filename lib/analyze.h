@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "error.h"
 
 typedef struct rag_analyzer rag_analyzer;
@@ -64,17 +65,19 @@ int rag_analyze_ids(rag_analyzer *a, const char *text, size_t n, rag_termid_fn f
 		    void *arg, rag_error *err);
 /*
  * The same in two steps, which may run in two threads with an analyzer
- * each: rag_analyze_words splits text into words (lower-cased, the
- * possessive cut: all that needs no memory of earlier words) and hands
- * them to fn; rag_analyzer_word_id gives a word's term number, or
- * RAG_NO_TERM for a word that makes no term (a stop word), or -1 when
- * memory runs out.  Feeding every word of rag_analyze_words to
- * rag_analyzer_word_id numbers the same terms as rag_analyze_ids.
+ * each.  rag_analyze_pack splits text into words (lower-cased, the
+ * possessive cut: all that needs no memory of earlier words) and appends
+ * them to out packed, each a length byte and its bytes, leaving at least
+ * RAG_WORDS_SLACK bytes of room past the end; 0, or -1 with err set (out
+ * as it was).  rag_analyzer_word_ids numbers the packed words p[0..n)
+ * (with that room past them): the numbers of the words that make terms
+ * (not stop words) go to ids, in order, with room for n / 2 of them.  It
+ * returns how many, or -1 when memory runs out.  Packing words and
+ * numbering them gives the numbers rag_analyze_ids gives.
  */
-#define RAG_NO_TERM ((int64_t)UINT32_MAX)
-int rag_analyze_words(rag_analyzer *a, const char *text, size_t n, rag_term_fn fn,
-		      void *arg, rag_error *err);
-int64_t rag_analyzer_word_id(rag_analyzer *a, const char *word, size_t len);
+#define RAG_WORDS_SLACK 24
+int rag_analyze_pack(rag_analyzer *a, const char *text, size_t n, rag_buf *out, rag_error *err);
+long rag_analyzer_word_ids(rag_analyzer *a, const unsigned char *p, size_t n, uint32_t *ids);
 const char *rag_analyzer_term(const rag_analyzer *a, uint32_t id, size_t *len);
 size_t rag_analyzer_terms(const rag_analyzer *a);
 void rag_analyzer_forget(rag_analyzer *a);

@@ -44,6 +44,21 @@ void rag_prefault(void *p, size_t n)
 #endif
 }
 
+void *rag_zalloc(size_t n, size_t size)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((p = malloc(n * size != 0 ? n * size : 1))) {
+		rag_prefault(p, n * size);
+		memset(p, 0, n * size);
+	}
+	return p;
+}
+
 void rag_buf_init(rag_buf *b, size_t max)
 {
 	b->data = NULL;

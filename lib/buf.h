@@ -87,6 +87,15 @@ int rag_array_reserve(void *pv, size_t *cap, size_t need, size_t size);
 void rag_prefault(void *p, size_t n);
 
 /*
+ * calloc for a table that is read before it is written (a hash table's
+ * probes): the memory is written zeros at once.  Pages calloc leaves
+ * untouched are first mapped to the shared zero page, and the first write
+ * to each then costs a second fault and, once the program has a second
+ * thread, a flush of every processor's TLB.  NULL when memory runs out.
+ */
+void *rag_zalloc(size_t n, size_t size);
+
+/*
  * Appends all that fd gives, to the end of input, keeping the NUL after
  * it.  With stop_at_nul, stops at the first read that brings a NUL byte
  * (leaving those bytes out) and returns 1.  0 at the end of input, -1

@@ -1483,7 +1483,7 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *
 	fw_end(w);
 	{
 		uint64_t nb = bloom_blocks(n);
-		unsigned char *f = calloc(nb, 64);
+		unsigned char *f = rag_zalloc(nb, 64);
 		if (!f) {
 			rag_error_set(err, RAG_ENOMEM, w->path, 0, "out of memory");
 			goto out;
@@ -2403,6 +2403,26 @@ nomem:
 	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
+int rag_segw_post_many(rag_segw *w, uint32_t doc, const uint32_t *terms, size_t n,
+		       rag_error *err)
+{
+	/* the terms' state is fetched a few words ahead, and the bytes they write next */
+	enum { AHEAD = 8 };
+
+	for (size_t i = 0; i < n; i++) {
+		if (i + AHEAD < n && terms[i + AHEAD] < w->terms_cap)
+			__builtin_prefetch(&w->terms[terms[i + AHEAD]], 1);
+		if (i + AHEAD / 2 < n && terms[i + AHEAD / 2] < w->terms_cap) {
+			const wterm *t = &w->terms[terms[i + AHEAD / 2]];
+			if (t->head != UINT32_MAX)
+				__builtin_prefetch(pool_ptr(w, t->at), 1);
+		}
+		if (rag_segw_post(w, doc, terms[i], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Reads t's postings back, pending one included, renumbered by newno
  * (UINT32_MAX: the record is dropped), into docs and tfs.  Returns how
@@ -2621,7 +2641,13 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 	if (fw_begin(&f, SEC_POSTINGS) < 0)
 		goto out;
 	for (size_t i = 0; i < w->nused; i++) {
-		size_t m = post_read(w, &w->terms[order[i].idx], newno, docs, tfs);
+		size_t m;
+		/* the terms come in the order of their text: fetch ahead */
+		if (i + 16 < w->nused)
+			__builtin_prefetch(&w->terms[order[i + 16].idx]);
+		if (i + 8 < w->nused)
+			__builtin_prefetch(pool_ptr(w, w->terms[order[i + 8].idx].head));
+		m = post_read(w, &w->terms[order[i].idx], newno, docs, tfs);
 		if (m && add_term(&f, &acc, order[i].p, order[i].len, docs, tfs, m, dl, err) < 0)
 			goto out;
 	}

@@ -276,6 +276,9 @@ long rag_segw_add(rag_segw *w, const char *json, size_t json_len,
  * their terms, as long as rag_segw_write and rag_segw_reset wait for both.
  */
 int rag_segw_post(rag_segw *w, uint32_t docno, uint32_t term, rag_error *err);
+/* The same for n terms of record docno. */
+int rag_segw_post_many(rag_segw *w, uint32_t docno, const uint32_t *terms, size_t n,
+		       rag_error *err);
 /*
  * The fields the segment indexes (paths as rag-filter writes them); then
  * rag_segw_field gives record docno's value of field i, as compact JSON

@@ -114,6 +114,8 @@ typedef struct indexer {
 	rag_error err;
 	rag_analyzer *an;
 	rag_segw *w;
+	uint32_t *ids; /* a record's term numbers */
+	size_t ids_cap;
 	/* a commit's compression of the batch's records: 1 asked, 2 done */
 	int cjob;
 	const unsigned char *cdrop;
@@ -818,16 +820,18 @@ static void *ix_main(void *arg)
 		rag_error e;
 		rag_error_clear(&e);
 		for (size_t i = 0; i < c->n && !failed; i++) {
-			const unsigned char *p = (const unsigned char *)c->words.data + c->off[i];
-			const unsigned char *end = (const unsigned char *)c->words.data + c->off[i + 1];
-			while (p < end && !failed) {
-				int64_t id = rag_analyzer_word_id(ix->an, (const char *)p + 1, *p);
-				p += 1 + (size_t)*p;
-				if (id < 0)
-					failed = nomem(&e);
-				else if (id != RAG_NO_TERM)
-					failed = rag_segw_post(ix->w, c->docno[i], (uint32_t)id, &e) < 0;
+			size_t len = c->off[i + 1] - c->off[i];
+			long n;
+			if (rag_array_reserve(&ix->ids, &ix->ids_cap, len / 2 + 1, sizeof *ix->ids) < 0) {
+				failed = nomem(&e);
+				break;
 			}
+			n = rag_analyzer_word_ids(ix->an, (const unsigned char *)c->words.data + c->off[i],
+						  len, ix->ids);
+			if (n < 0)
+				failed = nomem(&e);
+			else
+				failed = rag_segw_post_many(ix->w, c->docno[i], ix->ids, (size_t)n, &e) < 0;
 		}
 
 		pthread_mutex_lock(&ix->mu);
@@ -859,6 +863,7 @@ static void ix_free(indexer *ix)
 	for (int i = 0; i < NCHUNKS; i++)
 		rag_buf_free(&ix->chunks[i].words);
 	rag_analyzer_free(ix->an);
+	free(ix->ids);
 	free(ix);
 }
 
@@ -914,18 +919,6 @@ static void ix_submit_locked(indexer *ix)
 	ix->filling = -1;
 }
 
-static int ix_word(const char *word, size_t len, void *arg)
-{
-	rag_buf *b = arg;
-
-	if (b->cap - b->len < len + 1 && rag_buf_grow(b, len + 1) < 0)
-		return 1;
-	b->data[b->len] = (char)(unsigned char)len;
-	memcpy(b->data + b->len + 1, word, len); /* the buffer's NUL is not needed here */
-	b->len += len + 1;
-	return 0;
-}
-
 /*
  * Splits the text of record docno into words with an, and hands them to
  * the thread.  0, or -1 with err set.
@@ -934,7 +927,6 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 		  rag_error *err)
 {
 	chunk *c;
-	int r;
 
 	if (ix->filling < 0) {
 		pthread_mutex_lock(&ix->mu);
@@ -956,10 +948,8 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 		pthread_mutex_unlock(&ix->mu);
 	}
 	c = &ix->chunks[ix->filling];
-	if ((r = rag_analyze_words(an, text, len, ix_word, &c->words, err)) != 0) {
-		rag_buf_truncate(&c->words, c->off[c->n]);
-		return r < 0 ? -1 : nomem(err);
-	}
+	if (rag_analyze_pack(an, text, len, &c->words, err) < 0)
+		return -1;
 	c->docno[c->n] = docno;
 	c->off[c->n + 1] = c->words.len;
 	c->n++;
@@ -1599,8 +1589,8 @@ static int batch_insert(local *l, uint64_t h, uint32_t d)
 {
 	if (2 * (l->bcount + 1) > l->btab_size) {
 		size_t size = l->btab_size ? 2 * l->btab_size : 1024;
-		uint64_t *t = calloc(size, sizeof *t);
-		uint32_t *v = calloc(size, sizeof *v);
+		uint64_t *t = rag_zalloc(size, sizeof *t);
+		uint32_t *v = rag_zalloc(size, sizeof *v);
 		if (!t || !v) {
 			free(t);
 			free(v);
@@ -1698,7 +1688,7 @@ static void session_add(local *l, uint64_t h)
 		return;
 	if (2 * (l->sess_count + 1) > l->sess_size) {
 		size_t size = l->sess_size ? 2 * l->sess_size : 4096;
-		uint64_t *t = size / 2 > SESSION_MAX ? NULL : calloc(size, sizeof *t);
+		uint64_t *t = size / 2 > SESSION_MAX ? NULL : rag_zalloc(size, sizeof *t);
 		if (!t) {
 			free(l->sess);
 			l->sess = NULL;

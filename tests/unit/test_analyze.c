@@ -40,17 +40,52 @@ static rag_analyzer *make(const char *name)
 	return a;
 }
 
-static int collect_word(const char *w, size_t n, void *arg);
 static int collect_id(uint32_t id, void *arg);
 
-/* The analyzer whose numbers collect_id and collect_word take. */
+/* The analyzer whose numbers collect_id takes. */
 static rag_analyzer *numbering;
+
+
+/*
+ * Packs the words of text[0..n) with a, numbers them with two, and
+ * collects the terms.  The pack is copied into a block of its exact size
+ * plus the room promised past it, so that a read beyond shows.  0, or -1.
+ */
+static int two_steps(rag_analyzer *a, rag_analyzer *two, const char *text, size_t n)
+{
+	rag_buf pack;
+	rag_error err;
+	unsigned char *p;
+	uint32_t *ids;
+	long k;
+	int rc = -1;
+
+	rag_buf_init(&pack, 0);
+	if (rag_analyze_pack(a, text, n, &pack, &err) < 0)
+		return -1;
+	/* what the pack promises: its words, and the room past them */
+	CHECK(pack.cap - pack.len >= RAG_WORDS_SLACK);
+	p = malloc(pack.len + RAG_WORDS_SLACK);
+	ids = malloc((pack.len / 2 + 1) * sizeof *ids);
+	if (p && ids) {
+		memcpy(p, pack.data, pack.len);
+		memset(p + pack.len, 0x5a, RAG_WORDS_SLACK);
+		k = rag_analyzer_word_ids(two, p, pack.len, ids);
+		rc = k < 0 ? -1 : 0;
+		for (long i = 0; i < k && rc == 0; i++)
+			rc = collect_id(ids[i], NULL);
+	}
+	free(p);
+	free(ids);
+	rag_buf_free(&pack);
+	return rc;
+}
 
 /*
  * Analyzes text[0..n) with a copy of exactly n bytes in its own block, so
  * that ASan or valgrind catch any read past the end.  Returns the terms
  * joined by '|', or "(error)".  how: 0 rag_analyze; 1 rag_analyze_ids;
- * 2 rag_analyze_words on a and rag_analyzer_word_id on two (an analyzer of
+ * 2 rag_analyze_pack on a and rag_analyzer_word_ids on two (an analyzer of
  * the same kind, as the two threads of an index writer use them).
  */
 static const char *analyzed(rag_analyzer *a, rag_analyzer *two, int how, const char *text,
@@ -71,7 +106,7 @@ static const char *analyzed(rag_analyzer *a, rag_analyzer *two, int how, const c
 	numbering = how == 2 ? two : a;
 	r = how == 0   ? rag_analyze(a, copy, n, collect, NULL, &err)
 	    : how == 1 ? rag_analyze_ids(a, copy, n, collect_id, NULL, &err)
-		       : rag_analyze_words(a, copy, n, collect_word, two, &err);
+		       : two_steps(a, two, copy, n);
 	free(copy);
 	return r == 0 ? got : "(error)";
 }
@@ -97,16 +132,6 @@ static int collect_id(uint32_t id, void *arg)
 	}
 	t = rag_analyzer_term(numbering, id, &n);
 	return collect(t, n, arg);
-}
-
-/* A word from rag_analyze_words, numbered by the analyzer in arg. */
-static int collect_word(const char *w, size_t n, void *arg)
-{
-	int64_t id = rag_analyzer_word_id(arg, w, n);
-
-	if (id < 0)
-		return -1;
-	return id == RAG_NO_TERM ? 0 : collect_id((uint32_t)id, NULL);
 }
 
 /* As terms_n, through the numbering: rag_analyze_ids, or with two, the two steps. */
@@ -307,8 +332,8 @@ static void stem_cache(void)
 }
 
 /*
- * The numbered terms (rag_analyze_ids, and rag_analyze_words with
- * rag_analyzer_word_id) are the terms rag_analyze gives, one number per
+ * The numbered terms (rag_analyze_ids, and rag_analyze_pack with
+ * rag_analyzer_word_ids) are the terms rag_analyze gives, one number per
  * term, for every analyzer, before and after rag_analyzer_forget.
  */
 static void numbered(void)
