@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <wctype.h>
 
 #include "analyze.h"
@@ -616,7 +619,10 @@ static inline uint32_t key_hash(const memo_key *k)
 	return (uint32_t)(x >> 32) ^ (uint32_t)x;
 }
 
-/* term_id through the memo, for word t[0..n) whose key and hash are given. */
+/*
+ * term_id through the memo, for word t[0..n) whose key and hash are
+ * given, when the front does not have it.
+ */
 static int64_t keyed_id(rag_analyzer *a, const char *t, size_t n, const memo_key *key, uint32_t h)
 {
 	struct vocab *v = &a->v;
@@ -626,8 +632,6 @@ static int64_t keyed_id(rag_analyzer *a, const char *t, size_t n, const memo_key
 
 	if (v->memo_size) {
 		f = &v->front[h & (FRONT_SLOTS - 1)];
-		if (key_eq(&f->k, key))
-			return f->id;
 		for (j = h & (v->memo_size - 1); !key_empty(&v->memo[j].k);
 		     j = (j + 1) & (v->memo_size - 1))
 			if (key_eq(&v->memo[j].k, key)) {
@@ -655,10 +659,15 @@ static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 {
 	memo_key key;
 
+	uint32_t h;
+
 	if (n > MEMO_WORD || n == 0)
 		return term_id(a, t, n);
 	key_of(t, n, &key);
-	return keyed_id(a, t, n, &key, key_hash(&key));
+	h = key_hash(&key);
+	if (a->v.memo_size && key_eq(&a->v.front[h & (FRONT_SLOTS - 1)].k, &key))
+		return a->v.front[h & (FRONT_SLOTS - 1)].id;
+	return keyed_id(a, t, n, &key, h);
 }
 
 /* word_id for a word with nothing readable past its end. */
@@ -734,6 +743,41 @@ static int emit(rag_analyzer *a, const char *t, size_t tl, int cut, const sink *
 	return term ? k->fn(term, len, k->arg) : 0;
 }
 
+/*
+ * The ASCII letters and digits that s[0..n) starts with, lower-cased
+ * into t, which has room for n bytes: how many.  Most words are nothing
+ * else, and this takes them sixteen bytes at a time where it can.
+ */
+static size_t ascii_run(const unsigned char *s, size_t n, char *t)
+{
+	size_t k = 0;
+
+#ifdef __SSE2__
+	const __m128i case_bit = _mm_set1_epi8(0x20);
+	const __m128i a1 = _mm_set1_epi8('a' - 1), z1 = _mm_set1_epi8('z' + 1);
+	const __m128i d1 = _mm_set1_epi8('0' - 1), d9 = _mm_set1_epi8('9' + 1);
+
+	for (; k + 16 <= n; k += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(s + k));
+		/* digits have the case bit already; bytes from 0x80 compare as negative */
+		__m128i low = _mm_or_si128(v, case_bit);
+		__m128i letter = _mm_and_si128(_mm_cmpgt_epi8(low, a1), _mm_cmplt_epi8(low, z1));
+		__m128i digit = _mm_and_si128(_mm_cmpgt_epi8(v, d1), _mm_cmplt_epi8(v, d9));
+		unsigned stop = ~(unsigned)_mm_movemask_epi8(_mm_or_si128(letter, digit)) & 0xffff;
+		_mm_storeu_si128((__m128i *)(t + k), low);
+		if (stop)
+			return k + (size_t)__builtin_ctz(stop);
+	}
+#endif
+	for (; k < n; k++) {
+		int c = byte_class[s[k]];
+		if (c != B_LETTER && c != B_DIGIT)
+			break;
+		t[k] = (char)(s[k] | 0x20);
+	}
+	return k;
+}
+
 /* english, lucene and simple: words, lower-cased. */
 static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, const sink *sk,
 			 rag_error *err)
@@ -786,7 +830,12 @@ static int analyze_words(rag_analyzer *a, const unsigned char *s, size_t n, cons
 				continue;
 			}
 		}
-		/* A word starts at s[i]. */
+		/* A word starts at s[i]: its plain ASCII start at once, then the rest. */
+		if (byte_class[s[i]] == B_LETTER || byte_class[s[i]] == B_DIGIT) {
+			tl = ascii_run(s + i, n - i < lim ? n - i : lim, t);
+			i += tl;
+			last = byte_class[s[i - 1]];
+		}
 		while (i < n) {
 			c = byte_class[s[i]];
 			if (c == B_LETTER) {
@@ -1042,6 +1091,7 @@ long rag_analyzer_word_ids(rag_analyzer *a, const unsigned char *p, size_t n, ui
 
 	while (p < end) {
 		memo_key key[GROUP];
+		const struct memo_slot *f[GROUP];
 		uint32_t h[GROUP];
 		const unsigned char *w[GROUP];
 		size_t g = 0;
@@ -1052,18 +1102,24 @@ long rag_analyzer_word_ids(rag_analyzer *a, const unsigned char *p, size_t n, ui
 			if (keyed && *p <= MEMO_WORD && *p) {
 				key_of((const char *)p + 1, *p, &key[g]);
 				h[g] = key_hash(&key[g]);
-				__builtin_prefetch(&a->v.front[h[g] & (FRONT_SLOTS - 1)]);
+				f[g] = &a->v.front[h[g] & (FRONT_SLOTS - 1)];
+				__builtin_prefetch(f[g]);
 			}
 		}
 		for (size_t i = 0; i < g; i++) {
 			const char *t = (const char *)w[i] + 1;
 			size_t len = *w[i];
-			int64_t id = keyed && len <= MEMO_WORD && len ? keyed_id(a, t, len, &key[i], h[i])
-								      : word_id(a, t, len);
+			int64_t id;
+			if (!keyed || len > MEMO_WORD || !len)
+				id = word_id(a, t, len);
+			else if (key_eq(&f[i]->k, &key[i]))
+				id = f[i]->id;
+			else
+				id = keyed_id(a, t, len, &key[i], h[i]);
 			if (id < 0)
 				return -1;
-			if (id != STOP_ID)
-				ids[k++] = (uint32_t)id;
+			ids[k] = (uint32_t)id;
+			k += id != STOP_ID;
 		}
 	}
 	return k;

@@ -95,7 +95,8 @@ int rag_buf_grow(rag_buf *b, size_t extra)
 		errno = ENOMEM;
 		return -1;
 	}
-	rag_prefault(p + b->cap, cap - b->cap);
+	/* only what is about to be written: the rest may never be */
+	rag_prefault(p + b->cap, want - b->cap);
 	if (!b->data)
 		p[0] = '\0';
 	b->data = p;
@@ -161,7 +162,7 @@ int rag_array_reserve(void *pv, size_t *cap, size_t need, size_t size)
 	p = realloc(*pp, n * size);
 	if (!p)
 		return -1;
-	rag_prefault((char *)p + *cap * size, (n - *cap) * size);
+	rag_prefault((char *)p + *cap * size, (need - *cap) * size);
 	*pp = p;
 	*cap = n;
 	return 0;

@@ -32,6 +32,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -1024,7 +1025,28 @@ typedef struct fw {
 		uint32_t crc;
 	} sec[SEC_NKINDS + 4]; /* kinds 1 to 16, and 17 to 21 */
 	int failed;
+	uint64_t kicked; /* bytes handed to the disk ahead of the fsync */
 } fw;
+
+/*
+ * Once a stretch of the file is written, the kernel is asked to start
+ * writing it to the disk (Linux), so that the fsync at the end has less
+ * left to wait for.  Best effort: it changes no outcome.
+ */
+#define FW_KICK ((uint64_t)1 << 19)
+
+static void fw_kick(fw *w)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+	if (w->off - w->kicked >= FW_KICK) {
+		sync_file_range(w->fd, (off_t)w->kicked, (off_t)(w->off - w->kicked),
+				SYNC_FILE_RANGE_WRITE);
+		w->kicked = w->off;
+	}
+#else
+	(void)w;
+#endif
+}
 
 #define FW_FLUSH (1u << 16) /* small enough to stay in the cache */
 #define FW_RESERVED (HEADER_SIZE + (SEC_NKINDS + 4) * SECTION_SIZE) /* every section */
@@ -1053,6 +1075,7 @@ static int fw_flush(fw *w)
 		done += (size_t)k;
 	}
 	rag_buf_truncate(&w->buf, 0);
+	fw_kick(w);
 	return 0;
 }
 
@@ -1074,7 +1097,8 @@ static int fw_raw(fw *w, const void *p, size_t n)
 			n -= (size_t)k;
 			w->off += (uint64_t)k;
 		}
-			return 0;
+		fw_kick(w);
+		return 0;
 	}
 	memcpy(w->buf.data + w->buf.len, p, n);
 	w->buf.len += n;
@@ -1202,36 +1226,21 @@ static void fw_abort(fw *w)
 /* ---- the parts every writer shares ---- */
 
 /*
- * Records gathered into blocks and compressed, either straight into the
- * file (w set) or into memory (data), for another thread to do while the
- * writer writes the index.
+ * Records gathered into blocks of whole records, as many as fit in
+ * REC_BLOCK bytes (or one larger alone), and compressed straight into
+ * the file: a merge's.  A batch's blocks are its job's (rag_segjob).
  */
-struct rag_blocks {
+typedef struct blockw {
 	rag_buf stage, comp;
-	/*
-	 * The block being gathered: records that lie one after another in
-	 * the caller's memory are compressed from there (span), and only
-	 * copied into stage when one does not follow the last.  Only when
-	 * borrow is set: the caller's records stay where they are until the
-	 * blocks are finished.
-	 */
-	int borrow;
-	const char *span;
-	size_t span_len;
 	rag_buf table; /* the SEC_RECBLOCKS entries so far */
-	rag_buf data;  /* the compressed blocks, when not written at once */
 	uint64_t coff, uoff;
-};
-typedef struct rag_blocks blockw;
+} blockw;
 
 /* 0, or -1 with errno set. */
 static int blockw_flush(fw *w, blockw *b)
 {
 	unsigned char e[RB];
-	const char *src = b->span ? b->span : b->stage.data;
-	size_t len = b->span ? b->span_len : b->stage.len;
-	rag_buf *out = w ? &b->comp : &b->data;
-	char *dst;
+	size_t len = b->stage.len;
 	int bound, k;
 
 	if (!len)
@@ -1241,55 +1250,34 @@ static int blockw_flush(fw *w, blockw *b)
 		return -1;
 	}
 	bound = LZ4_compressBound((int)len);
-	if (w)
-		rag_buf_truncate(&b->comp, 0);
-	if (rag_buf_grow(out, (size_t)bound) < 0)
+	rag_buf_truncate(&b->comp, 0);
+	if (rag_buf_grow(&b->comp, (size_t)bound) < 0)
 		return -1;
-	dst = out->data + out->len; /* compressed in place: no copy afterwards */
-	k = LZ4_compress_default(src, dst, (int)len, bound);
+	k = LZ4_compress_default(b->stage.data, b->comp.data, (int)len, bound);
 	if (k <= 0) {
 		errno = EIO;
 		return -1;
 	}
 	put64(e, b->coff);
 	put64(e + 8, b->uoff);
-	put32(e + 16, rag_crc32c(0, dst, (size_t)k));
+	put32(e + 16, rag_crc32c(0, b->comp.data, (size_t)k));
 	put32(e + 20, 0);
 	if (rag_buf_add(&b->table, e, RB) < 0)
 		return -1;
 	b->coff += (uint64_t)k;
 	b->uoff += len;
-	b->span = NULL;
-	b->span_len = 0;
 	rag_buf_truncate(&b->stage, 0);
-	if (w)
-		return fw_put(w, dst, (size_t)k);
-	out->len += (size_t)k;
-	return 0;
+	return fw_put(w, b->comp.data, (size_t)k);
 }
 
 /* Adds one whole record; a block never splits one.  0, or -1 with errno. */
 static int blockw_record(fw *w, blockw *b, const char *p, size_t n)
 {
-	size_t have = b->span ? b->span_len : b->stage.len;
-
-	if (have && have + n > REC_BLOCK && blockw_flush(w, b) < 0)
+	if (b->stage.len && b->stage.len + n > REC_BLOCK && blockw_flush(w, b) < 0)
 		return -1;
-	if (b->borrow && !b->span && !b->stage.len) {
-		b->span = p;
-		b->span_len = n;
-	} else if (b->span && b->span + b->span_len == p) {
-		b->span_len += n;
-	} else {
-		if (b->span && rag_buf_add(&b->stage, b->span, b->span_len) < 0)
-			return -1;
-		b->span = NULL;
-		b->span_len = 0;
-		if (rag_buf_add(&b->stage, p, n) < 0)
-			return -1;
-	}
-	have = b->span ? b->span_len : b->stage.len;
-	return have >= REC_BLOCK ? blockw_flush(w, b) : 0;
+	if (rag_buf_add(&b->stage, p, n) < 0)
+		return -1;
+	return b->stage.len >= REC_BLOCK ? blockw_flush(w, b) : 0;
 }
 
 /* Ends the blocks with the table's last entry.  0, or -1 with errno. */
@@ -1312,7 +1300,6 @@ static void blockw_init(blockw *b)
 	rag_buf_init(&b->stage, 0);
 	rag_buf_init(&b->comp, 0);
 	rag_buf_init(&b->table, 0);
-	rag_buf_init(&b->data, 0);
 }
 
 static void blockw_free(blockw *b)
@@ -1320,27 +1307,6 @@ static void blockw_free(blockw *b)
 	rag_buf_free(&b->stage);
 	rag_buf_free(&b->comp);
 	rag_buf_free(&b->table);
-	rag_buf_free(&b->data);
-}
-
-void rag_blocks_free(rag_blocks *b)
-{
-	if (b) {
-		blockw_free(b);
-		free(b);
-	}
-}
-
-/* Writes the records section and the block table from blocks made in memory. */
-static int put_blocks(fw *w, const blockw *b)
-{
-	if (fw_begin(w, SEC_RECORDS) < 0 || fw_put(w, b->data.data, b->data.len) < 0)
-		return -1;
-	fw_end(w);
-	if (fw_begin(w, SEC_RECBLOCKS) < 0 || fw_put(w, b->table.data, b->table.len) < 0)
-		return -1;
-	fw_end(w);
-	return 0;
 }
 
 /* A record as a writer sees it. */
@@ -1383,7 +1349,8 @@ static int keyent_cmp(const void *a, const void *b)
 /*
  * Writes every section but the index (records, ids, documents, hashes,
  * lengths) for n records taken from get; fills dl[0..n) with the lengths
- * and *total with their sum.
+ * (unless dl is NULL) and *total with their sum.  With defer, the records
+ * themselves are left to the caller.
  */
 static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *bk,
 			 int defer, uint32_t *dl, uint64_t *total, rag_error *err)
@@ -1540,7 +1507,7 @@ static int write_records(fw *w, uint32_t n, rec_get get, void *ctx, const bulk *
 		PASS(SEC_HASHES, if (fw_put(w, v.hash, 16) < 0) goto out);
 	}
 	fw_end(w);
-	PASS(SEC_DOCLEN, if (fw_put32(w, v.doclen) < 0) goto out; dl[i] = v.doclen;
+	PASS(SEC_DOCLEN, if (fw_put32(w, v.doclen) < 0) goto out; if (dl) dl[i] = v.doclen;
 	     *total += v.doclen);
 	fw_end(w);
 	rc = 0;
@@ -1559,7 +1526,9 @@ typedef struct termacc {
 	rag_buf entries; /* 32-byte rag_seg_term entries, as stored */
 	rag_buf text;
 	rag_buf post;    /* one term's encoded postings */
+	rag_buf *mem;    /* when set, where the postings go instead of the file */
 	rag_buf index;   /* the prefix of every RAG_SEG_TERM_STRIDE-th term */
+	const char *path; /* the segment's, for messages */
 	uint64_t post_off;
 	uint32_t nterms;
 } termacc;
@@ -1599,20 +1568,22 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 {
 	size_t nb = (m + RAG_SEG_BLOCK - 1) / RAG_SEG_BLOCK;
 	uint32_t max_tf = 0, min_dl = UINT32_MAX;
-	rag_buf *b = &acc->post;
+	rag_buf *b = acc->mem ? acc->mem : &acc->post;
+	size_t base = acc->mem ? b->len : 0; /* where the term's postings start in b */
 	unsigned char e[32];
 	int64_t prev = -1;
 
-	rag_buf_truncate(b, 0);
+	if (!acc->mem)
+		rag_buf_truncate(b, 0);
 	if (rag_buf_grow(b, 16 * nb + POSTING_MAX * m) < 0)
 		goto nomem;
-	memset(b->data, 0, 16 * nb);
-	b->len = 16 * nb;
+	memset(b->data + base, 0, 16 * nb);
+	b->len = base + 16 * nb;
 	for (size_t blk = 0; blk < nb; blk++) {
 		size_t a = blk * RAG_SEG_BLOCK, z = a + RAG_SEG_BLOCK < m ? a + RAG_SEG_BLOCK : m;
 		uint32_t bmax = 0, bmin = UINT32_MAX;
 		unsigned char *h, *v = (unsigned char *)b->data + b->len;
-		size_t start = b->len - 16 * nb;
+		size_t start = b->len - base - 16 * nb;
 		for (size_t i = a; i < z; i++) {
 			v = put_posting(v, (uint32_t)((int64_t)docs[i] - prev - 1), tfs[i]);
 			prev = docs[i];
@@ -1622,7 +1593,7 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 				bmin = dl[docs[i]];
 		}
 		b->len = (size_t)(v - (unsigned char *)b->data);
-		h = (unsigned char *)b->data + 16 * blk;
+		h = (unsigned char *)b->data + base + 16 * blk;
 		put32(h, docs[z - 1]);
 		put32(h + 4, (uint32_t)start);
 		put32(h + 8, bmax);
@@ -1632,11 +1603,11 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 		if (bmin < min_dl)
 			min_dl = bmin;
 	}
-	if (b->len > UINT32_MAX)
-		return rag_error_set(err, RAG_ENOMEM, w->path, 0,
+	if (b->len - base > UINT32_MAX)
+		return rag_error_set(err, RAG_ENOMEM, acc->path, 0,
 				     "segment too large: a term has over 4 GiB of postings");
 	put64(e, acc->post_off);
-	put32(e + 8, (uint32_t)b->len);
+	put32(e + 8, (uint32_t)(b->len - base));
 	put32(e + 12, (uint32_t)m);
 	put32(e + 16, (uint32_t)acc->text.len);
 	e[20] = (unsigned char)len;
@@ -1645,7 +1616,7 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 	put32(e + 24, max_tf);
 	put32(e + 28, min_dl);
 	if (acc->text.len + len > UINT32_MAX)
-		return rag_error_set(err, RAG_ENOMEM, w->path, 0,
+		return rag_error_set(err, RAG_ENOMEM, acc->path, 0,
 				     "segment too large: over 4 GiB of terms");
 	if (rag_buf_add(&acc->entries, e, 32) < 0 || rag_buf_add(&acc->text, term, len) < 0)
 		goto nomem;
@@ -1657,11 +1628,11 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 		if (rag_buf_add(&acc->index, pb, 8) < 0)
 			goto nomem;
 	}
-	acc->post_off += b->len;
+	acc->post_off += b->len - base;
 	acc->nterms++;
-	return fw_put(w, b->data, b->len);
+	return acc->mem ? 0 : fw_put(w, b->data, b->len);
 nomem:
-	return rag_error_set(err, RAG_ENOMEM, w->path, 0, "out of memory");
+	return rag_error_set(err, RAG_ENOMEM, acc->path, 0, "out of memory");
 }
 
 static void termacc_init(termacc *a)
@@ -2350,41 +2321,53 @@ static int post_byte(rag_segw *w, wterm *t, unsigned char c)
 /* Writes t's pending posting to its slices.  0, or -1 when memory runs out. */
 static int post_flush(rag_segw *w, wterm *t)
 {
-	unsigned char v[POSTING_MAX], *end = put_posting(v, t->last_doc - t->next_doc, t->tf);
+	unsigned char v[POSTING_MAX], *end;
 
-	for (const unsigned char *c = v; c < end; c++)
-		if (post_byte(w, t, *c) < 0)
-			return -1;
+	if (t->end - t->at >= POSTING_MAX) {
+		/* room in the slice: straight there */
+		unsigned char *p = pool_ptr(w, t->at);
+		t->at += (uint32_t)(put_posting(p, t->last_doc - t->next_doc, t->tf) - p);
+	} else {
+		end = put_posting(v, t->last_doc - t->next_doc, t->tf);
+		for (const unsigned char *c = v; c < end; c++)
+			if (post_byte(w, t, *c) < 0)
+				return -1;
+	}
 	t->next_doc = t->last_doc + 1;
 	return 0;
 }
 
-int rag_segw_post(rag_segw *w, uint32_t doc, uint32_t term, rag_error *err)
+/* Makes room for record doc's length and for terms up to number top.  0, or -1. */
+static int post_room(rag_segw *w, uint32_t doc, uint32_t top)
 {
-	wterm *t;
-
 	if (doc >= w->ndoclen) {
 		if (rag_array_reserve(&w->doclen, &w->doclen_cap, (size_t)doc + 1,
 				      sizeof *w->doclen) < 0)
-			goto nomem;
+			return -1;
 		memset(w->doclen + w->ndoclen, 0, ((size_t)doc + 1 - w->ndoclen) * sizeof *w->doclen);
 		w->ndoclen = (size_t)doc + 1;
 	}
-	if (term >= w->terms_cap) {
+	if (top >= w->terms_cap) {
 		size_t old = w->terms_cap;
-		if (term == UINT32_MAX ||
-		    rag_array_reserve(&w->terms, &w->terms_cap, (size_t)term + 1, sizeof *w->terms) < 0)
-			goto nomem;
+		if (top == UINT32_MAX ||
+		    rag_array_reserve(&w->terms, &w->terms_cap, (size_t)top + 1, sizeof *w->terms) < 0)
+			return -1;
 		for (size_t i = old; i < w->terms_cap; i++)
 			w->terms[i].head = UINT32_MAX;
 	}
-	t = &w->terms[term];
-	w->doclen[doc]++;
+	return 0;
+}
+
+/* An occurrence of term in record doc, room made.  0, or -1 when memory runs out. */
+static inline int post_one(rag_segw *w, uint32_t doc, uint32_t term)
+{
+	wterm *t = &w->terms[term];
+
 	if (t->head == UINT32_MAX) {
 		/* the term's first posting in the batch */
 		if (rag_array_reserve(&w->used, &w->used_cap, w->nused + 1, sizeof *w->used) < 0 ||
 		    (t->head = slice_new(w, 0)) == UINT32_MAX)
-			goto nomem;
+			return -1;
 		w->used[w->nused++] = term;
 		*t = (wterm){.last_doc = doc, .tf = 1, .head = t->head, .at = t->head,
 			     .end = t->head + SLICE_MIN - 4};
@@ -2395,12 +2378,18 @@ int rag_segw_post(rag_segw *w, uint32_t doc, uint32_t term, rag_error *err)
 		return 0;
 	}
 	if (post_flush(w, t) < 0)
-		goto nomem;
+		return -1;
 	t->last_doc = doc;
 	t->tf = 1;
 	return 0;
-nomem:
-	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+}
+
+int rag_segw_post(rag_segw *w, uint32_t doc, uint32_t term, rag_error *err)
+{
+	if (post_room(w, doc, term) < 0 || post_one(w, doc, term) < 0)
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+	w->doclen[doc]++;
+	return 0;
 }
 
 int rag_segw_post_many(rag_segw *w, uint32_t doc, const uint32_t *terms, size_t n,
@@ -2408,19 +2397,29 @@ int rag_segw_post_many(rag_segw *w, uint32_t doc, const uint32_t *terms, size_t 
 {
 	/* the terms' state is fetched a few words ahead, and the bytes they write next */
 	enum { AHEAD = 8 };
+	uint32_t top = 0;
 
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		top = terms[i] > top ? terms[i] : top;
+	if (post_room(w, doc, top) < 0)
+		goto nomem;
 	for (size_t i = 0; i < n; i++) {
-		if (i + AHEAD < n && terms[i + AHEAD] < w->terms_cap)
+		if (i + AHEAD < n)
 			__builtin_prefetch(&w->terms[terms[i + AHEAD]], 1);
-		if (i + AHEAD / 2 < n && terms[i + AHEAD / 2] < w->terms_cap) {
+		if (i + AHEAD / 2 < n) {
 			const wterm *t = &w->terms[terms[i + AHEAD / 2]];
 			if (t->head != UINT32_MAX)
 				__builtin_prefetch(pool_ptr(w, t->at), 1);
 		}
-		if (rag_segw_post(w, doc, terms[i], err) < 0)
-			return -1;
+		if (post_one(w, doc, terms[i]) < 0)
+			goto nomem;
 	}
+	w->doclen[doc] += (uint32_t)n;
 	return 0;
+nomem:
+	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 }
 
 /*
@@ -2448,19 +2447,37 @@ static size_t post_read(const rag_segw *w, const wterm *t, const uint32_t *newno
 		uint32_t tf = 1, v = 0;
 		unsigned char c;
 		int shift = 0;
-		do {
-			NEXT_BYTE(c);
-			g |= (uint64_t)(c & 0x7f) << shift;
-			shift += 7;
-		} while (c & 0x80);
-		if (!(g & 1)) {
-			shift = 0;
+		if (end - at >= POSTING_MAX) {
+			/* the posting lies whole before the slice's link: read it straight */
+			const unsigned char *p = pool_ptr(w, at), *q = p;
+			do {
+				g |= (uint64_t)(*q & 0x7f) << shift;
+				shift += 7;
+			} while (*q++ & 0x80);
+			if (!(g & 1)) {
+				shift = 0;
+				do {
+					v |= (uint32_t)(*q & 0x7f) << shift;
+					shift += 7;
+				} while (*q++ & 0x80);
+				tf = v;
+			}
+			at += (uint32_t)(q - p);
+		} else {
 			do {
 				NEXT_BYTE(c);
-				v |= (uint32_t)(c & 0x7f) << shift;
+				g |= (uint64_t)(c & 0x7f) << shift;
 				shift += 7;
 			} while (c & 0x80);
-			tf = v;
+			if (!(g & 1)) {
+				shift = 0;
+				do {
+					NEXT_BYTE(c);
+					v |= (uint32_t)(c & 0x7f) << shift;
+					shift += 7;
+				} while (c & 0x80);
+				tf = v;
+			}
 		}
 		doc += (uint32_t)(g >> 1);
 		if (newno[doc] != UINT32_MAX) {
@@ -2564,68 +2581,169 @@ static void sort_terms(sortterm *t, size_t n)
 	}
 }
 
-int rag_segw_compress(const rag_segw *w, const unsigned char *drop, rag_blocks **out,
-		      rag_error *err)
-{
-	blockw *b = malloc(sizeof *b);
+/*
+ * The work of writing a batch's segment that threads can share: one part
+ * builds the postings and the term dictionary in memory, and the others
+ * each compress one block of records.  Any thread may take the next part;
+ * rag_segw_write takes parts too, waits for all, and writes what they
+ * made.
+ */
+struct rag_segjob {
+	const rag_segw *w;
+	uint32_t n;      /* records kept */
+	uint32_t *kept;  /* output number -> batch number */
+	uint32_t *newno; /* batch number -> output number; UINT32_MAX: dropped */
+	uint32_t *dl;    /* output number -> its length in terms */
+	uint64_t total;  /* the sum of the lengths */
+	size_t nblocks;
+	uint32_t *first; /* block b holds output records first[b] to first[b + 1] */
+	size_t *at;      /* where its compressed bytes go in comp */
+	uint32_t *ulen, *clen, *crc; /* its length before and after, its CRC-32C */
+	char *comp;
+	char *path;       /* the segment's */
+	termacc acc;      /* the postings part's dictionary, and its postings in post */
+	rag_buf post;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t next;       /* blocks taken */
+	int post_taken;    /* the postings taken */
+	size_t done;       /* parts finished */
+	int failed;
+	rag_error err;
+};
 
-	*out = NULL;
-	if (!b)
-		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
-	blockw_init(b);
-	b->borrow = 1; /* the batch does not change until its segment is written */
-	if (rag_buf_grow(&b->data, w->json.len / 2 + 64) < 0)
-		goto nomem;
-	for (uint32_t i = 0; i < w->n; i++)
-		if (!rag_bit(drop, i) &&
-		    blockw_record(NULL, b, w->json.data + w->recoff[i], w->recoff[i + 1] - w->recoff[i]) < 0)
-			goto nomem;
-	if (blockw_finish(NULL, b) < 0)
-		goto nomem;
-	*out = b;
-	return 0;
-nomem:
-	rag_blocks_free(b);
-	return rag_error_set(err, RAG_ENOMEM, NULL, 0, "cannot compress records: %s", strerror(errno));
+void rag_segjob_free(rag_segjob *j)
+{
+	if (!j)
+		return;
+	free(j->kept);
+	free(j->newno);
+	free(j->dl);
+	free(j->first);
+	free(j->at);
+	free(j->ulen);
+	free(j->clen);
+	free(j->crc);
+	free(j->comp);
+	termacc_free(&j->acc);
+	rag_buf_free(&j->post);
+	pthread_cond_destroy(&j->cv);
+	pthread_mutex_destroy(&j->mu);
+	free(j->path);
+	free(j);
 }
 
-int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
-		   rag_blocks_wait wait, void *warg, rag_error *err)
+rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const char *path,
+			   rag_error *err)
 {
-	segw_ctx ctx = {w, NULL};
-	uint32_t *newno = NULL, *dl = NULL, *docs = NULL, *tfs = NULL, nout = 0;
-	sortterm *order = NULL;
-	uint64_t total;
-	size_t textlen = 0;
-	termacc acc;
-	fw f;
-	int rc = -1;
+	rag_segjob *j = calloc(1, sizeof *j);
+	size_t have = 0, cap = 16;
 
-	termacc_init(&acc);
-	if (fw_open(&f, path, err) < 0)
-		return -1;
-	ctx.kept = malloc(((size_t)w->n + 1) * sizeof *ctx.kept);
-	newno = malloc(((size_t)w->n + 1) * sizeof *newno);
-	dl = malloc(((size_t)w->n + 1) * sizeof *dl);
-	docs = malloc(((size_t)w->n + 1) * sizeof *docs);
-	tfs = malloc(((size_t)w->n + 1) * sizeof *tfs);
-	order = malloc((w->nused + 1) * sizeof *order);
-	if (!ctx.kept || !newno || !dl || !docs || !tfs || !order) {
-		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
-		goto out;
+	if (!j) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		return NULL;
 	}
+	j->w = w;
+	termacc_init(&j->acc);
+	rag_buf_init(&j->post, 0);
+	j->acc.mem = &j->post;
+	if (!(j->path = strdup(path)) || pthread_mutex_init(&j->mu, NULL) != 0) {
+		free(j->path);
+		free(j);
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		return NULL;
+	}
+	if (pthread_cond_init(&j->cv, NULL) != 0) {
+		pthread_mutex_destroy(&j->mu);
+		free(j->path);
+		free(j);
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		return NULL;
+	}
+	j->acc.path = j->path;
+	j->kept = malloc(((size_t)w->n + 1) * sizeof *j->kept);
+	j->newno = malloc(((size_t)w->n + 1) * sizeof *j->newno);
+	j->dl = malloc(((size_t)w->n + 1) * sizeof *j->dl);
+	j->first = malloc(cap * sizeof *j->first);
+	if (!j->kept || !j->newno || !j->dl || !j->first)
+		goto nomem;
 	for (uint32_t i = 0; i < w->n; i++) {
-		newno[i] = UINT32_MAX;
+		j->newno[i] = UINT32_MAX;
 		if (!rag_bit(drop, i)) {
-			newno[i] = nout;
-			ctx.kept[nout++] = i;
+			j->dl[j->n] = i < w->ndoclen ? w->doclen[i] : 0;
+			j->total += j->dl[j->n];
+			j->newno[i] = j->n;
+			j->kept[j->n++] = i;
 		}
 	}
-	bulk bk = {w->json.data ? w->json.data : "", w->ids.data ? w->ids.data : "",
-		   w->docs.data ? w->docs.data : "", w->recoff, w->idoff, w->docoff, w->hashes};
-	if (write_records(&f, nout, segw_get, &ctx, HOST_LE && nout == w->n && nout ? &bk : NULL,
-			  wait != NULL, dl, &total, err) < 0)
-		goto out;
+	/*
+	 * The blocks: whole records, as many as fit in REC_BLOCK bytes, or
+	 * one that is larger alone.
+	 */
+	j->first[0] = 0;
+	for (uint32_t i = 0; i < j->n; i++) {
+		size_t len = w->recoff[j->kept[i] + 1] - w->recoff[j->kept[i]];
+		if (len > INT32_MAX / 2) {
+			rag_error_set(err, RAG_ENOMEM, NULL, 0, "a record is too large to store");
+			goto fail;
+		}
+		/* this record may end a block and make one: room for two more ends, and the last */
+		if (j->nblocks + 4 > cap) {
+			uint32_t *nf = realloc(j->first, 2 * cap * sizeof *nf);
+			if (!nf)
+				goto nomem;
+			j->first = nf;
+			cap *= 2;
+		}
+		if (have && have + len > REC_BLOCK) {
+			j->first[++j->nblocks] = i;
+			have = 0;
+		}
+		have += len;
+		if (have >= REC_BLOCK) {
+			j->first[++j->nblocks] = i + 1;
+			have = 0;
+		}
+	}
+	if (have)
+		j->first[++j->nblocks] = j->n;
+	j->at = malloc((j->nblocks + 1) * sizeof *j->at);
+	j->ulen = malloc((j->nblocks + 1) * sizeof *j->ulen);
+	j->clen = malloc((j->nblocks + 1) * sizeof *j->clen);
+	j->crc = malloc((j->nblocks + 1) * sizeof *j->crc);
+	if (!j->at || !j->ulen || !j->clen || !j->crc)
+		goto nomem;
+	j->at[0] = 0;
+	for (size_t b = 0; b < j->nblocks; b++) {
+		size_t len = 0;
+		for (uint32_t i = j->first[b]; i < j->first[b + 1]; i++)
+			len += w->recoff[j->kept[i] + 1] - w->recoff[j->kept[i]];
+		j->ulen[b] = (uint32_t)len;
+		j->at[b + 1] = j->at[b] + (size_t)LZ4_compressBound((int)len);
+	}
+	/* only the pages the compressed blocks fill are touched */
+	if (!(j->comp = malloc(j->at[j->nblocks] + 1)))
+		goto nomem;
+	return j;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+fail:
+	rag_segjob_free(j);
+	return NULL;
+}
+
+/* Part 0: the postings and the dictionary, sorted by term, into j->acc. */
+static int job_postings(rag_segjob *j, rag_error *err)
+{
+	const rag_segw *w = j->w;
+	uint32_t *docs = malloc(((size_t)j->n + 1) * sizeof *docs);
+	uint32_t *tfs = malloc(((size_t)j->n + 1) * sizeof *tfs);
+	sortterm *order = malloc((w->nused + 1) * sizeof *order);
+	size_t textlen = 0;
+	int rc = -1;
+
+	if (!docs || !tfs || !order)
+		goto nomem;
 	for (size_t i = 0; i < w->nused; i++) {
 		size_t len;
 		const char *p = w->term_text(w->term_arg, w->used[i], &len);
@@ -2633,13 +2751,9 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 		textlen += len;
 	}
 	sort_terms(order, w->nused);
-	if (rag_buf_grow(&acc.entries, 32 * w->nused) < 0 || rag_buf_grow(&acc.text, textlen) < 0 ||
-	    rag_buf_grow(&acc.index, 8 * (w->nused / RAG_SEG_TERM_STRIDE + 1)) < 0) {
-		rag_error_set(err, RAG_ENOMEM, path, 0, "out of memory");
-		goto out;
-	}
-	if (fw_begin(&f, SEC_POSTINGS) < 0)
-		goto out;
+	if (rag_buf_grow(&j->acc.entries, 32 * w->nused) < 0 || rag_buf_grow(&j->acc.text, textlen) < 0 ||
+	    rag_buf_grow(&j->acc.index, 8 * (w->nused / RAG_SEG_TERM_STRIDE + 1)) < 0)
+		goto nomem;
 	for (size_t i = 0; i < w->nused; i++) {
 		size_t m;
 		/* the terms come in the order of their text: fetch ahead */
@@ -2647,35 +2761,176 @@ int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
 			__builtin_prefetch(&w->terms[order[i + 16].idx]);
 		if (i + 8 < w->nused)
 			__builtin_prefetch(pool_ptr(w, w->terms[order[i + 8].idx].head));
-		m = post_read(w, &w->terms[order[i].idx], newno, docs, tfs);
-		if (m && add_term(&f, &acc, order[i].p, order[i].len, docs, tfs, m, dl, err) < 0)
+		m = post_read(w, &w->terms[order[i].idx], j->newno, docs, tfs);
+		if (m && add_term(NULL, &j->acc, order[i].p, order[i].len, docs, tfs, m, j->dl, err) < 0)
 			goto out;
 	}
-	if (finish_terms(&f, &acc) < 0)
-		goto out;
-	if (wait) {
-		const rag_blocks *b = wait(warg, err);
-		if (!b || put_blocks(&f, b) < 0)
-			goto out;
-	}
-	if (write_fields(&f, w->cols, w->ncols, newno, err) < 0)
-		goto out;
-	if (w->nv && segw_vectors(&f, w, newno, err) < 0)
-		goto out;
-	if (fw_finish(&f, nout, total, acc.nterms) < 0)
-		goto out;
 	rc = 0;
+	goto out;
+nomem:
+	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 out:
-	if (rc < 0)
-		fw_abort(&f);
-	termacc_free(&acc);
-	free(ctx.kept);
-	free(newno);
-	free(dl);
 	free(docs);
 	free(tfs);
 	free(order);
 	return rc;
+}
+
+/* Part 1 + b: block b, compressed.  stage gathers records that do not lie together. */
+static int job_block(rag_segjob *j, size_t b, rag_buf *stage, rag_error *err)
+{
+	const rag_segw *w = j->w;
+	uint32_t a = j->first[b], z = j->first[b + 1];
+	const char *src = w->json.data + w->recoff[j->kept[a]];
+	int k;
+
+	/* the records lie one after another unless a dropped one is among them */
+	if (j->kept[z - 1] - j->kept[a] != z - 1 - a) {
+		rag_buf_truncate(stage, 0);
+		for (uint32_t i = a; i < z; i++) {
+			uint32_t r = j->kept[i];
+			if (rag_buf_add(stage, w->json.data + w->recoff[r],
+					w->recoff[r + 1] - w->recoff[r]) < 0)
+				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		}
+		src = stage->data;
+	}
+	k = LZ4_compress_default(src, j->comp + j->at[b], (int)j->ulen[b],
+				 (int)(j->at[b + 1] - j->at[b]));
+	if (k <= 0)
+		return rag_error_set(err, RAG_EIO, NULL, 0, "cannot compress records");
+	j->clen[b] = (uint32_t)k;
+	j->crc[b] = rag_crc32c(0, j->comp + j->at[b], (size_t)k);
+	return 0;
+}
+
+/*
+ * Takes parts and does them until none is left: the postings first when
+ * postings_first is set (the caller's thread made them, and has them in
+ * its caches), else the blocks first.
+ */
+static void job_run(rag_segjob *j, int postings_first)
+{
+	rag_buf stage;
+
+	rag_buf_init(&stage, 0);
+	pthread_mutex_lock(&j->mu);
+	while (!j->failed) {
+		int postings;
+		size_t b = 0;
+		rag_error e;
+		int r;
+		if (!j->post_taken && (postings_first || j->next == j->nblocks))
+			postings = j->post_taken = 1;
+		else if (j->next < j->nblocks)
+			postings = 0, b = j->next++;
+		else
+			break;
+		pthread_mutex_unlock(&j->mu);
+		rag_error_clear(&e);
+		r = postings ? job_postings(j, &e) : job_block(j, b, &stage, &e);
+		pthread_mutex_lock(&j->mu);
+		if (r < 0 && !j->failed) {
+			j->failed = 1;
+			j->err = e;
+		}
+		j->done++;
+		pthread_cond_broadcast(&j->cv);
+	}
+	pthread_mutex_unlock(&j->mu);
+	rag_buf_free(&stage);
+}
+
+void rag_segjob_run(rag_segjob *j)
+{
+	job_run(j, 0);
+}
+
+/* Takes the parts left, and waits for those others took.  0, or -1 with err set. */
+static int job_finish(rag_segjob *j, rag_error *err)
+{
+	int failed;
+
+	job_run(j, 1);
+	pthread_mutex_lock(&j->mu);
+	while (j->done < j->next + (size_t)j->post_taken)
+		pthread_cond_wait(&j->cv, &j->mu);
+	failed = j->failed;
+	if (failed)
+		*err = j->err;
+	pthread_mutex_unlock(&j->mu);
+	return failed ? -1 : 0;
+}
+
+/* Stops the parts not taken yet (a failure elsewhere). */
+static void job_stop(rag_segjob *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->failed = 1;
+	while (j->done < j->next + (size_t)j->post_taken)
+		pthread_cond_wait(&j->cv, &j->mu);
+	pthread_mutex_unlock(&j->mu);
+}
+
+int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
+{
+	segw_ctx ctx = {w, j->kept};
+	uint64_t total;
+	unsigned char e[RB];
+	uint64_t coff = 0, uoff = 0;
+	fw f;
+
+	if (fw_open(&f, j->path, err) < 0) {
+		job_stop(j);
+		return -1;
+	}
+	bulk bk = {w->json.data ? w->json.data : "", w->ids.data ? w->ids.data : "",
+		   w->docs.data ? w->docs.data : "", w->recoff, w->idoff, w->docoff, w->hashes};
+	/* j->dl is part 0's to read: the lengths are not written back to it */
+	if (write_records(&f, j->n, segw_get, &ctx, HOST_LE && j->n == w->n && j->n ? &bk : NULL, 1,
+			  NULL, &total, err) < 0) {
+		job_stop(j);
+		goto fail;
+	}
+	if (job_finish(j, err) < 0) {
+		if (!err->source[0])
+			snprintf(err->source, sizeof err->source, "%s", j->path);
+		goto fail;
+	}
+	if (fw_begin(&f, SEC_RECORDS) < 0)
+		goto fail;
+	for (size_t b = 0; b < j->nblocks; b++)
+		if (fw_put(&f, j->comp + j->at[b], j->clen[b]) < 0)
+			goto fail;
+	fw_end(&f);
+	if (fw_begin(&f, SEC_RECBLOCKS) < 0)
+		goto fail;
+	for (size_t b = 0; b <= j->nblocks; b++) {
+		put64(e, coff);
+		put64(e + 8, uoff);
+		put32(e + 16, b < j->nblocks ? j->crc[b] : 0);
+		put32(e + 20, 0);
+		if (fw_put(&f, e, RB) < 0)
+			goto fail;
+		if (b < j->nblocks) {
+			coff += j->clen[b];
+			uoff += j->ulen[b];
+		}
+	}
+	fw_end(&f);
+	if (fw_begin(&f, SEC_POSTINGS) < 0 || fw_put(&f, j->post.data, j->post.len) < 0 ||
+	    finish_terms(&f, &j->acc) < 0)
+		goto fail;
+	if (write_fields(&f, w->cols, w->ncols, j->newno, err) < 0)
+		goto fail;
+	if (w->nv && segw_vectors(&f, w, j->newno, err) < 0)
+		goto fail;
+	if (fw_finish(&f, j->n, total, j->acc.nterms) < 0)
+		goto fail;
+	return 0;
+fail:
+	fw_abort(&f);
+	return -1;
 }
 
 /* ---- merging ---- */
@@ -2831,6 +3086,7 @@ int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t 
 	int rc = -1;
 
 	termacc_init(&acc);
+	acc.path = path;
 	if (fw_open(&f, path, err) < 0)
 		return -1;
 	for (size_t s = 0; s < n; s++)

@@ -310,29 +310,24 @@ void rag_segw_set_terms(rag_segw *w, rag_segw_term_fn fn, void *arg);
 void rag_segw_id(const rag_segw *w, uint32_t i, const char **p, size_t *n);
 const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i);
 
-/* The records of a batch, compressed in blocks (see rag_segw_compress). */
-typedef struct rag_blocks rag_blocks;
-void rag_blocks_free(rag_blocks *b);
-
 /*
- * Compresses the records of the batch but those set in drop.  It reads
- * only the record side of the builder, so another thread may run it while
- * rag_segw_write writes the rest.  *out is freed by the caller.
+ * Writing the batch's segment, in parts that threads can share.
+ * rag_segjob_new plans it: the records kept (all but those whose docno is
+ * set in drop, a bitmap that may be NULL), for a segment file at path
+ * (kept by the job).  rag_segjob_run takes parts and does them until none
+ * is left, compressing blocks of records before anything else; another
+ * thread may call it while rag_segw_write runs.  rag_segw_write writes
+ * the segment, fsynced, doing the parts left itself (the postings first:
+ * its thread made them) and waiting for the others; 0, or -1 with err
+ * set.  rag_segjob_free comes after every call of both has returned.
+ * The batch does not change from rag_segjob_new to rag_segjob_free.
  */
-int rag_segw_compress(const rag_segw *w, const unsigned char *drop, rag_blocks **out,
-		      rag_error *err);
-
-/* Called by rag_segw_write for the compressed records: NULL with err set on failure. */
-typedef const rag_blocks *(*rag_blocks_wait)(void *arg, rag_error *err);
-
-/*
- * Writes the records added (except those whose docno is set in drop, a
- * bitmap that may be NULL) as a segment file at path, fsynced.  With
- * wait, the records come from what wait(warg) returns, after the index is
- * written; without, they are compressed here.
- */
-int rag_segw_write(rag_segw *w, const unsigned char *drop, const char *path,
-		   rag_blocks_wait wait, void *warg, rag_error *err);
+typedef struct rag_segjob rag_segjob;
+rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const char *path,
+			   rag_error *err);
+void rag_segjob_run(rag_segjob *j);
+int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err);
+void rag_segjob_free(rag_segjob *j);
 
 /*
  * Finds field number field (of those given to rag_seg_merge) in the

@@ -78,13 +78,17 @@ typedef struct cand {
 /*
  * Indexing in two threads.  The caller's thread reads records, looks them
  * up, stores them and splits their texts into words; a second thread,
- * with an analyzer of its own, turns the words into numbered terms and the
- * numbers into postings (it owns the index side of the batch builder,
- * rag_segw_post), and at a commit compresses the records while the caller
- * writes the index.  Words travel in chunks of up to CHUNK_RECORDS
- * records, each word a length byte and its bytes; a commit waits until
- * every chunk is done, so the postings of a record are in the builder
- * before any commit that includes it.
+ * with an analyzer of its own, turns the words into term numbers, which
+ * come back to the caller's thread to become postings (rag_segw_post: it
+ * owns both sides of the batch builder).  Words travel in chunks of up to
+ * CHUNK_RECORDS records, each word a length byte and its bytes, and their
+ * numbers come back in the same chunk, which the caller posts, in the
+ * order the chunks went, before filling it again; a commit waits until
+ * every chunk is numbered and posted, so the postings of a record are in
+ * the builder before any commit that includes it.  At a commit the thread
+ * helps write the segment (rag_segjob): it compresses blocks of records
+ * while the caller writes the other sections and builds the postings,
+ * whose memory it has touched, and then both compress what is left.
  */
 #define CHUNK_RECORDS 64
 #define CHUNK_BYTES (1u << 20)
@@ -97,7 +101,12 @@ typedef struct chunk {
 	uint32_t docno[CHUNK_RECORDS];
 	size_t off[CHUNK_RECORDS + 1];
 	size_t n;
-	int busy; /* queued or being indexed */
+	uint32_t *ids; /* the words' term numbers, record after record */
+	size_t ids_cap;
+	size_t idoff[CHUNK_RECORDS + 1]; /* record i's: ids[idoff[i]] to ids[idoff[i + 1]] */
+	uint64_t seq;  /* the chunk's place in the order they were handed over */
+	int busy;      /* queued or being numbered */
+	int numbered;  /* numbered, and its postings not made yet */
 } chunk;
 
 typedef struct indexer {
@@ -107,20 +116,19 @@ typedef struct indexer {
 	chunk chunks[NCHUNKS];
 	int queue[NCHUNKS]; /* chunks waiting, oldest first */
 	size_t qn;
-	int working; /* the thread is indexing a chunk */
+	int working; /* the thread is numbering a chunk */
 	int filling; /* the chunk the caller fills, or -1 */
+	uint64_t seq_next;  /* the seq of the next chunk handed over */
+	uint64_t post_next; /* the seq of the next chunk to post */
+	int posting;        /* a thread is posting a chunk */
 	int stop;
 	int failed;
 	rag_error err;
 	rag_analyzer *an;
 	rag_segw *w;
-	uint32_t *ids; /* a record's term numbers */
-	size_t ids_cap;
-	/* a commit's compression of the batch's records: 1 asked, 2 done */
+	/* a commit's segment, which the thread helps write: 1 asked, 2 done */
 	int cjob;
-	const unsigned char *cdrop;
-	rag_blocks *cout;
-	rag_error cerr;
+	rag_segjob *job;
 } indexer;
 
 typedef struct local {
@@ -787,6 +795,64 @@ static void numbered_by(local *l, rag_analyzer *an)
 	rag_segw_set_terms(l->batch, term_text, an);
 }
 
+/*
+ * Postings.  The chunks numbered are posted in the order they were handed
+ * over (a term's records must come in docno order), one at a time, by
+ * whichever thread gets to the next one first: the caller before it
+ * fills a chunk again, the thread when it has nothing to number.  So the
+ * work goes to the thread with time for it.
+ */
+
+/* The next chunk to post, marked as being posted; NULL when there is none (called locked). */
+static chunk *post_take_locked(indexer *ix)
+{
+	if (ix->posting || ix->failed)
+		return NULL;
+	for (int i = 0; i < NCHUNKS; i++)
+		if (ix->chunks[i].numbered && ix->chunks[i].seq == ix->post_next) {
+			ix->posting = 1;
+			return &ix->chunks[i];
+		}
+	return NULL;
+}
+
+/* Posts chunk c, taken with post_take_locked, and frees it (called unlocked).  0, or -1. */
+static int post_chunk(indexer *ix, chunk *c, rag_error *err)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < c->n && rc == 0; i++)
+		rc = rag_segw_post_many(ix->w, c->docno[i], c->ids + c->idoff[i],
+					c->idoff[i + 1] - c->idoff[i], err);
+	pthread_mutex_lock(&ix->mu);
+	if (rc < 0 && !ix->failed) {
+		ix->failed = 1;
+		ix->err = *err;
+	}
+	c->n = 0;
+	c->numbered = 0;
+	ix->post_next++;
+	ix->posting = 0;
+	pthread_cond_broadcast(&ix->cv);
+	pthread_mutex_unlock(&ix->mu);
+	return rc;
+}
+
+/* The caller posts what it can.  0, or -1 with err set. */
+static int ix_post(indexer *ix, rag_error *err)
+{
+	for (;;) {
+		chunk *c;
+		pthread_mutex_lock(&ix->mu);
+		c = post_take_locked(ix);
+		pthread_mutex_unlock(&ix->mu);
+		if (!c)
+			return 0;
+		if (post_chunk(ix, c, err) < 0)
+			return -1;
+	}
+}
+
 static void *ix_main(void *arg)
 {
 	indexer *ix = arg;
@@ -796,15 +862,9 @@ static void *ix_main(void *arg)
 		while (!ix->stop && ix->qn == 0 && ix->cjob != 1)
 			pthread_cond_wait(&ix->cv, &ix->mu);
 		if (ix->cjob == 1) {
-			rag_blocks *b = NULL;
-			rag_error e;
-			const unsigned char *drop = ix->cdrop;
 			pthread_mutex_unlock(&ix->mu);
-			rag_error_clear(&e);
-			rag_segw_compress(ix->w, drop, &b, &e);
+			rag_segjob_run(ix->job);
 			pthread_mutex_lock(&ix->mu);
-			ix->cout = b;
-			ix->cerr = e;
 			ix->cjob = 2;
 			pthread_cond_broadcast(&ix->cv);
 			continue;
@@ -819,19 +879,19 @@ static void *ix_main(void *arg)
 
 		rag_error e;
 		rag_error_clear(&e);
+		/* every word takes two bytes at least */
+		if (!failed && rag_array_reserve(&c->ids, &c->ids_cap, c->words.len / 2 + 1,
+						 sizeof *c->ids) < 0)
+			failed = nomem(&e);
+		c->idoff[0] = 0;
 		for (size_t i = 0; i < c->n && !failed; i++) {
-			size_t len = c->off[i + 1] - c->off[i];
-			long n;
-			if (rag_array_reserve(&ix->ids, &ix->ids_cap, len / 2 + 1, sizeof *ix->ids) < 0) {
-				failed = nomem(&e);
-				break;
-			}
-			n = rag_analyzer_word_ids(ix->an, (const unsigned char *)c->words.data + c->off[i],
-						  len, ix->ids);
+			long n = rag_analyzer_word_ids(ix->an,
+						       (const unsigned char *)c->words.data + c->off[i],
+						       c->off[i + 1] - c->off[i], c->ids + c->idoff[i]);
 			if (n < 0)
 				failed = nomem(&e);
 			else
-				failed = rag_segw_post_many(ix->w, c->docno[i], ix->ids, (size_t)n, &e) < 0;
+				c->idoff[i + 1] = c->idoff[i] + (size_t)n;
 		}
 
 		pthread_mutex_lock(&ix->mu);
@@ -839,11 +899,18 @@ static void *ix_main(void *arg)
 			ix->failed = 1;
 			ix->err = e;
 		}
-		c->n = 0;
 		rag_buf_truncate(&c->words, 0);
+		c->numbered = !failed;
 		c->busy = 0;
 		ix->working = 0;
 		pthread_cond_broadcast(&ix->cv);
+		/* nothing else to do: post */
+		while (ix->qn == 0 && ix->cjob != 1 && (c = post_take_locked(ix))) {
+			pthread_mutex_unlock(&ix->mu);
+			rag_error_clear(&e);
+			post_chunk(ix, c, &e);
+			pthread_mutex_lock(&ix->mu);
+		}
 	}
 	pthread_mutex_unlock(&ix->mu);
 	return NULL;
@@ -860,10 +927,11 @@ static void ix_free(indexer *ix)
 	pthread_join(ix->thread, NULL);
 	pthread_mutex_destroy(&ix->mu);
 	pthread_cond_destroy(&ix->cv);
-	for (int i = 0; i < NCHUNKS; i++)
+	for (int i = 0; i < NCHUNKS; i++) {
 		rag_buf_free(&ix->chunks[i].words);
+		free(ix->chunks[i].ids);
+	}
 	rag_analyzer_free(ix->an);
-	free(ix->ids);
 	free(ix);
 }
 
@@ -911,6 +979,7 @@ static void ix_submit_locked(indexer *ix)
 	if (ix->filling < 0)
 		return;
 	if (ix->chunks[ix->filling].n) {
+		ix->chunks[ix->filling].seq = ix->seq_next++;
 		ix->queue[ix->qn++] = ix->filling;
 		pthread_cond_broadcast(&ix->cv);
 	} else {
@@ -928,24 +997,25 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 {
 	chunk *c;
 
-	if (ix->filling < 0) {
-		pthread_mutex_lock(&ix->mu);
-		for (;;) {
-			for (int i = 0; i < NCHUNKS && ix->filling < 0; i++)
-				if (!ix->chunks[i].busy) {
-					ix->chunks[i].busy = 1;
-					ix->filling = i;
-				}
-			if (ix->filling >= 0 || ix->failed)
-				break;
-			pthread_cond_wait(&ix->cv, &ix->mu);
-		}
-		if (ix->failed) {
-			*err = ix->err;
-			pthread_mutex_unlock(&ix->mu);
+	while (ix->filling < 0) {
+		int failed;
+		/* the chunks numbered are posted first: one of them becomes free */
+		if (ix_post(ix, err) < 0)
 			return -1;
-		}
+		pthread_mutex_lock(&ix->mu);
+		for (int i = 0; i < NCHUNKS && ix->filling < 0; i++)
+			if (!ix->chunks[i].busy && !ix->chunks[i].numbered) {
+				ix->chunks[i].busy = 1;
+				ix->filling = i;
+			}
+		failed = ix->failed;
+		if (failed)
+			*err = ix->err;
+		else if (ix->filling < 0)
+			pthread_cond_wait(&ix->cv, &ix->mu);
 		pthread_mutex_unlock(&ix->mu);
+		if (failed)
+			return -1;
 	}
 	c = &ix->chunks[ix->filling];
 	if (rag_analyze_pack(an, text, len, &c->words, err) < 0)
@@ -961,43 +1031,26 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 	return 0;
 }
 
-/* Asks the thread to compress the batch's records (all texts analyzed). */
-static void ix_compress_start(indexer *ix, const unsigned char *drop)
+/* Asks the thread to help write the batch's segment (all texts analyzed). */
+static void ix_job_start(indexer *ix, rag_segjob *job)
 {
 	pthread_mutex_lock(&ix->mu);
-	ix->cdrop = drop;
-	ix->cout = NULL;
+	ix->job = job;
 	ix->cjob = 1;
 	pthread_cond_broadcast(&ix->cv);
 	pthread_mutex_unlock(&ix->mu);
 }
 
-/* Waits for the compression: the blocks (owned by ix), or NULL with err set. */
-static const rag_blocks *ix_compress_wait(void *arg, rag_error *err)
-{
-	indexer *ix = arg;
-	const rag_blocks *b;
-
-	pthread_mutex_lock(&ix->mu);
-	while (ix->cjob == 1)
-		pthread_cond_wait(&ix->cv, &ix->mu);
-	b = ix->cout;
-	if (!b && err)
-		*err = ix->cerr;
-	pthread_mutex_unlock(&ix->mu);
-	return b;
-}
-
-/* Waits for the compression if one was asked for, and frees its blocks. */
-static void ix_compress_end(indexer *ix)
+/* Waits until the thread is done with the job it was given, if any. */
+static void ix_job_end(indexer *ix)
 {
 	if (!ix || !ix->cjob)
 		return;
-	ix_compress_wait(ix, NULL);
 	pthread_mutex_lock(&ix->mu);
-	rag_blocks_free(ix->cout);
-	ix->cout = NULL;
+	while (ix->cjob == 1)
+		pthread_cond_wait(&ix->cv, &ix->mu);
 	ix->cjob = 0;
+	ix->job = NULL;
 	pthread_mutex_unlock(&ix->mu);
 }
 
@@ -1010,14 +1063,14 @@ static int ix_sync(indexer *ix, rag_error *err)
 		return 0;
 	pthread_mutex_lock(&ix->mu);
 	ix_submit_locked(ix);
-	while (ix->qn || ix->working)
+	while (ix->qn || ix->working || ix->posting)
 		pthread_cond_wait(&ix->cv, &ix->mu);
 	if (ix->failed) {
 		*err = ix->err;
 		rc = -1;
 	}
 	pthread_mutex_unlock(&ix->mu);
-	return rc;
+	return rc < 0 ? rc : ix_post(ix, err);
 }
 
 /* ---- indexed fields ---- */
@@ -1313,7 +1366,6 @@ static void local_close(rag_store *st)
 
 	if (!l)
 		return;
-	ix_compress_end(l->ix);
 	ix_free(l->ix);
 	if (l->unsaved && l->writer) {
 		/*
@@ -2225,11 +2277,14 @@ static int local_commit(rag_store *st, rag_error *err)
 			goto nomem;
 		if (rag_array_reserve(&l->segs, &l->segs_cap, l->nsegs + 1, sizeof *l->segs) < 0)
 			goto nomem;
+		rag_segjob *job = rag_segjob_new(l->batch, l->drop, p, err);
+		if (!job)
+			goto broken;
 		if (l->ix)
-			ix_compress_start(l->ix, l->drop);
-		int w = rag_segw_write(l->batch, l->drop, p, l->ix ? ix_compress_wait : NULL, l->ix,
-				       err);
-		ix_compress_end(l->ix);
+			ix_job_start(l->ix, job);
+		int w = rag_segw_write(l->batch, job, err);
+		ix_job_end(l->ix);
+		rag_segjob_free(job);
 		if (w < 0)
 			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))

@@ -203,6 +203,95 @@ static void test_basics(void)
 	rag_store_close(s);
 }
 
+/*
+ * A batch's records, as the segment's blocks hold them: many records (many
+ * blocks), some longer than a block alone, and some replaced within the
+ * batch, so that a block's records do not lie together in the batch.
+ * Every record comes back as it went in, once.
+ */
+struct seen {
+	char **want; /* by record number; NULL once seen */
+	int n, bad;
+};
+
+static int scan_fn(const char *json, size_t len, void *arg)
+{
+	struct seen *sn = arg;
+	int i;
+
+	/* {"id":"bNNNN",... */
+	if (len < 12 || sscanf(json, "{\"id\":\"b%d\"", &i) != 1 || i < 0 || i >= sn->n ||
+	    !sn->want[i] || strlen(sn->want[i]) != len || memcmp(sn->want[i], json, len) != 0) {
+		sn->bad++;
+		return 0;
+	}
+	free(sn->want[i]);
+	sn->want[i] = NULL;
+	return 0;
+}
+
+static void test_blocks(void)
+{
+	enum { N = 600 };
+	struct seen sn = {calloc(N, sizeof(char *)), N, 0};
+	unsigned seed = 777;
+	rag_store *s;
+	rag_error e;
+	int left = 0;
+
+	fresh_dir();
+	s = open_w();
+	CHECK(s != NULL && sn.want != NULL);
+	if (!s || !sn.want)
+		return;
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			/* every fifth record again in the second round, with new text */
+			if (round == 1 && i % 5)
+				continue;
+			size_t words = 1 + (size_t)(rand_r(&seed) % 60);
+			if (rand_r(&seed) % 40 == 0)
+				words = 4000 + (size_t)(rand_r(&seed) % 3000); /* over 16 KiB */
+			char *text = malloc(words * 8 + 1), *json = malloc(words * 8 + 64);
+			char id[16];
+			size_t len = 0;
+			rag_store_record r;
+			for (size_t w = 0; w < words; w++)
+				len += (size_t)sprintf(text + len, "%sw%u", w ? " " : "",
+						       (unsigned)(rand_r(&seed) % 5000));
+			snprintf(id, sizeof id, "b%d", i);
+			sprintf(json, "{\"id\":\"%s\",\"text\":\"%s\",\"round\":%d}", id, text, round);
+			memset(&r, 0, sizeof r);
+			r.id = id;
+			r.id_len = strlen(id);
+			r.text = text;
+			r.text_len = len;
+			r.json = json;
+			r.json_len = strlen(json);
+			r.hash[0] = (unsigned char)round;
+			r.hash[1] = (unsigned char)i;
+			r.hash[2] = (unsigned char)(i >> 8);
+			CHECK(rag_store_add(s, &r, &e) >= 0);
+			free(sn.want[i]);
+			sn.want[i] = json;
+			free(text);
+		}
+	}
+	CHECK_EQ(commit(s), 0);
+	CHECK_EQ(live(s), N);
+	CHECK_EQ(rag_store_scan(s, scan_fn, &sn, &e), 0);
+	CHECK_EQ(sn.bad, 0);
+	for (int i = 0; i < N; i++)
+		if (sn.want[i]) {
+			left++;
+			free(sn.want[i]);
+		}
+	CHECK_EQ(left, 0);
+	CHECK_EQ(check(), 0);
+	free(sn.want);
+	rag_store_close(s);
+}
+
 static void test_replace_docs(void)
 {
 	rag_store *s;
@@ -341,6 +430,7 @@ static void test_damage(void)
 int main(void)
 {
 	RUN(test_basics);
+	RUN(test_blocks);
 	RUN(test_replace_docs);
 	RUN(test_pruning);
 	RUN(test_damage);
