@@ -699,7 +699,7 @@ typedef struct sink {
  * Where analyze_words builds the next word: in the pack, past the length
  * byte, or in a->term.  NULL when memory runs out.
  */
-static char *word_room(rag_analyzer *a, const sink *k)
+static inline char *word_room(rag_analyzer *a, const sink *k)
 {
 	rag_buf *b = k->pack;
 
@@ -717,20 +717,13 @@ static char *word_room(rag_analyzer *a, const sink *k)
  * is valid during the call.  Returns the callback's value, or -1 with err
  * set when memory runs out.
  */
-static int emit(rag_analyzer *a, const char *t, size_t tl, int cut, const sink *k,
-		rag_error *err)
+/* emit's part for terms as text or numbers: t[0..tl) with the possessive cut. */
+static int emit_term(rag_analyzer *a, const char *t, size_t tl, const sink *k, rag_error *err)
 {
 	const char *term;
 	size_t len;
 	int bad = 0;
 
-	if (a->kind != K_SIMPLE && !cut && tl >= 3 && t[tl - 1] == 's' && t[tl - 2] == '\'')
-		tl -= 2;
-	if (k->pack) {
-		k->pack->data[k->pack->len] = (char)(unsigned char)tl;
-		k->pack->len += 1 + tl;
-		return 0;
-	}
 	if (k->idfn) {
 		int64_t id = word_id(a, t, tl);
 		if (id < 0)
@@ -741,6 +734,20 @@ static int emit(rag_analyzer *a, const char *t, size_t tl, int cut, const sink *
 	if (bad)
 		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	return term ? k->fn(term, len, k->arg) : 0;
+}
+
+static inline int emit(rag_analyzer *a, const char *t, size_t tl, int cut, const sink *k,
+		       rag_error *err)
+{
+	if (a->kind != K_SIMPLE && !cut && tl >= 3 && t[tl - 1] == 's' && t[tl - 2] == '\'')
+		tl -= 2;
+	if (k->pack) {
+		/* the word is in place: its length goes before it */
+		k->pack->data[k->pack->len] = (char)(unsigned char)tl;
+		k->pack->len += 1 + tl;
+		return 0;
+	}
+	return emit_term(a, t, tl, k, err);
 }
 
 /*

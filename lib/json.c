@@ -633,7 +633,14 @@ int rag_json_add_raw(rag_buf *out, const char *text, size_t n)
 	if (rag_buf_grow(out, n) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		char c = text[i];
+		char c;
+		/* in a string, only a quote or a backslash matters: eight bytes at a time */
+		if (in_string)
+			while (n - i >= 8 && !special8(rag_load64(text + i)))
+				i += 8;
+		if (i >= n)
+			break;
+		c = text[i];
 		if (in_string) {
 			if (c == '\\')
 				i++;

@@ -1148,6 +1148,12 @@ static int fw_put(fw *w, const void *p, size_t n)
 	return fw_raw(w, p, n);
 }
 
+/* A buffer's bytes (none when it never had any). */
+static int fw_put_buf(fw *w, const rag_buf *b)
+{
+	return b->len ? fw_put(w, b->data, b->len) : 0;
+}
+
 static int fw_put32(fw *w, uint32_t v)
 {
 	unsigned char b[4];
@@ -1172,8 +1178,8 @@ static void fw_end(fw *w)
 	w->nsec++;
 }
 
-/* Writes the header and the section table, fsyncs and closes. */
-static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms)
+/* Writes the header and the section table, fsyncs (unless told not to) and closes. */
+static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms, int sync)
 {
 	unsigned char h[FW_RESERVED];
 	size_t hsize = HEADER_SIZE + (size_t)w->nsec * SECTION_SIZE;
@@ -1201,7 +1207,7 @@ static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms)
 	put32(h + 28, rag_crc32c(0, h, hsize));
 	if (pwrite(w->fd, h, hsize, 0) != (ssize_t)hsize)
 		return fw_fail(w, errno ? errno : EIO, "cannot write segment");
-	if (fsync(w->fd) < 0)
+	if (sync && fsync(w->fd) < 0)
 		return fw_fail(w, errno, "cannot sync segment");
 	if (close(w->fd) < 0) {
 		w->fd = -1;
@@ -1209,6 +1215,20 @@ static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms)
 	}
 	w->fd = -1;
 	rag_buf_free(&w->buf);
+	return 0;
+}
+
+int rag_file_sync(const char *path, rag_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fsync(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return rag_error_sys(err, e, path, "cannot sync segment");
+	}
+	close(fd);
 	return 0;
 }
 
@@ -1526,7 +1546,7 @@ typedef struct termacc {
 	rag_buf entries; /* 32-byte rag_seg_term entries, as stored */
 	rag_buf text;
 	rag_buf post;    /* one term's encoded postings */
-	rag_buf *mem;    /* when set, where the postings go instead of the file */
+	rag_buf *mem;    /* when set, where the postings go instead of the file (and no index) */
 	rag_buf index;   /* the prefix of every RAG_SEG_TERM_STRIDE-th term */
 	const char *path; /* the segment's, for messages */
 	uint64_t post_off;
@@ -1620,7 +1640,7 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 				     "segment too large: over 4 GiB of terms");
 	if (rag_buf_add(&acc->entries, e, 32) < 0 || rag_buf_add(&acc->text, term, len) < 0)
 		goto nomem;
-	if (acc->nterms % RAG_SEG_TERM_STRIDE == 0) {
+	if (!acc->mem && acc->nterms % RAG_SEG_TERM_STRIDE == 0) {
 		unsigned char pb[8];
 		uint64_t v = term_prefix(term, len);
 		for (int i = 7; i >= 0; i--, v >>= 8)
@@ -2601,16 +2621,22 @@ struct rag_segjob {
 	uint32_t *ulen, *clen, *crc; /* its length before and after, its CRC-32C */
 	char *comp;
 	char *path;       /* the segment's */
-	termacc acc;      /* the postings part's dictionary, and its postings in post */
-	rag_buf post;
+	sortterm *order;  /* the batch's terms, sorted (the sorting part's) */
+	/* the postings parts': the two halves of the dictionary, and their postings */
+	termacc acc[2];
+	rag_buf post[2];
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	int sorting;       /* the sorting part: 1 taken, 2 done */
+	int halves;        /* postings parts taken */
 	size_t next;       /* blocks taken */
-	int post_taken;    /* the postings taken */
 	size_t done;       /* parts finished */
 	int failed;
 	rag_error err;
 };
+
+/* Parts: the sorting, the two halves of the postings, and one for each block. */
+#define JOB_PARTS(j) (3 + (j)->nblocks)
 
 void rag_segjob_free(rag_segjob *j)
 {
@@ -2625,8 +2651,11 @@ void rag_segjob_free(rag_segjob *j)
 	free(j->clen);
 	free(j->crc);
 	free(j->comp);
-	termacc_free(&j->acc);
-	rag_buf_free(&j->post);
+	free(j->order);
+	for (int h = 0; h < 2; h++) {
+		termacc_free(&j->acc[h]);
+		rag_buf_free(&j->post[h]);
+	}
 	pthread_cond_destroy(&j->cv);
 	pthread_mutex_destroy(&j->mu);
 	free(j->path);
@@ -2644,9 +2673,11 @@ rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const c
 		return NULL;
 	}
 	j->w = w;
-	termacc_init(&j->acc);
-	rag_buf_init(&j->post, 0);
-	j->acc.mem = &j->post;
+	for (int h = 0; h < 2; h++) {
+		termacc_init(&j->acc[h]);
+		rag_buf_init(&j->post[h], 0);
+		j->acc[h].mem = &j->post[h];
+	}
 	if (!(j->path = strdup(path)) || pthread_mutex_init(&j->mu, NULL) != 0) {
 		free(j->path);
 		free(j);
@@ -2660,7 +2691,7 @@ rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const c
 		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 		return NULL;
 	}
-	j->acc.path = j->path;
+	j->acc[0].path = j->acc[1].path = j->path;
 	j->kept = malloc(((size_t)w->n + 1) * sizeof *j->kept);
 	j->newno = malloc(((size_t)w->n + 1) * sizeof *j->newno);
 	j->dl = malloc(((size_t)w->n + 1) * sizeof *j->dl);
@@ -2732,51 +2763,59 @@ fail:
 	return NULL;
 }
 
-/* Part 0: the postings and the dictionary, sorted by term, into j->acc. */
-static int job_postings(rag_segjob *j, rag_error *err)
+/* The sorting part: the batch's terms, in the order of their text. */
+static int job_sort(rag_segjob *j, rag_error *err)
 {
 	const rag_segw *w = j->w;
-	uint32_t *docs = malloc(((size_t)j->n + 1) * sizeof *docs);
-	uint32_t *tfs = malloc(((size_t)j->n + 1) * sizeof *tfs);
-	sortterm *order = malloc((w->nused + 1) * sizeof *order);
-	size_t textlen = 0;
-	int rc = -1;
 
-	if (!docs || !tfs || !order)
-		goto nomem;
+	if (!(j->order = malloc((w->nused + 1) * sizeof *j->order)))
+		return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 	for (size_t i = 0; i < w->nused; i++) {
 		size_t len;
 		const char *p = w->term_text(w->term_arg, w->used[i], &len);
-		order[i] = (sortterm){term_prefix(p, len), p, (uint32_t)len, w->used[i]};
-		textlen += len;
+		j->order[i] = (sortterm){term_prefix(p, len), p, (uint32_t)len, w->used[i]};
 	}
-	sort_terms(order, w->nused);
-	if (rag_buf_grow(&j->acc.entries, 32 * w->nused) < 0 || rag_buf_grow(&j->acc.text, textlen) < 0 ||
-	    rag_buf_grow(&j->acc.index, 8 * (w->nused / RAG_SEG_TERM_STRIDE + 1)) < 0)
-		goto nomem;
-	for (size_t i = 0; i < w->nused; i++) {
+	sort_terms(j->order, w->nused);
+	return 0;
+}
+
+/* A postings part: half h of the sorted terms, their postings and entries into j->acc[h]. */
+static int job_half(rag_segjob *j, int h, rag_error *err)
+{
+	const rag_segw *w = j->w;
+	size_t from = h ? w->nused / 2 : 0, to = h ? w->nused : w->nused / 2, textlen = 0;
+	uint32_t *docs = malloc(((size_t)j->n + 1) * sizeof *docs);
+	uint32_t *tfs = malloc(((size_t)j->n + 1) * sizeof *tfs);
+	const sortterm *order = j->order;
+	termacc *acc = &j->acc[h];
+	int rc = -1;
+
+	for (size_t i = from; i < to; i++)
+		textlen += order[i].len;
+	if (!docs || !tfs || rag_buf_grow(&acc->entries, 32 * (to - from)) < 0 ||
+	    rag_buf_grow(&acc->text, textlen) < 0) {
+		rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
+		goto out;
+	}
+	for (size_t i = from; i < to; i++) {
 		size_t m;
 		/* the terms come in the order of their text: fetch ahead */
-		if (i + 16 < w->nused)
+		if (i + 16 < to)
 			__builtin_prefetch(&w->terms[order[i + 16].idx]);
-		if (i + 8 < w->nused)
+		if (i + 8 < to)
 			__builtin_prefetch(pool_ptr(w, w->terms[order[i + 8].idx].head));
 		m = post_read(w, &w->terms[order[i].idx], j->newno, docs, tfs);
-		if (m && add_term(NULL, &j->acc, order[i].p, order[i].len, docs, tfs, m, j->dl, err) < 0)
+		if (m && add_term(NULL, acc, order[i].p, order[i].len, docs, tfs, m, j->dl, err) < 0)
 			goto out;
 	}
 	rc = 0;
-	goto out;
-nomem:
-	rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 out:
 	free(docs);
 	free(tfs);
-	free(order);
 	return rc;
 }
 
-/* Part 1 + b: block b, compressed.  stage gathers records that do not lie together. */
+/* A block's part: block b, compressed.  stage gathers records that do not lie together. */
 static int job_block(rag_segjob *j, size_t b, rag_buf *stage, rag_error *err)
 {
 	const rag_segw *w = j->w;
@@ -2805,35 +2844,44 @@ static int job_block(rag_segjob *j, size_t b, rag_buf *stage, rag_error *err)
 }
 
 /*
- * Takes parts and does them until none is left: the postings first when
- * postings_first is set (the caller's thread made them, and has them in
- * its caches), else the blocks first.
+ * Takes parts and does them until none is left: the sorting first, then
+ * the halves of the postings once the terms are sorted, and blocks while
+ * there is nothing else (or while another thread sorts).
  */
-static void job_run(rag_segjob *j, int postings_first)
+void rag_segjob_run(rag_segjob *j)
 {
 	rag_buf stage;
 
 	rag_buf_init(&stage, 0);
 	pthread_mutex_lock(&j->mu);
 	while (!j->failed) {
-		int postings;
+		int kind; /* 0 sorting, 1 and 2 a half of the postings, 3 a block */
 		size_t b = 0;
 		rag_error e;
 		int r;
-		if (!j->post_taken && (postings_first || j->next == j->nblocks))
-			postings = j->post_taken = 1;
+		if (!j->sorting)
+			kind = 0, j->sorting = 1;
+		else if (j->sorting == 2 && j->halves < 2)
+			kind = 1 + j->halves++;
 		else if (j->next < j->nblocks)
-			postings = 0, b = j->next++;
-		else
+			kind = 3, b = j->next++;
+		else if (j->halves < 2) {
+			pthread_cond_wait(&j->cv, &j->mu); /* the terms are being sorted */
+			continue;
+		} else
 			break;
 		pthread_mutex_unlock(&j->mu);
 		rag_error_clear(&e);
-		r = postings ? job_postings(j, &e) : job_block(j, b, &stage, &e);
+		r = kind == 0 ? job_sort(j, &e)
+		    : kind < 3 ? job_half(j, kind - 1, &e)
+			       : job_block(j, b, &stage, &e);
 		pthread_mutex_lock(&j->mu);
 		if (r < 0 && !j->failed) {
 			j->failed = 1;
 			j->err = e;
 		}
+		if (kind == 0)
+			j->sorting = 2;
 		j->done++;
 		pthread_cond_broadcast(&j->cv);
 	}
@@ -2841,9 +2889,10 @@ static void job_run(rag_segjob *j, int postings_first)
 	rag_buf_free(&stage);
 }
 
-void rag_segjob_run(rag_segjob *j)
+/* The parts taken so far (called locked). */
+static size_t taken(const rag_segjob *j)
 {
-	job_run(j, 0);
+	return (j->sorting != 0) + (size_t)j->halves + j->next;
 }
 
 /* Takes the parts left, and waits for those others took.  0, or -1 with err set. */
@@ -2851,9 +2900,9 @@ static int job_finish(rag_segjob *j, rag_error *err)
 {
 	int failed;
 
-	job_run(j, 1);
+	rag_segjob_run(j);
 	pthread_mutex_lock(&j->mu);
-	while (j->done < j->next + (size_t)j->post_taken)
+	while (j->done < taken(j))
 		pthread_cond_wait(&j->cv, &j->mu);
 	failed = j->failed;
 	if (failed)
@@ -2867,9 +2916,59 @@ static void job_stop(rag_segjob *j)
 {
 	pthread_mutex_lock(&j->mu);
 	j->failed = 1;
-	while (j->done < j->next + (size_t)j->post_taken)
+	while (j->done < taken(j))
 		pthread_cond_wait(&j->cv, &j->mu);
 	pthread_mutex_unlock(&j->mu);
+}
+
+/*
+ * Writes the postings, the term text, the dictionary and its index from
+ * the two halves: the second half's entries move past the first's
+ * postings and text, and the index takes every RAG_SEG_TERM_STRIDE-th
+ * term of both.  0, or -1 with err set.
+ */
+static int job_terms(fw *f, const rag_segjob *j, rag_error *err)
+{
+	const termacc *a = &j->acc[0], *b = &j->acc[1];
+	uint64_t nterms = (uint64_t)a->nterms + b->nterms;
+	unsigned char e[32];
+
+	if (a->text.len + b->text.len > UINT32_MAX)
+		return rag_error_set(err, RAG_ENOMEM, j->path, 0,
+				     "segment too large: over 4 GiB of terms");
+	if (fw_begin(f, SEC_POSTINGS) < 0 || fw_put_buf(f, &j->post[0]) < 0 ||
+	    fw_put_buf(f, &j->post[1]) < 0)
+		return -1;
+	fw_end(f);
+	if (fw_begin(f, SEC_TERMTEXT) < 0 || fw_put_buf(f, &a->text) < 0 ||
+	    fw_put_buf(f, &b->text) < 0)
+		return -1;
+	fw_end(f);
+	if (fw_begin(f, SEC_TERMS) < 0 || fw_put_buf(f, &a->entries) < 0)
+		return -1;
+	for (uint32_t i = 0; i < b->nterms; i++) {
+		memcpy(e, b->entries.data + 32 * (size_t)i, 32);
+		put64(e, get64(e) + j->post[0].len);
+		put32(e + 16, get32(e + 16) + (uint32_t)a->text.len);
+		if (fw_put(f, e, 32) < 0)
+			return -1;
+	}
+	fw_end(f);
+	if (fw_begin(f, SEC_TERMINDEX) < 0)
+		return -1;
+	for (uint64_t k = 0; k < nterms; k += RAG_SEG_TERM_STRIDE) {
+		const termacc *h = k < a->nterms ? a : b;
+		const unsigned char *t = (const unsigned char *)h->entries.data +
+					 32 * (size_t)(k < a->nterms ? k : k - a->nterms);
+		unsigned char pb[8];
+		uint64_t v = term_prefix(h->text.data + get32(t + 16), (size_t)t[20] | (size_t)t[21] << 8);
+		for (int i = 7; i >= 0; i--, v >>= 8)
+			pb[i] = (unsigned char)v;
+		if (fw_put(f, pb, 8) < 0)
+			return -1;
+	}
+	fw_end(f);
+	return 0;
 }
 
 int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
@@ -2918,14 +3017,13 @@ int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
 		}
 	}
 	fw_end(&f);
-	if (fw_begin(&f, SEC_POSTINGS) < 0 || fw_put(&f, j->post.data, j->post.len) < 0 ||
-	    finish_terms(&f, &j->acc) < 0)
+	if (job_terms(&f, j, err) < 0)
 		goto fail;
 	if (write_fields(&f, w->cols, w->ncols, j->newno, err) < 0)
 		goto fail;
 	if (w->nv && segw_vectors(&f, w, j->newno, err) < 0)
 		goto fail;
-	if (fw_finish(&f, j->n, total, j->acc.nterms) < 0)
+	if (fw_finish(&f, j->n, total, j->acc[0].nterms + j->acc[1].nterms, 0) < 0)
 		goto fail;
 	return 0;
 fail:
@@ -3180,7 +3278,7 @@ int rag_seg_merge(rag_seg *const *segs, const unsigned char *const *del, size_t 
 	}
 	if (vo && merge_vectors(&f, segs, n, map, vo, err) < 0)
 		goto out;
-	if (fw_finish(&f, nout, total, acc.nterms) < 0)
+	if (fw_finish(&f, nout, total, acc.nterms, 1) < 0)
 		goto out;
 	rc = 0;
 	goto out;

@@ -315,12 +315,12 @@ const unsigned char *rag_segw_hash(const rag_segw *w, uint32_t i);
  * rag_segjob_new plans it: the records kept (all but those whose docno is
  * set in drop, a bitmap that may be NULL), for a segment file at path
  * (kept by the job).  rag_segjob_run takes parts and does them until none
- * is left, compressing blocks of records before anything else; another
- * thread may call it while rag_segw_write runs.  rag_segw_write writes
- * the segment, fsynced, doing the parts left itself (the postings first:
- * its thread made them) and waiting for the others; 0, or -1 with err
- * set.  rag_segjob_free comes after every call of both has returned.
- * The batch does not change from rag_segjob_new to rag_segjob_free.
+ * is left; another thread may call it while rag_segw_write runs.
+ * rag_segw_write writes the segment, doing the parts left itself and
+ * waiting for the others, and closes it without an fsync, which is the
+ * caller's (rag_file_sync, from any thread); 0, or -1 with err set.
+ * rag_segjob_free comes after every call of both has returned.  The
+ * batch does not change from rag_segjob_new to rag_segjob_free.
  */
 typedef struct rag_segjob rag_segjob;
 rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const char *path,
@@ -328,6 +328,8 @@ rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const c
 void rag_segjob_run(rag_segjob *j);
 int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err);
 void rag_segjob_free(rag_segjob *j);
+/* fsyncs the file at path.  0, or -1 with err set. */
+int rag_file_sync(const char *path, rag_error *err);
 
 /*
  * Finds field number field (of those given to rag_seg_merge) in the

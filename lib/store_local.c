@@ -129,6 +129,11 @@ typedef struct indexer {
 	/* a commit's segment, which the thread helps write: 1 asked, 2 done */
 	int cjob;
 	rag_segjob *job;
+	/* then its fsync, while the caller goes on: 1 asked, 2 done */
+	int sjob;
+	char spath[PATH_MAX];
+	int sfailed;
+	rag_error serr;
 } indexer;
 
 typedef struct local {
@@ -547,6 +552,8 @@ static int fsync_dir(const char *dir, rag_error *err)
 	return 0;
 }
 
+static int ix_fsync_end(indexer *ix, rag_error *err);
+
 /* Writes the writer's state as generation gen and makes it the committed one. */
 static int manifest_write(local *l, uint64_t gen, rag_error *err)
 {
@@ -608,8 +615,8 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 	snprintf(tmp, sizeof tmp, "%s/MANIFEST.tmp", l->dir);
 	if (rag_write_file(tmp, h, sizeof h, b.data, b.len, "manifest", err) < 0)
 		goto out;
-	/* the new files' names first, so that the manifest never names a lost one */
-	if (fsync_dir(l->dir, err) < 0)
+	/* the new files, their contents and their names, before the manifest names them */
+	if (ix_fsync_end(l->ix, err) < 0 || fsync_dir(l->dir, err) < 0)
 		goto out;
 	if (!(final = fpath(l, "MANIFEST")))
 		goto nomem;
@@ -859,8 +866,21 @@ static void *ix_main(void *arg)
 
 	pthread_mutex_lock(&ix->mu);
 	for (;;) {
-		while (!ix->stop && ix->qn == 0 && ix->cjob != 1)
+		while (!ix->stop && ix->qn == 0 && ix->cjob != 1 && ix->sjob != 1)
 			pthread_cond_wait(&ix->cv, &ix->mu);
+		if (ix->sjob == 1) {
+			rag_error e;
+			int r;
+			pthread_mutex_unlock(&ix->mu);
+			rag_error_clear(&e);
+			r = rag_file_sync(ix->spath, &e);
+			pthread_mutex_lock(&ix->mu);
+			ix->sfailed = r < 0;
+			ix->serr = e;
+			ix->sjob = 2;
+			pthread_cond_broadcast(&ix->cv);
+			continue;
+		}
 		if (ix->cjob == 1) {
 			pthread_mutex_unlock(&ix->mu);
 			rag_segjob_run(ix->job);
@@ -1052,6 +1072,35 @@ static void ix_job_end(indexer *ix)
 	ix->cjob = 0;
 	ix->job = NULL;
 	pthread_mutex_unlock(&ix->mu);
+}
+
+/* Has the thread fsync the file at path while the caller goes on. */
+static void ix_fsync_start(indexer *ix, const char *path)
+{
+	pthread_mutex_lock(&ix->mu);
+	snprintf(ix->spath, sizeof ix->spath, "%s", path);
+	ix->sjob = 1;
+	pthread_cond_broadcast(&ix->cv);
+	pthread_mutex_unlock(&ix->mu);
+}
+
+/* Waits for the fsync asked for, if any.  0, or -1 with its error. */
+static int ix_fsync_end(indexer *ix, rag_error *err)
+{
+	int rc = 0;
+
+	if (!ix)
+		return 0;
+	pthread_mutex_lock(&ix->mu);
+	while (ix->sjob == 1)
+		pthread_cond_wait(&ix->cv, &ix->mu);
+	if (ix->sjob == 2 && ix->sfailed) {
+		*err = ix->serr;
+		rc = -1;
+	}
+	ix->sjob = 0;
+	pthread_mutex_unlock(&ix->mu);
+	return rc;
 }
 
 /* Waits until every text handed over is analyzed.  0, or -1 with the thread's error. */
@@ -2287,6 +2336,14 @@ static int local_commit(rag_store *st, rag_error *err)
 		rag_segjob_free(job);
 		if (w < 0)
 			goto broken;
+		/*
+		 * The segment's fsync: the thread's, while this one writes the
+		 * rest (the manifest waits for it), or here.
+		 */
+		if (l->ix)
+			ix_fsync_start(l->ix, p);
+		else if (rag_file_sync(p, err) < 0)
+			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))
 			goto broken;
 		ns.no = l->next_seg++;
@@ -2342,6 +2399,10 @@ nomem:
 	nomem(err);
 broken:
 	/* The committed state on disk is the last one; this writer cannot go on. */
+	{
+		rag_error ignored;
+		ix_fsync_end(l->ix, &ignored);
+	}
 	l->broken = 1;
 	old_free(&old);
 	return -1;
