@@ -78,17 +78,17 @@ typedef struct cand {
 /*
  * Indexing in two threads.  The caller's thread reads records, looks them
  * up, stores them and splits their texts into words; a second thread,
- * with an analyzer of its own, turns the words into term numbers, which
- * come back to the caller's thread to become postings (rag_segw_post: it
- * owns both sides of the batch builder).  Words travel in chunks of up to
- * CHUNK_RECORDS records, each word a length byte and its bytes, and their
- * numbers come back in the same chunk, which the caller posts, in the
- * order the chunks went, before filling it again; a commit waits until
- * every chunk is numbered and posted, so the postings of a record are in
- * the builder before any commit that includes it.  At a commit the thread
- * helps write the segment (rag_segjob): it compresses blocks of records
- * while the caller writes the other sections and builds the postings,
- * whose memory it has touched, and then both compress what is left.
+ * with an analyzer of its own, turns the words into term numbers.  Words
+ * travel in chunks of up to CHUNK_RECORDS records, each
+ * word a length byte and its bytes, and their numbers come back in the
+ * same chunk, which becomes postings (rag_segw_post) in the order the
+ * chunks went, by whichever thread has time first (see ix_post); a commit
+ * waits until every chunk is numbered and posted, so the postings of a
+ * record are in the builder before any commit that includes it.  At a
+ * commit the thread helps write the segment (rag_segjob): the parts, from
+ * sorting the terms to compressing blocks of records, go to whichever
+ * thread is free, and then it fsyncs the segment while the caller writes
+ * the manifest.
  */
 #define CHUNK_RECORDS 64
 #define CHUNK_BYTES (1u << 20)
