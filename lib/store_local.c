@@ -805,9 +805,9 @@ static void numbered_by(local *l, rag_analyzer *an)
 /*
  * Postings.  The chunks numbered are posted in the order they were handed
  * over (a term's records must come in docno order), one at a time, by
- * whichever thread gets to the next one first: the caller before it
- * fills a chunk again, the thread when it has nothing to number.  So the
- * work goes to the thread with time for it.
+ * whichever thread gets to the next one first: the thread when it has
+ * nothing to number, the caller when it finds no chunk free to fill (and
+ * at a commit).  So the work goes to the thread with time for it.
  */
 
 /* The next chunk to post, marked as being posted; NULL when there is none (called locked). */
@@ -1018,10 +1018,8 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 	chunk *c;
 
 	while (ix->filling < 0) {
+		chunk *post = NULL;
 		int failed;
-		/* the chunks numbered are posted first: one of them becomes free */
-		if (ix_post(ix, err) < 0)
-			return -1;
 		pthread_mutex_lock(&ix->mu);
 		for (int i = 0; i < NCHUNKS && ix->filling < 0; i++)
 			if (!ix->chunks[i].busy && !ix->chunks[i].numbered) {
@@ -1031,10 +1029,15 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 		failed = ix->failed;
 		if (failed)
 			*err = ix->err;
-		else if (ix->filling < 0)
+		/*
+		 * No chunk is free: posting one that is numbered frees it, else
+		 * the thread has them all.  (While one is free, the postings are
+		 * left to the thread, which has time for them.)
+		 */
+		else if (ix->filling < 0 && !(post = post_take_locked(ix)))
 			pthread_cond_wait(&ix->cv, &ix->mu);
 		pthread_mutex_unlock(&ix->mu);
-		if (failed)
+		if (failed || (post && post_chunk(ix, post, err) < 0))
 			return -1;
 	}
 	c = &ix->chunks[ix->filling];
