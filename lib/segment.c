@@ -2629,6 +2629,7 @@ struct rag_segjob {
 	pthread_cond_t cv;
 	int sorting;       /* the sorting part: 1 taken, 2 done */
 	int halves;        /* postings parts taken */
+	int halves_done;   /* and done */
 	size_t next;       /* blocks taken */
 	size_t done;       /* parts finished */
 	int failed;
@@ -2848,13 +2849,13 @@ static int job_block(rag_segjob *j, size_t b, rag_buf *stage, rag_error *err)
  * the halves of the postings once the terms are sorted, and blocks while
  * there is nothing else (or while another thread sorts).
  */
-void rag_segjob_run(rag_segjob *j)
+static void job_run(rag_segjob *j, int until_postings)
 {
 	rag_buf stage;
 
 	rag_buf_init(&stage, 0);
 	pthread_mutex_lock(&j->mu);
-	while (!j->failed) {
+	while (!j->failed && !(until_postings && j->halves_done == 2)) {
 		int kind; /* 0 sorting, 1 and 2 a half of the postings, 3 a block */
 		size_t b = 0;
 		rag_error e;
@@ -2865,8 +2866,9 @@ void rag_segjob_run(rag_segjob *j)
 			kind = 1 + j->halves++;
 		else if (j->next < j->nblocks)
 			kind = 3, b = j->next++;
-		else if (j->halves < 2) {
-			pthread_cond_wait(&j->cv, &j->mu); /* the terms are being sorted */
+		else if (j->halves < 2 || (until_postings && j->halves_done < 2)) {
+			/* the terms are being sorted, or the postings made */
+			pthread_cond_wait(&j->cv, &j->mu);
 			continue;
 		} else
 			break;
@@ -2882,11 +2884,32 @@ void rag_segjob_run(rag_segjob *j)
 		}
 		if (kind == 0)
 			j->sorting = 2;
+		else if (kind < 3)
+			j->halves_done++;
 		j->done++;
 		pthread_cond_broadcast(&j->cv);
 	}
 	pthread_mutex_unlock(&j->mu);
 	rag_buf_free(&stage);
+}
+
+void rag_segjob_run(rag_segjob *j)
+{
+	job_run(j, 0);
+}
+
+/* Takes parts until the postings are made.  0, or -1 with err set. */
+static int job_postings_made(rag_segjob *j, rag_error *err)
+{
+	int failed;
+
+	job_run(j, 1);
+	pthread_mutex_lock(&j->mu);
+	failed = j->failed;
+	if (failed)
+		*err = j->err;
+	pthread_mutex_unlock(&j->mu);
+	return failed ? -1 : 0;
 }
 
 /* The parts taken so far (called locked). */
@@ -2985,17 +3008,19 @@ int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
 	}
 	bulk bk = {w->json.data ? w->json.data : "", w->ids.data ? w->ids.data : "",
 		   w->docs.data ? w->docs.data : "", w->recoff, w->idoff, w->docoff, w->hashes};
-	/* j->dl is part 0's to read: the lengths are not written back to it */
+	/* the postings parts read j->dl: the lengths are not written back to it */
 	if (write_records(&f, j->n, segw_get, &ctx, HOST_LE && j->n == w->n && j->n ? &bk : NULL, 1,
 			  NULL, &total, err) < 0) {
 		job_stop(j);
 		goto fail;
 	}
-	if (job_finish(j, err) < 0) {
-		if (!err->source[0])
-			snprintf(err->source, sizeof err->source, "%s", j->path);
-		goto fail;
+	/* the postings as soon as they are made, while the blocks are compressed */
+	if (job_postings_made(j, err) < 0 || job_terms(&f, j, err) < 0) {
+		job_stop(j);
+		goto failed_part;
 	}
+	if (job_finish(j, err) < 0)
+		goto failed_part;
 	if (fw_begin(&f, SEC_RECORDS) < 0)
 		goto fail;
 	for (size_t b = 0; b < j->nblocks; b++)
@@ -3017,8 +3042,6 @@ int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
 		}
 	}
 	fw_end(&f);
-	if (job_terms(&f, j, err) < 0)
-		goto fail;
 	if (write_fields(&f, w->cols, w->ncols, j->newno, err) < 0)
 		goto fail;
 	if (w->nv && segw_vectors(&f, w, j->newno, err) < 0)
@@ -3026,6 +3049,9 @@ int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
 	if (fw_finish(&f, j->n, total, j->acc[0].nterms + j->acc[1].nterms, 0) < 0)
 		goto fail;
 	return 0;
+failed_part:
+	if (!err->source[0])
+		snprintf(err->source, sizeof err->source, "%s", j->path);
 fail:
 	fw_abort(&f);
 	return -1;
