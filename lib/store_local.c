@@ -92,6 +92,8 @@ typedef struct cand {
  */
 #define CHUNK_RECORDS 64
 #define CHUNK_BYTES (1u << 20)
+/* The first chunk handed over is smaller, so that the thread starts sooner. */
+#define CHUNK_FIRST 8
 #define NCHUNKS 4
 /* An analyzer forgets its numbering at a commit once it has this many terms. */
 #define VOCAB_KEEP (1u << 21)
@@ -1046,7 +1048,7 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 	c->docno[c->n] = docno;
 	c->off[c->n + 1] = c->words.len;
 	c->n++;
-	if (c->n == CHUNK_RECORDS || c->words.len >= CHUNK_BYTES) {
+	if (c->n == (ix->seq_next ? CHUNK_RECORDS : CHUNK_FIRST) || c->words.len >= CHUNK_BYTES) {
 		pthread_mutex_lock(&ix->mu);
 		ix_submit_locked(ix);
 		pthread_mutex_unlock(&ix->mu);
