@@ -1218,7 +1218,7 @@ static int fw_finish(fw *w, uint64_t n, uint64_t total_len, uint64_t nterms, int
 	return 0;
 }
 
-int rag_file_sync(const char *path, rag_error *err)
+int rag_file_sync(const char *path, const char *what, rag_error *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -1226,7 +1226,7 @@ int rag_file_sync(const char *path, rag_error *err)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return rag_error_sys(err, e, path, "cannot sync segment");
+		return rag_error_sys(err, e, path, "cannot sync %s", what);
 	}
 	close(fd);
 	return 0;

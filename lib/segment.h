@@ -328,8 +328,8 @@ rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const c
 void rag_segjob_run(rag_segjob *j);
 int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err);
 void rag_segjob_free(rag_segjob *j);
-/* fsyncs the file at path.  0, or -1 with err set. */
-int rag_file_sync(const char *path, rag_error *err);
+/* fsyncs the file or directory at path, a what.  0, or -1 with err set. */
+int rag_file_sync(const char *path, const char *what, rag_error *err);
 
 /*
  * Finds field number field (of those given to rag_seg_merge) in the

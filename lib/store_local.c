@@ -542,16 +542,7 @@ out:
 
 static int fsync_dir(const char *dir, rag_error *err)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 || fsync(fd) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return rag_error_sys(err, e, dir, "cannot sync store directory");
-	}
-	close(fd);
-	return 0;
+	return rag_file_sync(dir, "store directory", err);
 }
 
 static int ix_fsync_end(indexer *ix, rag_error *err);
@@ -875,7 +866,7 @@ static void *ix_main(void *arg)
 			int r;
 			pthread_mutex_unlock(&ix->mu);
 			rag_error_clear(&e);
-			r = rag_file_sync(ix->spath, &e);
+			r = rag_file_sync(ix->spath, "segment", &e);
 			pthread_mutex_lock(&ix->mu);
 			ix->sfailed = r < 0;
 			ix->serr = e;
@@ -2347,7 +2338,7 @@ static int local_commit(rag_store *st, rag_error *err)
 		 */
 		if (l->ix)
 			ix_fsync_start(l->ix, p);
-		else if (rag_file_sync(p, err) < 0)
+		else if (rag_file_sync(p, "segment", err) < 0)
 			goto broken;
 		if (!(ns.seg = rag_seg_open(p, err)))
 			goto broken;
