@@ -82,7 +82,7 @@ typedef struct cand {
  * travel in chunks of up to CHUNK_RECORDS records, each
  * word a length byte and its bytes, and their numbers come back in the
  * same chunk, which becomes postings (rag_segw_post) in the order the
- * chunks went, by whichever thread has time first (see ix_post); a commit
+ * chunks went, by whichever thread has time first (see post_chunk); a commit
  * waits until every chunk is numbered and posted, so the postings of a
  * record are in the builder before any commit that includes it.  At a
  * commit the thread helps write the segment (rag_segjob): the parts, from
@@ -799,8 +799,8 @@ static void numbered_by(local *l, rag_analyzer *an)
  * Postings.  The chunks numbered are posted in the order they were handed
  * over (a term's records must come in docno order), one at a time, by
  * whichever thread gets to the next one first: the thread when it has
- * nothing to number, the caller when it finds no chunk free to fill (and
- * at a commit).  So the work goes to the thread with time for it.
+ * nothing to number, the caller when it finds no chunk free to fill, and
+ * at a commit (ix_sync).  So the work goes to the thread with time for it.
  */
 
 /* The next chunk to post, marked as being posted; NULL when there is none (called locked). */
@@ -836,21 +836,6 @@ static int post_chunk(indexer *ix, chunk *c, rag_error *err)
 	pthread_cond_broadcast(&ix->cv);
 	pthread_mutex_unlock(&ix->mu);
 	return rc;
-}
-
-/* The caller posts what it can.  0, or -1 with err set. */
-static int ix_post(indexer *ix, rag_error *err)
-{
-	for (;;) {
-		chunk *c;
-		pthread_mutex_lock(&ix->mu);
-		c = post_take_locked(ix);
-		pthread_mutex_unlock(&ix->mu);
-		if (!c)
-			return 0;
-		if (post_chunk(ix, c, err) < 0)
-			return -1;
-	}
 }
 
 static void *ix_main(void *arg)
@@ -1060,7 +1045,7 @@ static void ix_job_start(indexer *ix, rag_segjob *job)
 /* Waits until the thread is done with the job it was given, if any. */
 static void ix_job_end(indexer *ix)
 {
-	if (!ix || !ix->cjob)
+	if (!ix)
 		return;
 	pthread_mutex_lock(&ix->mu);
 	while (ix->cjob == 1)
@@ -1108,14 +1093,29 @@ static int ix_sync(indexer *ix, rag_error *err)
 		return 0;
 	pthread_mutex_lock(&ix->mu);
 	ix_submit_locked(ix);
-	while (ix->qn || ix->working || ix->posting)
-		pthread_cond_wait(&ix->cv, &ix->mu);
+	/*
+	 * Done when nothing is queued, numbered or being posted: the thread
+	 * may still take the next chunk to post whenever the lock is free, so
+	 * the test is made, and the chunks left are taken, with it held.
+	 */
+	while (!ix->failed) {
+		chunk *c;
+		if (ix->qn || ix->working || ix->posting) {
+			pthread_cond_wait(&ix->cv, &ix->mu);
+			continue;
+		}
+		if (!(c = post_take_locked(ix)))
+			break;
+		pthread_mutex_unlock(&ix->mu);
+		post_chunk(ix, c, err);
+		pthread_mutex_lock(&ix->mu);
+	}
 	if (ix->failed) {
 		*err = ix->err;
 		rc = -1;
 	}
 	pthread_mutex_unlock(&ix->mu);
-	return rc < 0 ? rc : ix_post(ix, err);
+	return rc;
 }
 
 /* ---- indexed fields ---- */
