@@ -654,20 +654,24 @@ static int64_t keyed_id(rag_analyzer *a, const char *t, size_t n, const memo_key
 	return id;
 }
 
+/* term_id through the front, then the memo, for word t[0..n) whose key and hash are given. */
+static inline int64_t memo_id(rag_analyzer *a, const char *t, size_t n, const memo_key *key,
+			      uint32_t h)
+{
+	const struct memo_slot *f = a->v.memo_size ? &a->v.front[h & (FRONT_SLOTS - 1)] : NULL;
+
+	return f && key_eq(&f->k, key) ? f->id : keyed_id(a, t, n, key, h);
+}
+
 /* term_id through the memo; t[0..MEMO_WORD] must be readable when n is at most MEMO_WORD. */
 static int64_t word_id(rag_analyzer *a, const char *t, size_t n)
 {
 	memo_key key;
 
-	uint32_t h;
-
 	if (n > MEMO_WORD || n == 0)
 		return term_id(a, t, n);
 	key_of(t, n, &key);
-	h = key_hash(&key);
-	if (a->v.memo_size && key_eq(&a->v.front[h & (FRONT_SLOTS - 1)].k, &key))
-		return a->v.front[h & (FRONT_SLOTS - 1)].id;
-	return keyed_id(a, t, n, &key, h);
+	return memo_id(a, t, n, &key, key_hash(&key));
 }
 
 /* word_id for a word with nothing readable past its end. */
@@ -675,10 +679,11 @@ static int64_t word_id_copy(rag_analyzer *a, const char *t, size_t n)
 {
 	char pad[MEMO_WORD + 1] = {0};
 
-	if (n > MEMO_WORD || n == 0)
-		return term_id(a, t, n);
-	memcpy(pad, t, n);
-	return word_id(a, pad, n);
+	if (n <= MEMO_WORD) {
+		memcpy(pad, t, n);
+		t = pad;
+	}
+	return word_id(a, t, n);
 }
 
 /*
@@ -710,13 +715,6 @@ static inline char *word_room(rag_analyzer *a, const sink *k)
 	return b->data + b->len + 1;
 }
 
-/*
- * Passes the word in t[0..tl) (built where word_room said) on, after the
- * possessive, the stop words and the stemmer for english and lucene.
- * cut says the word was cut short.  A term handed to fn lives in a and
- * is valid during the call.  Returns the callback's value, or -1 with err
- * set when memory runs out.
- */
 /* emit's part for terms as text or numbers: t[0..tl) with the possessive cut. */
 static int emit_term(rag_analyzer *a, const char *t, size_t tl, const sink *k, rag_error *err)
 {
@@ -736,15 +734,27 @@ static int emit_term(rag_analyzer *a, const char *t, size_t tl, const sink *k, r
 	return term ? k->fn(term, len, k->arg) : 0;
 }
 
+/* Ends the packed word of tl bytes built where word_room said: its length goes before it. */
+static inline void pack_word(const sink *k, size_t tl)
+{
+	k->pack->data[k->pack->len] = (char)(unsigned char)tl;
+	k->pack->len += 1 + tl;
+}
+
+/*
+ * Passes the word in t[0..tl) (built where word_room said) on, after the
+ * possessive, the stop words and the stemmer for english and lucene.
+ * cut says the word was cut short.  A term handed to fn lives in a and
+ * is valid during the call.  Returns the callback's value, or -1 with err
+ * set when memory runs out.
+ */
 static inline int emit(rag_analyzer *a, const char *t, size_t tl, int cut, const sink *k,
 		       rag_error *err)
 {
 	if (a->kind != K_SIMPLE && !cut && tl >= 3 && t[tl - 1] == 's' && t[tl - 2] == '\'')
 		tl -= 2;
 	if (k->pack) {
-		/* the word is in place: its length goes before it */
-		k->pack->data[k->pack->len] = (char)(unsigned char)tl;
-		k->pack->len += 1 + tl;
+		pack_word(k, tl);
 		return 0;
 	}
 	return emit_term(a, t, tl, k, err);
@@ -935,8 +945,7 @@ static int analyze_none(rag_analyzer *a, const char *text, size_t n, const sink 
 			if (!t)
 				return rag_error_set(err, RAG_ENOMEM, NULL, 0, "out of memory");
 			memcpy(t, text + start, k);
-			t[-1] = (char)(unsigned char)k;
-			sk->pack->len += 1 + k;
+			pack_word(sk, k);
 			r = 0;
 		} else if (sk->idfn) {
 			int64_t id = word_id_copy(a, text + start, k);
@@ -1096,33 +1105,26 @@ long rag_analyzer_word_ids(rag_analyzer *a, const unsigned char *p, size_t n, ui
 	const unsigned char *end = p + n;
 	long k = 0;
 
+	if (!a->v.memo_size && memo_grow(&a->v) < 0)
+		return -1;
 	while (p < end) {
 		memo_key key[GROUP];
-		const struct memo_slot *f[GROUP];
 		uint32_t h[GROUP];
 		const unsigned char *w[GROUP];
 		size_t g = 0;
-		/* the memo is made by the first word_id */
-		int keyed = a->v.memo_size != 0;
 		for (; g < GROUP && p < end; g++, p += 1 + (size_t)*p) {
 			w[g] = p;
-			if (keyed && *p <= MEMO_WORD && *p) {
+			if (*p <= MEMO_WORD && *p) {
 				key_of((const char *)p + 1, *p, &key[g]);
 				h[g] = key_hash(&key[g]);
-				f[g] = &a->v.front[h[g] & (FRONT_SLOTS - 1)];
-				__builtin_prefetch(f[g]);
+				__builtin_prefetch(&a->v.front[h[g] & (FRONT_SLOTS - 1)]);
 			}
 		}
 		for (size_t i = 0; i < g; i++) {
 			const char *t = (const char *)w[i] + 1;
 			size_t len = *w[i];
-			int64_t id;
-			if (!keyed || len > MEMO_WORD || !len)
-				id = word_id(a, t, len);
-			else if (key_eq(&f[i]->k, &key[i]))
-				id = f[i]->id;
-			else
-				id = keyed_id(a, t, len, &key[i], h[i]);
+			int64_t id = len <= MEMO_WORD && len ? memo_id(a, t, len, &key[i], h[i])
+							     : term_id(a, t, len);
 			if (id < 0)
 				return -1;
 			ids[k] = (uint32_t)id;

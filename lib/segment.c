@@ -176,6 +176,14 @@ struct fcol {
 /* An entry of the block table: compressed offset, uncompressed offset, CRC-32C, 0. */
 #define RB 24
 
+static void put_rb(unsigned char *e, uint64_t coff, uint64_t uoff, uint32_t crc)
+{
+	put64(e, coff);
+	put64(e + 8, uoff);
+	put32(e + 16, crc);
+	put32(e + 20, 0);
+}
+
 struct reccache {
 	char *buf;
 	size_t cap;
@@ -1278,10 +1286,7 @@ static int blockw_flush(fw *w, blockw *b)
 		errno = EIO;
 		return -1;
 	}
-	put64(e, b->coff);
-	put64(e + 8, b->uoff);
-	put32(e + 16, rag_crc32c(0, b->comp.data, (size_t)k));
-	put32(e + 20, 0);
+	put_rb(e, b->coff, b->uoff, rag_crc32c(0, b->comp.data, (size_t)k));
 	if (rag_buf_add(&b->table, e, RB) < 0)
 		return -1;
 	b->coff += (uint64_t)k;
@@ -1307,10 +1312,7 @@ static int blockw_finish(fw *w, blockw *b)
 
 	if (blockw_flush(w, b) < 0)
 		return -1;
-	put64(e, b->coff);
-	put64(e + 8, b->uoff);
-	put32(e + 16, 0);
-	put32(e + 20, 0);
+	put_rb(e, b->coff, b->uoff, 0);
 	return rag_buf_add(&b->table, e, RB);
 }
 
@@ -1642,9 +1644,7 @@ static int add_term(fw *w, termacc *acc, const char *term, size_t len,
 		goto nomem;
 	if (!acc->mem && acc->nterms % RAG_SEG_TERM_STRIDE == 0) {
 		unsigned char pb[8];
-		uint64_t v = term_prefix(term, len);
-		for (int i = 7; i >= 0; i--, v >>= 8)
-			pb[i] = (unsigned char)v;
+		put64be(pb, term_prefix(term, len));
 		if (rag_buf_add(&acc->index, pb, 8) < 0)
 			goto nomem;
 	}
@@ -2468,20 +2468,16 @@ static size_t post_read(const rag_segw *w, const wterm *t, const uint32_t *newno
 		unsigned char c;
 		int shift = 0;
 		if (end - at >= POSTING_MAX) {
-			/* the posting lies whole before the slice's link: read it straight */
+			/*
+			 * The posting lies whole before the slice's link: read
+			 * straight (put_posting wrote it, within POSTING_MAX bytes).
+			 */
 			const unsigned char *p = pool_ptr(w, at), *q = p;
-			do {
-				g |= (uint64_t)(*q & 0x7f) << shift;
-				shift += 7;
-			} while (*q++ & 0x80);
-			if (!(g & 1)) {
-				shift = 0;
-				do {
-					v |= (uint32_t)(*q & 0x7f) << shift;
-					shift += 7;
-				} while (*q++ & 0x80);
-				tf = v;
-			}
+			uint64_t x = 1;
+			read_varint(&q, p + POSTING_MAX, &g);
+			if (!(g & 1))
+				read_varint(&q, p + POSTING_MAX, &x);
+			tf = (uint32_t)x;
 			at += (uint32_t)(q - p);
 		} else {
 			do {
@@ -2603,8 +2599,8 @@ static void sort_terms(sortterm *t, size_t n)
 
 /*
  * The work of writing a batch's segment that threads can share: one part
- * builds the postings and the term dictionary in memory, and the others
- * each compress one block of records.  Any thread may take the next part;
+ * sorts the terms, two build the halves of the postings and the term
+ * dictionary in memory, and the others each compress one block of records.  Any thread may take the next part;
  * rag_segw_write takes parts too, waits for all, and writes what they
  * made.
  */
@@ -2614,7 +2610,6 @@ struct rag_segjob {
 	uint32_t *kept;  /* output number -> batch number */
 	uint32_t *newno; /* batch number -> output number; UINT32_MAX: dropped */
 	uint32_t *dl;    /* output number -> its length in terms */
-	uint64_t total;  /* the sum of the lengths */
 	size_t nblocks;
 	uint32_t *first; /* block b holds output records first[b] to first[b + 1] */
 	size_t *at;      /* where its compressed bytes go in comp */
@@ -2635,9 +2630,6 @@ struct rag_segjob {
 	int failed;
 	rag_error err;
 };
-
-/* Parts: the sorting, the two halves of the postings, and one for each block. */
-#define JOB_PARTS(j) (3 + (j)->nblocks)
 
 void rag_segjob_free(rag_segjob *j)
 {
@@ -2703,7 +2695,6 @@ rag_segjob *rag_segjob_new(const rag_segw *w, const unsigned char *drop, const c
 		j->newno[i] = UINT32_MAX;
 		if (!rag_bit(drop, i)) {
 			j->dl[j->n] = i < w->ndoclen ? w->doclen[i] : 0;
-			j->total += j->dl[j->n];
 			j->newno[i] = j->n;
 			j->kept[j->n++] = i;
 		}
@@ -2898,34 +2889,24 @@ void rag_segjob_run(rag_segjob *j)
 	job_run(j, 0);
 }
 
-/* Takes parts until the postings are made.  0, or -1 with err set. */
-static int job_postings_made(rag_segjob *j, rag_error *err)
-{
-	int failed;
-
-	job_run(j, 1);
-	pthread_mutex_lock(&j->mu);
-	failed = j->failed;
-	if (failed)
-		*err = j->err;
-	pthread_mutex_unlock(&j->mu);
-	return failed ? -1 : 0;
-}
-
 /* The parts taken so far (called locked). */
 static size_t taken(const rag_segjob *j)
 {
 	return (j->sorting != 0) + (size_t)j->halves + j->next;
 }
 
-/* Takes the parts left, and waits for those others took.  0, or -1 with err set. */
-static int job_finish(rag_segjob *j, rag_error *err)
+/*
+ * Takes parts until the postings are made (until_postings), or until none
+ * is left and then waits for those others took.  0, or -1 with the first
+ * failed part's error.
+ */
+static int job_until(rag_segjob *j, int until_postings, rag_error *err)
 {
 	int failed;
 
-	rag_segjob_run(j);
+	job_run(j, until_postings);
 	pthread_mutex_lock(&j->mu);
-	while (j->done < taken(j))
+	while (!until_postings && j->done < taken(j))
 		pthread_cond_wait(&j->cv, &j->mu);
 	failed = j->failed;
 	if (failed)
@@ -2984,9 +2965,8 @@ static int job_terms(fw *f, const rag_segjob *j, rag_error *err)
 		const unsigned char *t = (const unsigned char *)h->entries.data +
 					 32 * (size_t)(k < a->nterms ? k : k - a->nterms);
 		unsigned char pb[8];
-		uint64_t v = term_prefix(h->text.data + get32(t + 16), (size_t)t[20] | (size_t)t[21] << 8);
-		for (int i = 7; i >= 0; i--, v >>= 8)
-			pb[i] = (unsigned char)v;
+		put64be(pb, term_prefix(h->text.data + get32(t + 16),
+					(size_t)t[20] | (size_t)t[21] << 8));
 		if (fw_put(f, pb, 8) < 0)
 			return -1;
 	}
@@ -3015,11 +2995,11 @@ int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
 		goto fail;
 	}
 	/* the postings as soon as they are made, while the blocks are compressed */
-	if (job_postings_made(j, err) < 0 || job_terms(&f, j, err) < 0) {
+	if (job_until(j, 1, err) < 0 || job_terms(&f, j, err) < 0) {
 		job_stop(j);
 		goto failed_part;
 	}
-	if (job_finish(j, err) < 0)
+	if (job_until(j, 0, err) < 0)
 		goto failed_part;
 	if (fw_begin(&f, SEC_RECORDS) < 0)
 		goto fail;
@@ -3030,10 +3010,7 @@ int rag_segw_write(rag_segw *w, rag_segjob *j, rag_error *err)
 	if (fw_begin(&f, SEC_RECBLOCKS) < 0)
 		goto fail;
 	for (size_t b = 0; b <= j->nblocks; b++) {
-		put64(e, coff);
-		put64(e + 8, uoff);
-		put32(e + 16, b < j->nblocks ? j->crc[b] : 0);
-		put32(e + 20, 0);
+		put_rb(e, coff, uoff, b < j->nblocks ? j->crc[b] : 0);
 		if (fw_put(&f, e, RB) < 0)
 			goto fail;
 		if (b < j->nblocks) {

@@ -128,14 +128,16 @@ typedef struct indexer {
 	rag_error err;
 	rag_analyzer *an;
 	rag_segw *w;
-	/* a commit's segment, which the thread helps write: 1 asked, 2 done */
-	int cjob;
-	rag_segjob *job;
-	/* then its fsync, while the caller goes on: 1 asked, 2 done */
-	int sjob;
-	char spath[PATH_MAX];
-	int sfailed;
-	rag_error serr;
+	/*
+	 * A commit's task for the thread while the caller goes on (helping
+	 * write the segment, then its fsync): 1 asked, 2 done, with its result.
+	 */
+	int task;
+	int (*task_fn)(struct indexer *ix, rag_error *err);
+	int task_rc;
+	rag_error task_err;
+	rag_segjob *job;      /* the segment's job */
+	char spath[PATH_MAX]; /* the segment to fsync */
 } indexer;
 
 typedef struct local {
@@ -545,7 +547,7 @@ static int fsync_dir(const char *dir, rag_error *err)
 	return rag_file_sync(dir, "store directory", err);
 }
 
-static int ix_fsync_end(indexer *ix, rag_error *err);
+static int ix_task_end(indexer *ix, rag_error *err);
 
 /* Writes the writer's state as generation gen and makes it the committed one. */
 static int manifest_write(local *l, uint64_t gen, rag_error *err)
@@ -609,7 +611,7 @@ static int manifest_write(local *l, uint64_t gen, rag_error *err)
 	if (rag_write_file(tmp, h, sizeof h, b.data, b.len, "manifest", err) < 0)
 		goto out;
 	/* the new files, their contents and their names, before the manifest names them */
-	if (ix_fsync_end(l->ix, err) < 0 || fsync_dir(l->dir, err) < 0)
+	if (ix_task_end(l->ix, err) < 0 || fsync_dir(l->dir, err) < 0)
 		goto out;
 	if (!(final = fpath(l, "MANIFEST")))
 		goto nomem;
@@ -844,26 +846,18 @@ static void *ix_main(void *arg)
 
 	pthread_mutex_lock(&ix->mu);
 	for (;;) {
-		while (!ix->stop && ix->qn == 0 && ix->cjob != 1 && ix->sjob != 1)
+		while (!ix->stop && ix->qn == 0 && ix->task != 1)
 			pthread_cond_wait(&ix->cv, &ix->mu);
-		if (ix->sjob == 1) {
+		if (ix->task == 1) {
 			rag_error e;
 			int r;
 			pthread_mutex_unlock(&ix->mu);
 			rag_error_clear(&e);
-			r = rag_file_sync(ix->spath, "segment", &e);
+			r = ix->task_fn(ix, &e);
 			pthread_mutex_lock(&ix->mu);
-			ix->sfailed = r < 0;
-			ix->serr = e;
-			ix->sjob = 2;
-			pthread_cond_broadcast(&ix->cv);
-			continue;
-		}
-		if (ix->cjob == 1) {
-			pthread_mutex_unlock(&ix->mu);
-			rag_segjob_run(ix->job);
-			pthread_mutex_lock(&ix->mu);
-			ix->cjob = 2;
+			ix->task_rc = r;
+			ix->task_err = e;
+			ix->task = 2;
 			pthread_cond_broadcast(&ix->cv);
 			continue;
 		}
@@ -903,7 +897,7 @@ static void *ix_main(void *arg)
 		ix->working = 0;
 		pthread_cond_broadcast(&ix->cv);
 		/* nothing else to do: post */
-		while (ix->qn == 0 && ix->cjob != 1 && (c = post_take_locked(ix))) {
+		while (ix->qn == 0 && ix->task != 1 && (c = post_take_locked(ix))) {
 			pthread_mutex_unlock(&ix->mu);
 			rag_error_clear(&e);
 			post_chunk(ix, c, &e);
@@ -1032,56 +1026,60 @@ static int ix_add(indexer *ix, rag_analyzer *an, uint32_t docno, const char *tex
 	return 0;
 }
 
-/* Asks the thread to help write the batch's segment (all texts analyzed). */
-static void ix_job_start(indexer *ix, rag_segjob *job)
+/* Has the thread run fn while the caller goes on (called locked). */
+static void task_start_locked(indexer *ix, int (*fn)(indexer *, rag_error *))
 {
-	pthread_mutex_lock(&ix->mu);
-	ix->job = job;
-	ix->cjob = 1;
+	ix->task_fn = fn;
+	ix->task = 1;
 	pthread_cond_broadcast(&ix->cv);
-	pthread_mutex_unlock(&ix->mu);
 }
 
-/* Waits until the thread is done with the job it was given, if any. */
-static void ix_job_end(indexer *ix)
-{
-	if (!ix)
-		return;
-	pthread_mutex_lock(&ix->mu);
-	while (ix->cjob == 1)
-		pthread_cond_wait(&ix->cv, &ix->mu);
-	ix->cjob = 0;
-	ix->job = NULL;
-	pthread_mutex_unlock(&ix->mu);
-}
-
-/* Has the thread fsync the file at path while the caller goes on. */
-static void ix_fsync_start(indexer *ix, const char *path)
-{
-	pthread_mutex_lock(&ix->mu);
-	snprintf(ix->spath, sizeof ix->spath, "%s", path);
-	ix->sjob = 1;
-	pthread_cond_broadcast(&ix->cv);
-	pthread_mutex_unlock(&ix->mu);
-}
-
-/* Waits for the fsync asked for, if any.  0, or -1 with its error. */
-static int ix_fsync_end(indexer *ix, rag_error *err)
+/* Waits for the task asked for, if any.  0, or -1 with its error. */
+static int ix_task_end(indexer *ix, rag_error *err)
 {
 	int rc = 0;
 
 	if (!ix)
 		return 0;
 	pthread_mutex_lock(&ix->mu);
-	while (ix->sjob == 1)
+	while (ix->task == 1)
 		pthread_cond_wait(&ix->cv, &ix->mu);
-	if (ix->sjob == 2 && ix->sfailed) {
-		*err = ix->serr;
+	if (ix->task == 2 && ix->task_rc < 0) {
+		*err = ix->task_err;
 		rc = -1;
 	}
-	ix->sjob = 0;
+	ix->task = 0;
 	pthread_mutex_unlock(&ix->mu);
 	return rc;
+}
+
+static int task_job(indexer *ix, rag_error *err)
+{
+	rag_segjob_run(ix->job); /* its failures are rag_segw_write's to report */
+	return 0;
+}
+
+static int task_fsync(indexer *ix, rag_error *err)
+{
+	return rag_file_sync(ix->spath, "segment", err);
+}
+
+/* Has the thread help write the batch's segment (all texts analyzed). */
+static void ix_job_start(indexer *ix, rag_segjob *job)
+{
+	pthread_mutex_lock(&ix->mu);
+	ix->job = job;
+	task_start_locked(ix, task_job);
+	pthread_mutex_unlock(&ix->mu);
+}
+
+/* Has the thread fsync the file at path. */
+static void ix_fsync_start(indexer *ix, const char *path)
+{
+	pthread_mutex_lock(&ix->mu);
+	snprintf(ix->spath, sizeof ix->spath, "%s", path);
+	task_start_locked(ix, task_fsync);
+	pthread_mutex_unlock(&ix->mu);
 }
 
 /* Waits until every text handed over is analyzed.  0, or -1 with the thread's error. */
@@ -2328,7 +2326,8 @@ static int local_commit(rag_store *st, rag_error *err)
 		if (l->ix)
 			ix_job_start(l->ix, job);
 		int w = rag_segw_write(l->batch, job, err);
-		ix_job_end(l->ix);
+		rag_error ignored;
+		ix_task_end(l->ix, &ignored);
 		rag_segjob_free(job);
 		if (w < 0)
 			goto broken;
@@ -2397,7 +2396,7 @@ broken:
 	/* The committed state on disk is the last one; this writer cannot go on. */
 	{
 		rag_error ignored;
-		ix_fsync_end(l->ix, &ignored);
+		ix_task_end(l->ix, &ignored);
 	}
 	l->broken = 1;
 	old_free(&old);

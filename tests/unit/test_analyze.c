@@ -45,7 +45,6 @@ static int collect_id(uint32_t id, void *arg);
 /* The analyzer whose numbers collect_id takes. */
 static rag_analyzer *numbering;
 
-
 /*
  * Packs the words of text[0..n) with a, numbers them with two, and
  * collects the terms.  The pack is copied into a block of its exact size
